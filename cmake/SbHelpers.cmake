@@ -1,0 +1,60 @@
+include(GoogleTest)
+
+# Helpers that keep every part's CMakeLists.txt to a few lines.
+
+# sb_add_proto(name FILE proto DEPS other_proto_targets...)
+# Generates C++ and gRPC code for one proto package into a static library.
+function(sb_add_proto name)
+  cmake_parse_arguments(P "" "FILE" "DEPS" ${ARGN})
+  set(root ${PROJECT_SOURCE_DIR}/proto)
+  set(out ${PROJECT_BINARY_DIR}/gen)
+  file(MAKE_DIRECTORY ${out})
+  get_filename_component(abs ${P_FILE} ABSOLUTE)
+  file(RELATIVE_PATH rel ${root} ${abs})
+  string(REGEX REPLACE "\\.proto$" "" stem ${rel})
+  set(srcs ${out}/${stem}.pb.cc ${out}/${stem}.grpc.pb.cc)
+  set(hdrs ${out}/${stem}.pb.h ${out}/${stem}.grpc.pb.h)
+  add_custom_command(
+    OUTPUT ${srcs} ${hdrs}
+    COMMAND protobuf::protoc --proto_path=${root} --cpp_out=${out} --grpc_out=${out}
+            --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> ${abs}
+    DEPENDS ${abs} protobuf::protoc gRPC::grpc_cpp_plugin
+    COMMENT "protoc ${rel}")
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} SYSTEM PUBLIC ${out})
+  target_link_libraries(${name} PUBLIC gRPC::grpc++ protobuf::libprotobuf ${P_DEPS})
+endfunction()
+
+# sb_add_library(name SRCS ... DEPS ...): a library under libs/ with include/ as its public root.
+function(sb_add_library name)
+  cmake_parse_arguments(L "" "" "SRCS;DEPS" ${ARGN})
+  add_library(${name} STATIC ${L_SRCS})
+  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC ${L_DEPS})
+  sb_warnings(${name})
+endfunction()
+
+# sb_add_executable(name SRCS ... DEPS ...): a binary installed into bin/.
+function(sb_add_executable name)
+  cmake_parse_arguments(E "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${E_SRCS})
+  target_link_libraries(${name} PRIVATE ${E_DEPS})
+  sb_warnings(${name})
+  install(TARGETS ${name} RUNTIME DESTINATION bin)
+endfunction()
+
+# sb_add_test(name SRCS ... DEPS ... [LABELS ...]): a GoogleTest binary registered with ctest.
+function(sb_add_test name)
+  if(NOT SB_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(T "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SRCS})
+  target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
+  sb_warnings(${name})
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  # One ctest entry per test case, so the summary counts tests, not binaries.
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS "${T_LABELS}")
+endfunction()

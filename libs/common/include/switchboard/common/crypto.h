@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace switchboard::crypto {
+
+// Lowercase hex SHA-256 of the input.
+std::string Sha256Hex(std::string_view data);
+
+// `bytes` bytes from the OS's CSPRNG, as lowercase hex (2*bytes characters).
+std::string RandomHex(size_t bytes);
+
+// Compares two strings in time that depends only on their lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace switchboard::crypto

@@ -1,0 +1,339 @@
+#include "switchboard/config/declarative.h"
+
+#include "switchboard/common/strings.h"
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "switchboard/common/status.h"
+
+namespace switchboard::config {
+namespace {
+
+using registry::v1::ApplyRequest;
+
+absl::Status FieldError(std::string_view path, std::string_view what) {
+  return absl::InvalidArgumentError(StrCat(path, ": ", what));
+}
+
+// Reads a scalar string; absent is "" when optional.
+absl::Status ReadString(const YAML::Node& node, std::string_view path, std::string* out) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  if (!node.IsScalar()) return FieldError(path, "expected a string");
+  *out = node.Scalar();
+  return absl::OkStatus();
+}
+
+absl::Status ReadBool(const YAML::Node& node, std::string_view path, bool* out) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  if (!node.IsScalar()) return FieldError(path, "expected true or false");
+  const std::string& s = node.Scalar();
+  if (s == "true" || s == "True" || s == "yes") {
+    *out = true;
+  } else if (s == "false" || s == "False" || s == "no") {
+    *out = false;
+  } else {
+    return FieldError(path, StrCat("expected true or false, got '", s, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadStringList(const YAML::Node& node, std::string_view path,
+                            google::protobuf::RepeatedPtrField<std::string>* out) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  if (!node.IsSequence()) return FieldError(path, "expected a list of strings");
+  for (size_t i = 0; i < node.size(); ++i) {
+    if (!node[i].IsScalar()) {
+      return FieldError(StrCat(path, "[", i, "]"), "expected a string");
+    }
+    out->Add(std::string(node[i].Scalar()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadStringMap(const YAML::Node& node, std::string_view path,
+                           google::protobuf::Map<std::string, std::string>* out) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  if (!node.IsMap()) return FieldError(path, "expected a mapping of names to strings");
+  for (const auto& kv : node) {
+    std::string key = kv.first.Scalar();
+    if (!kv.second.IsScalar()) {
+      return FieldError(StrCat(path, ".", key), "expected a string");
+    }
+    (*out)[key] = kv.second.Scalar();
+  }
+  return absl::OkStatus();
+}
+
+// Rejects keys a mapping may not have, so a typo is caught instead of ignored.
+absl::Status CheckKeys(const YAML::Node& node, std::string_view path,
+                       std::initializer_list<std::string_view> allowed) {
+  for (const auto& kv : node) {
+    std::string key = kv.first.Scalar();
+    bool ok = false;
+    for (std::string_view a : allowed) ok = ok || a == key;
+    if (!ok) return FieldError(StrCat(path, ".", key), "unknown field");
+  }
+  return absl::OkStatus();
+}
+
+
+absl::Status ParseServer(const YAML::Node& node, const std::string& path,
+                         registry::v1::Server* server) {
+  if (!node.IsMap()) return FieldError(path, "expected a mapping");
+  SB_RETURN_IF_ERROR(CheckKeys(node, path,
+                               {"name", "type", "description", "command", "args", "env", "url",
+                                "bearerToken", "headers"}));
+  SB_RETURN_IF_ERROR(ReadString(node["name"], path + ".name", server->mutable_name()));
+  SB_RETURN_IF_ERROR(ReadString(node["type"], path + ".type", server->mutable_type()));
+  SB_RETURN_IF_ERROR(
+      ReadString(node["description"], path + ".description", server->mutable_description()));
+  SB_RETURN_IF_ERROR(ReadString(node["command"], path + ".command", server->mutable_command()));
+  SB_RETURN_IF_ERROR(ReadStringList(node["args"], path + ".args", server->mutable_args()));
+  SB_RETURN_IF_ERROR(ReadStringMap(node["env"], path + ".env", server->mutable_env()));
+  SB_RETURN_IF_ERROR(ReadString(node["url"], path + ".url", server->mutable_url()));
+  SB_RETURN_IF_ERROR(
+      ReadString(node["bearerToken"], path + ".bearerToken", server->mutable_bearer_token()));
+  SB_RETURN_IF_ERROR(ReadStringMap(node["headers"], path + ".headers", server->mutable_headers()));
+  if (server->type().empty()) {
+    server->set_type(server->url().empty() ? "STDIO" : "STREAMABLE_HTTP");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateServer(const registry::v1::Server& s, const std::string& path) {
+  SB_RETURN_IF_ERROR([&] {
+    absl::Status st = ValidateName(s.name());
+    return st.ok() ? st : FieldError(path + ".name", MessageOf(st));
+  }());
+  if (s.type() == "STDIO") {
+    if (s.command().empty()) return FieldError(path + ".command", "required for type STDIO");
+    if (!s.url().empty()) return FieldError(path + ".url", "not allowed for type STDIO");
+  } else if (s.type() == "SSE" || s.type() == "STREAMABLE_HTTP") {
+    if (s.url().empty()) return FieldError(path + ".url", "required for type " + s.type());
+    if (s.url().rfind("http://", 0) != 0 && s.url().rfind("https://", 0) != 0) {
+      return FieldError(path + ".url", "must start with http:// or https://");
+    }
+    if (!s.command().empty()) return FieldError(path + ".command", "only allowed for type STDIO");
+  } else {
+    return FieldError(path + ".type",
+                      StrCat("must be one of STDIO, SSE, STREAMABLE_HTTP, got '", s.type(),
+                                   "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateName(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("required");
+  if (name.size() > 64) return absl::InvalidArgumentError("at most 64 characters");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          StrCat("'", name, "' may only use letters, digits, '_' and '-'"));
+    }
+  }
+  if (name.find("__") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("'", name, "' may not contain '__' (the tool prefix separator)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateApply(const ApplyRequest& req) {
+  std::set<std::string> servers;
+  for (int i = 0; i < req.servers_size(); ++i) {
+    std::string path = StrCat("servers[", i, "]");
+    SB_RETURN_IF_ERROR(ValidateServer(req.servers(i), path));
+    if (!servers.insert(req.servers(i).name()).second) {
+      return FieldError(path + ".name", StrCat("duplicate server '", req.servers(i).name(), "'"));
+    }
+  }
+  std::set<std::string> namespaces;
+  for (int i = 0; i < req.namespaces_size(); ++i) {
+    const auto& ns = req.namespaces(i);
+    std::string path = StrCat("namespaces[", i, "]");
+    absl::Status st = ValidateName(ns.name());
+    if (!st.ok()) return FieldError(path + ".name", MessageOf(st));
+    if (!namespaces.insert(ns.name()).second) {
+      return FieldError(path + ".name", StrCat("duplicate namespace '", ns.name(), "'"));
+    }
+    std::set<std::string> members;
+    for (int j = 0; j < ns.servers_size(); ++j) {
+      std::string spath = StrCat(path, ".servers[", j, "]");
+      const std::string& name = ns.servers(j).server();
+      if (!servers.count(name)) {
+        return FieldError(spath, StrCat("unknown server '", name, "'"));
+      }
+      if (!members.insert(name).second) {
+        return FieldError(spath, StrCat("server '", name, "' listed twice"));
+      }
+    }
+    if (ns.disable_prefix() && ns.servers_size() > 1) {
+      return FieldError(path + ".prefix", "can only be turned off with a single server");
+    }
+  }
+  std::set<std::string> endpoints;
+  for (int i = 0; i < req.endpoints_size(); ++i) {
+    const auto& ep = req.endpoints(i);
+    std::string path = StrCat("endpoints[", i, "]");
+    absl::Status st = ValidateName(ep.name());
+    if (!st.ok()) return FieldError(path + ".name", MessageOf(st));
+    if (!endpoints.insert(ep.name()).second) {
+      return FieldError(path + ".name", StrCat("duplicate endpoint '", ep.name(), "'"));
+    }
+    if (ep.namespace_().empty()) return FieldError(path + ".namespace", "required");
+    if (!namespaces.count(ep.namespace_())) {
+      return FieldError(path + ".namespace",
+                        StrCat("unknown namespace '", ep.namespace_(), "'"));
+    }
+  }
+  std::set<std::string> users;
+  for (int i = 0; i < req.users_size(); ++i) {
+    std::string path = StrCat("users[", i, "].email");
+    const std::string& email = req.users(i).email();
+    if (email.empty()) return FieldError(path, "required");
+    size_t at = email.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == email.size()) {
+      return FieldError(path, StrCat("'", email, "' is not an email address"));
+    }
+    if (!users.insert(email).second) {
+      return FieldError(path, StrCat("duplicate user '", email, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        StrCat("line ", e.mark.line + 1, ": not valid YAML: ", e.msg));
+  }
+  if (!root.IsMap()) return absl::InvalidArgumentError("expected a mapping at the top level");
+  if (root["provision"].IsDefined()) root = root["provision"];
+  if (!root.IsMap()) return FieldError("provision", "expected a mapping");
+  SB_RETURN_IF_ERROR(CheckKeys(root, "switchboard.yaml",
+                               {"servers", "mcpServers", "namespaces", "endpoints", "users",
+                                "enabled", "prune", "runOnUpgrade", "updateExisting"}));
+
+  ApplyRequest req;
+  const YAML::Node servers = root["servers"];
+  if (servers.IsDefined() && !servers.IsNull()) {
+    if (!servers.IsSequence()) return FieldError("servers", "expected a list");
+    for (size_t i = 0; i < servers.size(); ++i) {
+      SB_RETURN_IF_ERROR(ParseServer(servers[i], StrCat("servers[", i, "]"), req.add_servers()));
+    }
+  }
+  const YAML::Node mcp = root["mcpServers"];
+  if (mcp.IsDefined() && !mcp.IsNull()) {
+    if (!mcp.IsMap()) return FieldError("mcpServers", "expected a mapping of names to servers");
+    for (const auto& kv : mcp) {
+      std::string name = kv.first.Scalar();
+      std::string path = StrCat("mcpServers.", name);
+      YAML::Node body = YAML::Clone(kv.second);
+      if (!body.IsMap()) return FieldError(path, "expected a mapping");
+      if (body["type"].IsDefined() && body["type"].IsScalar()) {
+        // Claude Desktop / Cursor spell transports in lower case.
+        std::string t = body["type"].Scalar();
+        if (t == "stdio") body["type"] = "STDIO";
+        if (t == "sse") body["type"] = "SSE";
+        if (t == "http" || t == "streamable-http" || t == "streamableHttp") {
+          body["type"] = "STREAMABLE_HTTP";
+        }
+      }
+      body["name"] = name;
+      SB_RETURN_IF_ERROR(ParseServer(body, path, req.add_servers()));
+    }
+  }
+  const YAML::Node namespaces = root["namespaces"];
+  if (namespaces.IsDefined() && !namespaces.IsNull()) {
+    if (!namespaces.IsSequence()) return FieldError("namespaces", "expected a list");
+    for (size_t i = 0; i < namespaces.size(); ++i) {
+      const YAML::Node n = namespaces[i];
+      std::string path = StrCat("namespaces[", i, "]");
+      if (!n.IsMap()) return FieldError(path, "expected a mapping");
+      SB_RETURN_IF_ERROR(CheckKeys(n, path, {"name", "description", "servers", "prefix"}));
+      auto* ns = req.add_namespaces();
+      SB_RETURN_IF_ERROR(ReadString(n["name"], path + ".name", ns->mutable_name()));
+      SB_RETURN_IF_ERROR(
+          ReadString(n["description"], path + ".description", ns->mutable_description()));
+      bool prefix = true;
+      SB_RETURN_IF_ERROR(ReadBool(n["prefix"], path + ".prefix", &prefix));
+      ns->set_disable_prefix(!prefix);
+      const YAML::Node members = n["servers"];
+      if (members.IsDefined() && !members.IsNull()) {
+        if (!members.IsSequence()) return FieldError(path + ".servers", "expected a list");
+        for (size_t j = 0; j < members.size(); ++j) {
+          std::string mpath = StrCat(path, ".servers[", j, "]");
+          auto* member = ns->add_servers();
+          const YAML::Node m = members[j];
+          if (m.IsScalar()) {
+            member->set_server(m.Scalar());
+          } else if (m.IsMap()) {
+            SB_RETURN_IF_ERROR(CheckKeys(m, mpath, {"name", "active"}));
+            SB_RETURN_IF_ERROR(ReadString(m["name"], mpath + ".name", member->mutable_server()));
+            bool active = true;
+            SB_RETURN_IF_ERROR(ReadBool(m["active"], mpath + ".active", &active));
+            member->set_disabled(!active);
+          } else {
+            return FieldError(mpath, "expected a server name or {name, active}");
+          }
+        }
+      }
+    }
+  }
+  const YAML::Node endpoints = root["endpoints"];
+  if (endpoints.IsDefined() && !endpoints.IsNull()) {
+    if (!endpoints.IsSequence()) return FieldError("endpoints", "expected a list");
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      const YAML::Node e = endpoints[i];
+      std::string path = StrCat("endpoints[", i, "]");
+      if (!e.IsMap()) return FieldError(path, "expected a mapping");
+      SB_RETURN_IF_ERROR(CheckKeys(e, path,
+                                   {"name", "namespace", "description", "transport",
+                                    "enableApiKeyAuth", "useQueryParamAuth", "enableOauth"}));
+      auto* ep = req.add_endpoints();
+      SB_RETURN_IF_ERROR(ReadString(e["name"], path + ".name", ep->mutable_name()));
+      SB_RETURN_IF_ERROR(ReadString(e["namespace"], path + ".namespace", ep->mutable_namespace_()));
+      SB_RETURN_IF_ERROR(
+          ReadString(e["description"], path + ".description", ep->mutable_description()));
+      bool api_key = true;  // MetaMCP's default: endpoints require a key
+      SB_RETURN_IF_ERROR(ReadBool(e["enableApiKeyAuth"], path + ".enableApiKeyAuth", &api_key));
+      ep->set_enable_api_key_auth(api_key);
+      bool query = false;
+      SB_RETURN_IF_ERROR(ReadBool(e["useQueryParamAuth"], path + ".useQueryParamAuth", &query));
+      ep->set_use_query_param_auth(query);
+      bool oauth = false;
+      SB_RETURN_IF_ERROR(ReadBool(e["enableOauth"], path + ".enableOauth", &oauth));
+      ep->set_enable_oauth(oauth);
+    }
+  }
+  const YAML::Node users = root["users"];
+  if (users.IsDefined() && !users.IsNull()) {
+    if (!users.IsSequence()) return FieldError("users", "expected a list");
+    for (size_t i = 0; i < users.size(); ++i) {
+      const YAML::Node u = users[i];
+      std::string path = StrCat("users[", i, "]");
+      if (!u.IsMap()) return FieldError(path, "expected a mapping");
+      SB_RETURN_IF_ERROR(CheckKeys(u, path,
+                                   {"email", "name", "isAdmin", "password", "passwordFrom",
+                                    "createApiKey", "apiKeyName"}));
+      auto* user = req.add_users();
+      SB_RETURN_IF_ERROR(ReadString(u["email"], path + ".email", user->mutable_email()));
+      SB_RETURN_IF_ERROR(ReadString(u["name"], path + ".name", user->mutable_name()));
+      bool admin = false;
+      SB_RETURN_IF_ERROR(ReadBool(u["isAdmin"], path + ".isAdmin", &admin));
+      user->set_is_admin(admin);
+    }
+  }
+  SB_RETURN_IF_ERROR(ValidateApply(req));
+  return req;
+}
+
+}  // namespace switchboard::config

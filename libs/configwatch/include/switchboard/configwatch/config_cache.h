@@ -1,0 +1,58 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "switchboard/configwatch/config_view.h"
+#include "switchboard/registry/v1/registry.grpc.pb.h"
+
+namespace switchboard::configwatch {
+
+// Keeps a ConfigView current from the registry's Watch stream: the first event is a snapshot,
+// later ones are changes. Reconnects with backoff when the stream breaks and takes a fresh
+// snapshot then, so a restarted registry is followed. Request paths read Current() and never
+// touch the registry.
+class ConfigCache {
+ public:
+  using Listener = std::function<void(const std::shared_ptr<const ConfigView>&)>;
+
+  ConfigCache(std::shared_ptr<grpc::Channel> channel, std::string watcher);
+  ~ConfigCache();
+
+  // Adds a listener called (on the watch thread) with each new view. Call before Start.
+  void OnChange(Listener listener);
+  void Start();
+  void Stop();
+
+  // The latest view, or nullptr before the first snapshot.
+  std::shared_ptr<const ConfigView> Current() const;
+  // True while the stream is connected and has delivered a snapshot.
+  bool Synced() const { return synced_.load(); }
+  // Waits up to `timeout_ms` for the first snapshot.
+  bool WaitSynced(int timeout_ms) const;
+
+ private:
+  void Run();
+  void Publish(std::shared_ptr<const ConfigView> view);
+
+  std::unique_ptr<registry::v1::Registry::Stub> stub_;
+  std::string watcher_;
+  std::vector<Listener> listeners_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> synced_{false};
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::shared_ptr<const ConfigView> current_;
+  grpc::ClientContext* active_context_ = nullptr;  // guarded by mu_
+};
+
+}  // namespace switchboard::configwatch

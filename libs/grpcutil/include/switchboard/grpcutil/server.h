@@ -1,0 +1,29 @@
+#pragma once
+
+#include <absl/status/statusor.h>
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace switchboard::grpcutil {
+
+// Builds and starts a gRPC server on `address` with the given services and the standard
+// grpc.health.v1 service (reporting SERVING). Fails when the address cannot be bound.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+    const std::string& address, const std::vector<grpc::Service*>& services);
+
+// Marks the server NOT_SERVING in health checks, then shuts it down, giving in-flight calls up
+// to `grace_ms` to finish.
+void StopServer(grpc::Server* server, int grace_ms);
+
+// A channel to another Switchboard service: plaintext, keepalive on, reconnecting quickly.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// Converts a gRPC status into an absl::Status (the codes are the same).
+absl::Status ToAbsl(const grpc::Status& status);
+// Converts an absl::Status into a gRPC status.
+grpc::Status ToGrpc(const absl::Status& status);
+
+}  // namespace switchboard::grpcutil
