@@ -55,6 +55,13 @@ function(sb_add_test name)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
+  set(props LABELS "${T_LABELS}")
+  # Tests that need Postgres or Redis share one private instance of each, started by the
+  # `backing` fixture (integration-tests/CMakeLists.txt) and found through these variables.
+  if(T_LABELS MATCHES "db|redis|integration")
+    list(APPEND props FIXTURES_REQUIRED backing ENVIRONMENT
+         "SB_TEST_POSTGRES_URL=${SB_TEST_POSTGRES_URL};SB_TEST_REDIS_URL=${SB_TEST_REDIS_URL}")
+  endif()
   # One ctest entry per test case, so the summary counts tests, not binaries.
-  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS "${T_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES ${props})
 endfunction()
