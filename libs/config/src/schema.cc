@@ -1,5 +1,6 @@
 #include "switchboard/config/schema.h"
 
+#include "switchboard/common/log.h"
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include <yaml-cpp/yaml.h>
@@ -203,6 +204,15 @@ absl::Status CheckHostPort(std::string_view value) {
 
 absl::Status CheckNotEmpty(std::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError("must not be empty");
+  return absl::OkStatus();
+}
+
+absl::Status CheckLogLevel(std::string_view value) {
+  log::Level level;
+  if (!log::ParseLevel(value, &level)) {
+    return absl::InvalidArgumentError(
+        StrCat("must be one of debug, info, warn, error, got '", value, "'"));
+  }
   return absl::OkStatus();
 }
 

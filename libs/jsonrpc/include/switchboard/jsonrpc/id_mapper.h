@@ -31,6 +31,10 @@ class IdMapper {
   }
 
   // Looks at what `id` stands for without removing it.
+  T* Find(uint64_t id) {
+    auto it = pending_.find(id);
+    return it == pending_.end() ? nullptr : &it->second;
+  }
   const T* Find(uint64_t id) const {
     auto it = pending_.find(id);
     return it == pending_.end() ? nullptr : &it->second;
@@ -50,6 +54,12 @@ class IdMapper {
     for (auto it = pending_.begin(); it != pending_.end();) {
       it = pred(it->second) ? pending_.erase(it) : std::next(it);
     }
+  }
+
+  // Calls f(id, value) on every entry (read-only).
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [id, value] : pending_) f(id, value);
   }
 
   size_t size() const { return pending_.size(); }

@@ -1,0 +1,50 @@
+// sb-auth: credential checks for every edge request, served from the Watch-fed configuration.
+#include <memory>
+#include <string>
+
+#include "services/auth/src/auth_grpc.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/signals.h"
+#include "switchboard/common/status.h"
+#include "switchboard/config/schema.h"
+#include "switchboard/configwatch/config_cache.h"
+#include "switchboard/grpcutil/server.h"
+
+namespace {
+
+struct AuthConfig {
+  std::string listen = "127.0.0.1:7104";
+  std::string registry_address = "127.0.0.1:7103";
+  std::string log_level = "info";
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace switchboard;
+  BlockTerminationSignals();
+  AuthConfig cfg;
+  config::Schema schema("auth");
+  schema.String("listen", &cfg.listen, config::CheckHostPort)
+      .String("registry_address", &cfg.registry_address, config::CheckHostPort)
+      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+  config::LoadOrExit(schema, "sb-auth", argc, argv);
+  log::Level level;
+  log::ParseLevel(cfg.log_level, &level);
+  log::Init("auth", level);
+
+  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "auth");
+  cache.Start();
+  auth::AuthGrpc service(&cache);
+  auto server = grpcutil::StartServer(cfg.listen, {&service});
+  if (!server.ok()) {
+    std::fprintf(stderr, "sb-auth: %s\n", std::string(MessageOf(server.status())).c_str());
+    return 1;
+  }
+  log::Info("auth listening", {{"address", cfg.listen}});
+  int sig = WaitForTerminationSignal();
+  log::Info("auth stopping", {{"signal", sig}});
+  grpcutil::StopServer(server->get(), 2000);
+  cache.Stop();
+  return 0;
+}

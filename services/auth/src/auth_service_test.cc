@@ -1,0 +1,89 @@
+#include "services/auth/src/auth_service.h"
+
+#include <gtest/gtest.h>
+
+#include "switchboard/common/crypto.h"
+
+namespace switchboard::auth {
+namespace {
+
+using v1::AuthorizeRequest;
+using v1::AuthorizeResponse;
+
+constexpr char kKey[] = "sk_sb_0123456789abcdef";
+
+std::shared_ptr<const configwatch::ConfigView> MakeView() {
+  registry::v1::Snapshot s;
+  auto* locked = s.add_endpoints();
+  locked->set_name("demo");
+  locked->set_namespace_("demo-ns");
+  locked->set_enable_api_key_auth(true);
+  auto* query = s.add_endpoints();
+  query->set_name("query");
+  query->set_namespace_("demo-ns");
+  query->set_enable_api_key_auth(true);
+  query->set_use_query_param_auth(true);
+  auto* open = s.add_endpoints();
+  open->set_name("open");
+  open->set_namespace_("demo-ns");
+  auto* user = s.add_users();
+  user->set_email("dev@example.com");
+  auto* key = s.add_api_keys();
+  key->set_id("key-1");
+  key->set_user_email("dev@example.com");
+  key->set_key_sha256(crypto::Sha256Hex(kKey));
+  auto* orphan = s.add_api_keys();
+  orphan->set_id("key-2");
+  orphan->set_user_email("gone@example.com");
+  orphan->set_key_sha256(crypto::Sha256Hex("sk_sb_orphan"));
+  return configwatch::ConfigView::FromSnapshot(s);
+}
+
+AuthorizeResponse Check(std::string endpoint, std::string credential, std::string source = "authorization") {
+  AuthorizeRequest req;
+  req.set_endpoint(std::move(endpoint));
+  req.set_credential(std::move(credential));
+  req.set_credential_source(std::move(source));
+  auto view = MakeView();
+  return AuthService::Authorize(req, view.get());
+}
+
+TEST(AuthServiceTest, ValidKeyIsAllowedWithItsOwner) {
+  AuthorizeResponse r = Check("demo", kKey);
+  EXPECT_EQ(r.decision(), AuthorizeResponse::ALLOW);
+  EXPECT_EQ(r.user_email(), "dev@example.com");
+  EXPECT_EQ(r.api_key_id(), "key-1");
+  EXPECT_EQ(r.namespace_(), "demo-ns");
+}
+
+TEST(AuthServiceTest, MissingOrWrongKeyIsUnauthenticated) {
+  EXPECT_EQ(Check("demo", "").decision(), AuthorizeResponse::UNAUTHENTICATED);
+  EXPECT_EQ(Check("demo", "sk_sb_wrong").decision(), AuthorizeResponse::UNAUTHENTICATED);
+  // A key whose user was deleted no longer works.
+  EXPECT_EQ(Check("demo", "sk_sb_orphan").decision(), AuthorizeResponse::UNAUTHENTICATED);
+}
+
+TEST(AuthServiceTest, UnknownEndpointIsNotFound) {
+  EXPECT_EQ(Check("nope", kKey).decision(), AuthorizeResponse::NOT_FOUND);
+}
+
+TEST(AuthServiceTest, QueryKeysOnlyWhereEnabled) {
+  EXPECT_EQ(Check("demo", kKey, "query").decision(), AuthorizeResponse::UNAUTHENTICATED);
+  EXPECT_EQ(Check("query", kKey, "query").decision(), AuthorizeResponse::ALLOW);
+}
+
+TEST(AuthServiceTest, OpenEndpointAllowsAnyone) {
+  AuthorizeResponse r = Check("open", "");
+  EXPECT_EQ(r.decision(), AuthorizeResponse::ALLOW);
+  EXPECT_EQ(r.user_email(), "");
+  EXPECT_EQ(Check("open", kKey).user_email(), "dev@example.com");
+}
+
+TEST(AuthServiceTest, NoConfigurationYetRefuses) {
+  AuthorizeRequest req;
+  req.set_endpoint("demo");
+  EXPECT_NE(AuthService::Authorize(req, nullptr).decision(), AuthorizeResponse::ALLOW);
+}
+
+}  // namespace
+}  // namespace switchboard::auth

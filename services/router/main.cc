@@ -1,0 +1,85 @@
+// sb-router: a namespace's merged view of its MCP servers, behind the edge.
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdio>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "services/router/src/router_grpc.h"
+#include "services/router/src/router_service.h"
+#include "services/router/src/runner_upstream.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/signals.h"
+#include "switchboard/common/status.h"
+#include "switchboard/config/schema.h"
+#include "switchboard/configwatch/config_cache.h"
+#include "switchboard/grpcutil/server.h"
+
+namespace {
+
+struct RouterConfig {
+  std::string listen = "127.0.0.1:7101";
+  std::string registry_address = "127.0.0.1:7103";
+  std::string runner_address = "127.0.0.1:7102";
+  int64_t request_timeout_ms = 300000;
+  int64_t list_timeout_ms = 15000;
+  std::string log_level = "info";
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace switchboard;
+  namespace asio = boost::asio;
+  BlockTerminationSignals();
+  RouterConfig cfg;
+  config::Schema schema("router");
+  schema.String("listen", &cfg.listen, config::CheckHostPort)
+      .String("registry_address", &cfg.registry_address, config::CheckHostPort)
+      .String("runner_address", &cfg.runner_address, config::CheckHostPort)
+      .Int("request_timeout_ms", &cfg.request_timeout_ms, 100, 24LL * 3600 * 1000)
+      .Int("list_timeout_ms", &cfg.list_timeout_ms, 100, 600000)
+      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+  config::LoadOrExit(schema, "sb-router", argc, argv);
+  log::Level level;
+  log::ParseLevel(cfg.log_level, &level);
+  log::Init("router", level);
+
+  asio::io_context io(1);
+  auto work = asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+
+  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "router");
+  cache.Start();
+  router::RunnerUpstreamFactory runners(grpcutil::MakeChannel(cfg.runner_address),
+                                        io.get_executor());
+  router::RouterOptions options;
+  options.request_timeout_ms = cfg.request_timeout_ms;
+  options.list_timeout_ms = cfg.list_timeout_ms;
+  router::RouterService service(io.get_executor(), [&cache] { return cache.Current(); },
+                                &runners, options);
+  router::RouterGrpc grpc_service(&service);
+  auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
+  if (!server.ok()) {
+    std::fprintf(stderr, "sb-router: %s\n", std::string(MessageOf(server.status())).c_str());
+    return 1;
+  }
+  log::Info("router listening", {{"address", cfg.listen}});
+  int sig = WaitForTerminationSignal();
+  log::Info("router stopping", {{"signal", sig}});
+  grpcutil::StopServer(server->get(), 1000);
+  std::promise<void> closed;
+  asio::post(io, [&] {
+    service.Shutdown();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  runners.CloseAll(2000);
+  cache.Stop();
+  work.reset();
+  io.stop();
+  io_thread.join();
+  return 0;
+}

@@ -1,0 +1,533 @@
+#include "services/router/src/router_service.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "switchboard/common/log.h"
+#include "switchboard/common/strings.h"
+#include "switchboard/jsonrpc/names.h"
+
+namespace switchboard::router {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using jsonrpc::Envelope;
+using jsonrpc::Span;
+
+namespace {
+
+// One place in a message to overwrite.
+struct Edit {
+  Span span;
+  std::string text;
+};
+
+// Applies non-overlapping edits, last first, so earlier spans stay valid.
+std::string ApplyEdits(std::string_view message, std::vector<Edit> edits) {
+  std::sort(edits.begin(), edits.end(),
+            [](const Edit& a, const Edit& b) { return a.span.pos > b.span.pos; });
+  std::string out(message);
+  for (const Edit& e : edits) out.replace(e.span.pos, e.span.len, e.text);
+  return out;
+}
+
+bool IsMember(const registry::v1::Namespace& ns, std::string_view server) {
+  for (const auto& m : ns.servers()) {
+    if (m.server() == server) return !m.disabled();
+  }
+  return false;
+}
+
+std::string CancelledNotification(uint64_t id, std::string_view reason) {
+  return jsonrpc::MakeNotification(
+      "notifications/cancelled",
+      StrCat(R"({"requestId":)", id, R"(,"reason":)", jsonrpc::EncodeString(reason), "}"));
+}
+
+}  // namespace
+
+struct RouterService::ListAggregate {
+  std::weak_ptr<ClientSink> sink;
+  uint64_t call_id = 0;
+  std::string client_id;
+  std::string method;
+  std::string array_key;
+  bool rename = true;
+  std::vector<std::string> servers;  // in namespace order
+  std::vector<json::array> items;    // per server
+  size_t outstanding = 0;
+  bool done = false;
+};
+
+const std::vector<std::string>& RouterService::SupportedVersions() {
+  static const std::vector<std::string> kVersions = {"2024-11-05", "2025-03-26", "2025-06-18",
+                                                     "2025-11-25"};
+  return kVersions;
+}
+
+RouterService::RouterService(asio::any_io_executor executor, ConfigSource config,
+                             UpstreamFactory* upstreams, RouterOptions options)
+    : executor_(std::move(executor)),
+      config_(std::move(config)),
+      factory_(upstreams),
+      options_(std::move(options)) {}
+
+RouterService::~RouterService() { *alive_ = false; }
+
+void RouterService::Handle(std::shared_ptr<ClientSink> sink, router::v1::RouterRequest request) {
+  asio::post(executor_, [this, alive = std::weak_ptr<bool>(alive_), sink = std::move(sink),
+                         request = std::move(request)]() mutable {
+    if (alive.expired()) return;
+    HandleOnExecutor(std::move(sink), std::move(request));
+  });
+}
+
+void RouterService::Detach(const ClientSink* sink) {
+  asio::post(executor_, [this, alive = std::weak_ptr<bool>(alive_), sink] {
+    if (alive.expired()) return;
+    for (auto& [server, up] : upstreams_) {
+      std::vector<uint64_t> ids;
+      up.pending.ForEach([&](uint64_t id, const Pending& p) {
+        if (p.sink_key == sink) ids.push_back(id);
+      });
+      for (uint64_t id : ids) {
+        auto p = up.pending.Take(id);
+        if (p && !p->list) up.connection->Send(CancelledNotification(id, "client went away"));
+      }
+    }
+  });
+}
+
+void RouterService::Shutdown() {
+  for (auto& [server, up] : upstreams_) {
+    up.pending.Drain([](uint64_t, Pending&) {});
+    up.connection->Close();
+  }
+  upstreams_.clear();
+}
+
+void RouterService::HandleOnExecutor(std::shared_ptr<ClientSink> sink,
+                                     router::v1::RouterRequest request) {
+  if (request.cancel()) {
+    CancelCall(sink.get(), request.call_id());
+    return;
+  }
+  Call call;
+  call.sink = std::move(sink);
+  call.request = std::move(request);
+  jsonrpc::ScanError err;
+  const std::string& message = call.request.message();
+  if (!jsonrpc::Scan(message, &call.envelope, &err)) {
+    Reply(call, jsonrpc::MakeError(err.raw_id, err.code, err.message));
+    return;
+  }
+  call.config = config_();
+  if (call.config != nullptr) {
+    const auto* endpoint = call.config->FindEndpoint(call.request.endpoint());
+    if (endpoint != nullptr) call.ns = call.config->FindNamespace(endpoint->namespace_());
+  }
+  switch (call.envelope.kind) {
+    case jsonrpc::Kind::kRequest:
+      HandleRequest(call);
+      break;
+    case jsonrpc::Kind::kNotification:
+      HandleNotification(call);
+      break;
+    case jsonrpc::Kind::kResponse:
+      break;  // answers to server->client requests: relayed in a later version
+  }
+}
+
+void RouterService::Reply(const Call& call, std::string message) {
+  call.sink->Send(call.request.call_id(), std::move(message), true);
+}
+
+void RouterService::HandleRequest(Call& call) {
+  const std::string& method = call.envelope.method;
+  std::string raw_id(call.envelope.id.In(call.request.message()));
+  if (method == "ping") {
+    Reply(call, jsonrpc::MakeResult(raw_id, "{}"));
+    return;
+  }
+  if (call.ns == nullptr) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidRequest,
+                                   StrCat("unknown endpoint '", call.request.endpoint(), "'")));
+    return;
+  }
+  if (method == "initialize") {
+    Initialize(call);
+  } else if (method == "tools/list") {
+    StartList(call, "tools", !call.ns->disable_prefix());
+  } else if (method == "prompts/list") {
+    StartList(call, "prompts", !call.ns->disable_prefix());
+  } else if (method == "tools/call" || method == "prompts/get") {
+    RouteByName(call);
+  } else {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kMethodNotFound,
+                                   StrCat("Method not found: ", method)));
+  }
+}
+
+void RouterService::HandleNotification(Call& call) {
+  if (call.envelope.method != "notifications/cancelled" || call.envelope.params.empty()) return;
+  const std::string& message = call.request.message();
+  auto request_id = jsonrpc::FindMember(message, call.envelope.params, "requestId");
+  if (!request_id) return;
+  std::string_view client_id = request_id->In(message);
+  for (auto& [server, up] : upstreams_) {
+    uint64_t found = 0;
+    up.pending.ForEach([&](uint64_t id, const Pending& p) {
+      if (!p.list && p.session_id == call.request.session_id() && p.client_id == client_id &&
+          !call.request.session_id().empty()) {
+        found = id;
+      }
+    });
+    if (found == 0) continue;
+    auto p = up.pending.Take(found);
+    up.connection->Send(CancelledNotification(found, "cancelled by the client"));
+    if (auto sink = p->sink.lock()) {
+      sink->Send(p->call_id,
+                 jsonrpc::MakeError(p->client_id, -32800, "Request cancelled by the client"),
+                 true);
+    }
+    return;
+  }
+}
+
+void RouterService::Initialize(Call& call) {
+  const std::string& message = call.request.message();
+  std::string version = SupportedVersions().back();
+  if (!call.envelope.params.empty()) {
+    if (auto v = jsonrpc::FindMember(message, call.envelope.params, "protocolVersion")) {
+      std::optional<std::string> requested = jsonrpc::DecodeString(v->In(message));
+      const auto& supported = SupportedVersions();
+      if (requested && std::find(supported.begin(), supported.end(), *requested) != supported.end()) {
+        version = *requested;
+      }
+    }
+  }
+  json::object result;
+  result["protocolVersion"] = version;
+  json::object caps;
+  caps["tools"] = json::object();
+  caps["prompts"] = json::object();
+  result["capabilities"] = std::move(caps);
+  json::object info;
+  info["name"] = "switchboard";
+  info["title"] = StrCat("Switchboard: ", call.ns->name());
+  info["version"] = options_.version;
+  result["serverInfo"] = std::move(info);
+  if (!call.ns->description().empty()) result["instructions"] = call.ns->description();
+  Reply(call, jsonrpc::MakeResult(call.envelope.id.In(message), json::serialize(result)));
+
+  // Warm the namespace's upstreams so the first list or call does not pay for a cold start.
+  for (const auto& member : call.ns->servers()) {
+    if (member.disabled()) continue;
+    if (const auto* server = call.config->FindServer(member.server())) GetUpstream(*server);
+  }
+}
+
+RouterService::UpstreamState* RouterService::GetUpstream(const registry::v1::Server& server) {
+  auto it = upstreams_.find(server.name());
+  if (it != upstreams_.end()) return &it->second;
+  if (server.type() != "STDIO") return nullptr;
+  uint64_t generation = next_generation_++;
+  std::weak_ptr<bool> alive = alive_;
+  UpstreamEvents events;
+  events.on_message = [this, alive, name = server.name(), generation](std::string message) {
+    if (!alive.expired()) OnUpstreamMessage(name, generation, std::move(message));
+  };
+  events.on_closed = [this, alive, name = server.name(), generation](std::string reason) {
+    if (!alive.expired()) OnUpstreamClosed(name, generation, std::move(reason));
+  };
+  UpstreamState state;
+  state.generation = generation;
+  state.connection = factory_->Connect(server, std::move(events));
+  return &upstreams_.emplace(server.name(), std::move(state)).first->second;
+}
+
+void RouterService::ArmTimer(const std::string& server, uint64_t id, Pending& pending,
+                             int64_t timeout_ms) {
+  if (!pending.timer) pending.timer = std::make_unique<asio::steady_timer>(executor_);
+  pending.timer->expires_after(std::chrono::milliseconds(timeout_ms));
+  pending.timer->async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_), server, id](boost::system::error_code ec) {
+        if (ec || alive.expired()) return;
+        OnTimeout(server, id);
+      });
+}
+
+void RouterService::StartList(Call& call, std::string_view array_key, bool rename) {
+  const std::string& message = call.request.message();
+  auto list = std::make_shared<ListAggregate>();
+  list->sink = call.sink;
+  list->call_id = call.request.call_id();
+  list->client_id = std::string(call.envelope.id.In(message));
+  list->method = call.envelope.method;
+  list->array_key = std::string(array_key);
+  list->rename = rename;
+  if (!call.envelope.params.empty() && jsonrpc::FindMember(message, call.envelope.params, "cursor")) {
+    // The merged list is returned whole, so no cursor was ever handed out.
+    Reply(call, jsonrpc::MakeError(list->client_id, jsonrpc::kInvalidParams, "Invalid cursor"));
+    return;
+  }
+  for (const auto& member : call.ns->servers()) {
+    if (member.disabled()) continue;
+    const auto* server = call.config->FindServer(member.server());
+    if (server == nullptr) continue;
+    UpstreamState* up = GetUpstream(*server);
+    if (up == nullptr) {
+      log::Warn("server type not reachable yet; left out of the list",
+                {{"server", server->name()}, {"type", server->type()}});
+      continue;
+    }
+    list->servers.push_back(server->name());
+  }
+  list->items.resize(list->servers.size());
+  list->outstanding = list->servers.size();
+  if (list->outstanding == 0) {
+    FinishList(*list);
+    return;
+  }
+  for (size_t i = 0; i < list->servers.size(); ++i) {
+    Pending p;
+    p.sink = call.sink;
+    p.sink_key = call.sink.get();
+    p.call_id = call.request.call_id();
+    p.session_id = call.request.session_id();
+    p.client_id = list->client_id;
+    p.list = list;
+    p.list_index = i;
+    UpstreamState& up = upstreams_.find(list->servers[i])->second;
+    uint64_t id = up.pending.Add(std::move(p));
+    ArmTimer(list->servers[i], id, *up.pending.Find(id), options_.list_timeout_ms);
+    up.connection->Send(jsonrpc::MakeRequest(std::to_string(id), list->method, ""));
+  }
+}
+
+void RouterService::RouteByName(Call& call) {
+  const std::string& message = call.request.message();
+  const Envelope& env = call.envelope;
+  std::string raw_id(env.id.In(message));
+  bool is_tool = env.method == "tools/call";
+  std::optional<Span> name_span;
+  if (!env.params.empty()) name_span = jsonrpc::FindMember(message, env.params, "name");
+  std::optional<std::string> name;
+  if (name_span) name = jsonrpc::DecodeString(name_span->In(message));
+  if (!name) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "params.name is required"));
+    return;
+  }
+  std::string_view server_name, inner_name;
+  bool found = false;
+  if (call.ns->disable_prefix()) {
+    for (const auto& m : call.ns->servers()) {
+      if (!m.disabled()) {
+        server_name = m.server();
+        inner_name = *name;
+        found = true;
+        break;
+      }
+    }
+  } else {
+    found = jsonrpc::SplitPrefixedName(*name, &server_name, &inner_name) &&
+            IsMember(*call.ns, server_name);
+  }
+  const registry::v1::Server* server =
+      found ? call.config->FindServer(server_name) : nullptr;
+  if (server == nullptr) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
+                                   StrCat(is_tool ? "Unknown tool: " : "Unknown prompt: ", *name)));
+    return;
+  }
+  UpstreamState* up = GetUpstream(*server);
+  if (up == nullptr) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kUpstreamUnavailable,
+                                   StrCat("MCP server '", server->name(), "' of type ",
+                                          server->type(), " is not supported yet")));
+    return;
+  }
+  std::optional<Span> token_span;
+  if (auto meta = jsonrpc::FindMember(message, env.params, "_meta")) {
+    if (message[meta->pos] == '{') token_span = jsonrpc::FindMember(message, *meta, "progressToken");
+  }
+  Pending p;
+  p.sink = call.sink;
+  p.sink_key = call.sink.get();
+  p.call_id = call.request.call_id();
+  p.session_id = call.request.session_id();
+  p.client_id = raw_id;
+  if (token_span) p.progress_token = std::string(token_span->In(message));
+  uint64_t id = up->pending.Add(std::move(p));
+  std::vector<Edit> edits;
+  edits.push_back({env.id, std::to_string(id)});
+  if (!call.ns->disable_prefix()) edits.push_back({*name_span, jsonrpc::EncodeString(inner_name)});
+  if (token_span) edits.push_back({*token_span, std::to_string(id)});
+  ArmTimer(server->name(), id, *up->pending.Find(id), options_.request_timeout_ms);
+  up->connection->Send(ApplyEdits(message, std::move(edits)));
+}
+
+void RouterService::CancelCall(const ClientSink* sink, uint64_t call_id) {
+  for (auto& [server, up] : upstreams_) {
+    std::vector<uint64_t> ids;
+    up.pending.ForEach([&](uint64_t id, const Pending& p) {
+      if (p.sink_key == sink && p.call_id == call_id) ids.push_back(id);
+    });
+    for (uint64_t id : ids) {
+      auto p = up.pending.Take(id);
+      if (p->list) {
+        p->list->done = true;
+      } else {
+        up.connection->Send(CancelledNotification(id, "cancelled"));
+      }
+    }
+  }
+}
+
+void RouterService::OnUpstreamMessage(const std::string& server, uint64_t generation,
+                                      std::string message) {
+  auto it = upstreams_.find(server);
+  if (it == upstreams_.end() || it->second.generation != generation) return;
+  UpstreamState& up = it->second;
+  Envelope env;
+  jsonrpc::ScanError err;
+  if (!jsonrpc::Scan(message, &env, &err)) {
+    log::Warn("dropped a malformed message from an upstream", {{"server", server}});
+    return;
+  }
+  if (env.kind == jsonrpc::Kind::kResponse) {
+    auto id = jsonrpc::ParseUintId(env.id.In(message));
+    std::optional<Pending> pending;
+    if (id) pending = up.pending.Take(*id);
+    if (!pending) return;  // late answer to a call that timed out or was cancelled
+    if (pending->list) {
+      DeliverListPart(server, up, std::move(*pending), message, env);
+      return;
+    }
+    if (auto sink = pending->sink.lock()) {
+      sink->Send(pending->call_id, jsonrpc::Replace(message, env.id, pending->client_id), true);
+    }
+    return;
+  }
+  if (env.kind == jsonrpc::Kind::kNotification && env.method == "notifications/progress" &&
+      !env.params.empty()) {
+    auto token = jsonrpc::FindMember(message, env.params, "progressToken");
+    if (!token) return;
+    auto id = jsonrpc::ParseUintId(token->In(message));
+    Pending* pending = id ? up.pending.Find(*id) : nullptr;
+    if (pending == nullptr || pending->progress_token.empty()) return;
+    ArmTimer(server, *id, *pending, options_.request_timeout_ms);
+    if (auto sink = pending->sink.lock()) {
+      sink->Send(pending->call_id, jsonrpc::Replace(message, *token, pending->progress_token),
+                 false);
+    }
+    return;
+  }
+  log::Debug("upstream message not routed yet", {{"server", server}, {"method", env.method}});
+}
+
+void RouterService::DeliverListPart(const std::string& server, UpstreamState& up,
+                                    Pending pending, std::string_view message,
+                                    const Envelope& env) {
+  ListAggregate& list = *pending.list;
+  if (list.done) return;
+  if (!env.result.empty()) {
+    boost::system::error_code ec;
+    json::value result = json::parse(env.result.In(message), ec);
+    if (!ec && result.is_object()) {
+      const json::object& obj = result.get_object();
+      if (auto* items = obj.if_contains(list.array_key); items && items->is_array()) {
+        for (const json::value& item : items->get_array()) {
+          if (!item.is_object()) continue;
+          json::object copy = item.get_object();
+          if (list.rename) {
+            auto* name = copy.if_contains("name");
+            if (name == nullptr || !name->is_string()) continue;
+            std::string full = jsonrpc::PrefixedName(server, name->get_string());
+            if (full.size() > jsonrpc::kMaxToolNameLength) {
+              log::Warn("name too long once prefixed; left out", {{"server", server}});
+              continue;
+            }
+            *name = full;
+          }
+          list.items[pending.list_index].push_back(std::move(copy));
+        }
+      }
+      auto* cursor = obj.if_contains("nextCursor");
+      if (cursor && cursor->is_string() && pending.page + 1 < options_.max_list_pages) {
+        json::object params;
+        params["cursor"] = cursor->get_string();
+        pending.page += 1;
+        pending.timer.reset();
+        uint64_t id = up.pending.Add(std::move(pending));
+        ArmTimer(server, id, *up.pending.Find(id), options_.list_timeout_ms);
+        up.connection->Send(
+            jsonrpc::MakeRequest(std::to_string(id), list.method, json::serialize(params)));
+        return;
+      }
+    } else {
+      log::Warn("unreadable list result from an upstream", {{"server", server}});
+    }
+  } else {
+    log::Warn("upstream failed a list call", {{"server", server}, {"method", list.method}});
+  }
+  if (--list.outstanding == 0) FinishList(list);
+}
+
+void RouterService::FinishList(ListAggregate& list) {
+  if (list.done) return;
+  list.done = true;
+  auto sink = list.sink.lock();
+  if (!sink) return;
+  json::array all;
+  for (json::array& part : list.items) {
+    for (json::value& v : part) all.push_back(std::move(v));
+  }
+  json::object result;
+  result[list.array_key] = std::move(all);
+  sink->Send(list.call_id, jsonrpc::MakeResult(list.client_id, json::serialize(result)), true);
+}
+
+void RouterService::OnTimeout(const std::string& server, uint64_t id) {
+  auto it = upstreams_.find(server);
+  if (it == upstreams_.end()) return;
+  UpstreamState& up = it->second;
+  auto pending = up.pending.Take(id);
+  if (!pending) return;
+  up.connection->Send(CancelledNotification(id, "timed out at the gateway"));
+  if (pending->list) {
+    log::Warn("upstream did not answer a list call in time", {{"server", server}});
+    if (--pending->list->outstanding == 0) FinishList(*pending->list);
+    return;
+  }
+  if (auto sink = pending->sink.lock()) {
+    sink->Send(pending->call_id,
+               jsonrpc::MakeError(pending->client_id, jsonrpc::kUpstreamTimeout,
+                                  StrCat("MCP server '", server, "' did not answer in time")),
+               true);
+  }
+}
+
+void RouterService::OnUpstreamClosed(const std::string& server, uint64_t generation,
+                                     std::string reason) {
+  auto it = upstreams_.find(server);
+  if (it == upstreams_.end() || it->second.generation != generation) return;
+  UpstreamState state = std::move(it->second);
+  upstreams_.erase(it);
+  log::Warn("upstream connection closed", {{"server", server}, {"reason", reason}});
+  state.pending.Drain([&](uint64_t, Pending& p) {
+    if (p.list) {
+      if (--p.list->outstanding == 0) FinishList(*p.list);
+      return;
+    }
+    if (auto sink = p.sink.lock()) {
+      sink->Send(p.call_id,
+                 jsonrpc::MakeError(p.client_id, jsonrpc::kUpstreamUnavailable,
+                                    StrCat("MCP server '", server, "' is unavailable: ", reason)),
+                 true);
+    }
+  });
+}
+
+}  // namespace switchboard::router

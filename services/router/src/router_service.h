@@ -1,0 +1,117 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/array.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "services/router/src/upstream.h"
+#include "switchboard/configwatch/config_view.h"
+#include "switchboard/jsonrpc/id_mapper.h"
+#include "switchboard/jsonrpc/message.h"
+#include "switchboard/router/v1/router.pb.h"
+
+namespace switchboard::router {
+
+// Where the messages for one client call go: the edge's call on one Exchange stream.
+class ClientSink {
+ public:
+  virtual ~ClientSink() = default;
+  // Delivers a message for `call_id`; `final` marks the last one (the response).
+  virtual void Send(uint64_t call_id, std::string message, bool final) = 0;
+};
+
+struct RouterOptions {
+  int64_t request_timeout_ms = 300000;  // reset by each progress notification
+  int64_t list_timeout_ms = 15000;      // per upstream, for merged lists
+  int max_list_pages = 50;              // pages followed per upstream for one merged list
+  std::string version = "0.1.0";
+};
+
+// A namespace's merged view of its servers. Answers initialize and ping itself, merges
+// tools/list and prompts/list across the namespace's servers under "{server}__{name}", and
+// routes tools/call and prompts/get to the right server with the JSON-RPC id (and progress
+// token) replaced by its own, mapping the answer back. Messages it forwards are rewritten in
+// place, never re-serialized.
+//
+// All state lives on one executor; Handle and Detach may be called from any thread.
+class RouterService {
+ public:
+  using ConfigSource = std::function<std::shared_ptr<const configwatch::ConfigView>()>;
+
+  RouterService(boost::asio::any_io_executor executor, ConfigSource config,
+                UpstreamFactory* upstreams, RouterOptions options);
+  ~RouterService();
+
+  // Handles one frame from the edge; answers go to `sink`.
+  void Handle(std::shared_ptr<ClientSink> sink, router::v1::RouterRequest request);
+  // Forgets every call of a sink whose stream ended, cancelling them upstream.
+  void Detach(const ClientSink* sink);
+  // Closes every upstream connection. Call before destroying the executor.
+  void Shutdown();
+
+  // Protocol versions the router speaks to clients, newest last.
+  static const std::vector<std::string>& SupportedVersions();
+
+ private:
+  struct ListAggregate;
+  struct Pending {
+    std::weak_ptr<ClientSink> sink;
+    const ClientSink* sink_key = nullptr;
+    uint64_t call_id = 0;
+    std::string session_id;
+    std::string client_id;       // raw JSON of the client's id
+    std::string progress_token;  // raw JSON of the client's token, empty if none
+    std::shared_ptr<ListAggregate> list;  // set for one part of a merged list
+    size_t list_index = 0;
+    int page = 0;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+  struct UpstreamState {
+    std::shared_ptr<Upstream> connection;
+    jsonrpc::IdMapper<Pending> pending;
+    uint64_t generation = 0;
+  };
+  struct Call {
+    std::shared_ptr<ClientSink> sink;
+    router::v1::RouterRequest request;
+    jsonrpc::Envelope envelope;
+    std::shared_ptr<const configwatch::ConfigView> config;
+    const registry::v1::Namespace* ns = nullptr;
+  };
+
+  void HandleOnExecutor(std::shared_ptr<ClientSink> sink, router::v1::RouterRequest request);
+  void HandleRequest(Call& call);
+  void HandleNotification(Call& call);
+  void Initialize(Call& call);
+  void StartList(Call& call, std::string_view array_key, bool rename);
+  void RouteByName(Call& call);
+  void CancelCall(const ClientSink* sink, uint64_t call_id);
+  void Reply(const Call& call, std::string message);
+
+  UpstreamState* GetUpstream(const registry::v1::Server& server);
+  uint64_t SendUpstream(const std::string& server, UpstreamState& up, std::string message,
+                        jsonrpc::Span id_span, Pending pending, int64_t timeout_ms);
+  void OnUpstreamMessage(const std::string& server, uint64_t generation, std::string message);
+  void OnUpstreamClosed(const std::string& server, uint64_t generation, std::string reason);
+  void OnTimeout(const std::string& server, uint64_t id);
+  void DeliverListPart(const std::string& server, UpstreamState& up, Pending pending,
+                       std::string_view message, const jsonrpc::Envelope& env);
+  void FinishList(ListAggregate& list);
+  void ArmTimer(const std::string& server, uint64_t id, Pending& pending, int64_t timeout_ms);
+
+  boost::asio::any_io_executor executor_;
+  ConfigSource config_;
+  UpstreamFactory* factory_;
+  RouterOptions options_;
+  std::map<std::string, UpstreamState, std::less<>> upstreams_;
+  uint64_t next_generation_ = 1;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace switchboard::router

@@ -1,0 +1,334 @@
+#include "services/router/src/router_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+namespace switchboard::router {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+// An in-process MCP server standing in for the runner: answers tools/list (two pages when
+// asked), tools/call echo (with a progress notification first when a token is given) and
+// records everything it receives.
+class FakeUpstream final : public Upstream {
+ public:
+  FakeUpstream(asio::io_context& io, std::string name, UpstreamEvents events)
+      : io_(io), name_(std::move(name)), events_(std::move(events)) {}
+
+  void Send(std::string message) override {
+    received.push_back(message);
+    if (silent) return;
+    json::object m = json::parse(message).as_object();
+    if (!m.contains("id")) return;
+    json::value id = m["id"];
+    std::string method(m["method"].as_string());
+    json::object result;
+    if (method == "tools/list") {
+      json::array tools;
+      bool second = m.contains("params") && m["params"].as_object().contains("cursor");
+      tools.push_back(json::object{{"name", second ? "add" : "echo"}, {"inputSchema", json::object{}}});
+      result["tools"] = tools;
+      if (paged && !second) result["nextCursor"] = "page2";
+    } else if (method == "prompts/list") {
+      result["prompts"] = json::array{json::object{{"name", "greet"}}};
+    } else if (method == "tools/call") {
+      json::object params = m["params"].as_object();
+      if (params.contains("_meta")) {
+        json::value token = params["_meta"].as_object()["progressToken"];
+        Emit(json::serialize(json::object{
+            {"jsonrpc", "2.0"},
+            {"method", "notifications/progress"},
+            {"params", json::object{{"progressToken", token}, {"progress", 1}}}}));
+      }
+      std::string text = "Echo: ";
+      text += std::string(params["arguments"].as_object()["message"].as_string());
+      text += " from " + name_ + " as " + std::string(params["name"].as_string());
+      result["content"] = json::array{json::object{{"type", "text"}, {"text", text}}};
+    }
+    Emit(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}}));
+  }
+
+  void Close() override { closed = true; }
+
+  void Emit(std::string message) {
+    asio::post(io_, [on = events_.on_message, message] { on(message); });
+  }
+  void Die(std::string reason) {
+    asio::post(io_, [on = events_.on_closed, reason] { on(reason); });
+  }
+
+  std::vector<std::string> received;
+  bool paged = false;
+  bool silent = false;
+  bool closed = false;
+
+ private:
+  asio::io_context& io_;
+  std::string name_;
+  UpstreamEvents events_;
+};
+
+class FakeFactory final : public UpstreamFactory {
+ public:
+  explicit FakeFactory(asio::io_context& io) : io_(io) {}
+  std::shared_ptr<Upstream> Connect(const registry::v1::Server& server,
+                                    UpstreamEvents events) override {
+    auto up = std::make_shared<FakeUpstream>(io_, server.name(), std::move(events));
+    upstreams[server.name()] = up;
+    ++connects;
+    return up;
+  }
+  std::map<std::string, std::shared_ptr<FakeUpstream>> upstreams;
+  int connects = 0;
+
+ private:
+  asio::io_context& io_;
+};
+
+struct Frame {
+  uint64_t call_id;
+  std::string message;
+  bool final;
+};
+
+class RecordingSink final : public ClientSink {
+ public:
+  void Send(uint64_t call_id, std::string message, bool final) override {
+    frames.push_back({call_id, std::move(message), final});
+  }
+  std::vector<Frame> frames;
+};
+
+class RouterServiceTest : public testing::Test {
+ protected:
+  RouterServiceTest() : factory_(io_) {
+    registry::v1::Snapshot s;
+    for (const char* name : {"alpha", "beta", "gamma"}) {
+      auto* server = s.add_servers();
+      server->set_name(name);
+      server->set_type("STDIO");
+      server->set_command("unused");
+    }
+    auto* remote = s.add_servers();
+    remote->set_name("remote");
+    remote->set_type("STREAMABLE_HTTP");
+    remote->set_url("http://127.0.0.1:1/mcp");
+    auto* ns = s.add_namespaces();
+    ns->set_name("team");
+    ns->add_servers()->set_server("alpha");
+    ns->add_servers()->set_server("beta");
+    auto* off = ns->add_servers();
+    off->set_server("gamma");
+    off->set_disabled(true);
+    auto* solo = s.add_namespaces();
+    solo->set_name("solo");
+    solo->set_disable_prefix(true);
+    solo->add_servers()->set_server("alpha");
+    auto* ep = s.add_endpoints();
+    ep->set_name("team");
+    ep->set_namespace_("team");
+    auto* ep2 = s.add_endpoints();
+    ep2->set_name("solo");
+    ep2->set_namespace_("solo");
+    view_ = configwatch::ConfigView::FromSnapshot(s);
+    service_ = std::make_unique<RouterService>(io_.get_executor(), [this] { return view_; },
+                                               &factory_, options_);
+  }
+
+  void Send(const std::shared_ptr<RecordingSink>& sink, uint64_t call_id, std::string message,
+            std::string endpoint = "team", std::string session = "s1") {
+    v1::RouterRequest r;
+    r.set_call_id(call_id);
+    r.set_endpoint(std::move(endpoint));
+    r.set_session_id(std::move(session));
+    r.set_message(std::move(message));
+    service_->Handle(sink, std::move(r));
+    Drain();
+  }
+
+  void Drain() {
+    io_.restart();
+    io_.poll();
+  }
+
+  static json::object Parse(const std::string& text) { return json::parse(text).as_object(); }
+
+  asio::io_context io_;
+  FakeFactory factory_;
+  RouterOptions options_;
+  std::shared_ptr<const configwatch::ConfigView> view_;
+  std::unique_ptr<RouterService> service_;
+};
+
+TEST_F(RouterServiceTest, InitializeNegotiatesVersionAndWarmsUpstreams) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+  ASSERT_EQ(sink->frames.size(), 1u);
+  auto result = Parse(sink->frames[0].message)["result"].as_object();
+  EXPECT_EQ(result["protocolVersion"].as_string(), "2025-06-18");
+  EXPECT_TRUE(result["capabilities"].as_object().contains("tools"));
+  EXPECT_EQ(factory_.connects, 2);  // alpha and beta; gamma is disabled
+
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01"}})");
+  EXPECT_EQ(Parse(sink->frames[1].message)["result"].as_object()["protocolVersion"].as_string(),
+            RouterService::SupportedVersions().back());
+}
+
+TEST_F(RouterServiceTest, ToolsListMergesWithPrefixesInNamespaceOrder) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 7, R"({"jsonrpc":"2.0","id":"list-1","method":"tools/list"})");
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 1u);
+  EXPECT_EQ(sink->frames[0].call_id, 7u);
+  EXPECT_TRUE(sink->frames[0].final);
+  auto msg = Parse(sink->frames[0].message);
+  EXPECT_EQ(msg["id"].as_string(), "list-1");
+  auto tools = msg["result"].as_object()["tools"].as_array();
+  ASSERT_EQ(tools.size(), 2u);
+  EXPECT_EQ(tools[0].as_object().at("name").as_string(), "alpha__echo");
+  EXPECT_EQ(tools[1].as_object().at("name").as_string(), "beta__echo");
+}
+
+TEST_F(RouterServiceTest, ToolsListFollowsUpstreamPages) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  factory_.upstreams["alpha"]->paged = true;
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  Drain();
+  auto tools = Parse(sink->frames.back().message)["result"].as_object()["tools"].as_array();
+  ASSERT_EQ(tools.size(), 3u);
+  EXPECT_EQ(tools[0].as_object().at("name").as_string(), "alpha__echo");
+  EXPECT_EQ(tools[1].as_object().at("name").as_string(), "alpha__add");
+  EXPECT_EQ(tools[2].as_object().at("name").as_string(), "beta__echo");
+}
+
+TEST_F(RouterServiceTest, SoloNamespaceWithoutPrefix) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "solo");
+  Drain();
+  auto tools = Parse(sink->frames[0].message)["result"].as_object()["tools"].as_array();
+  ASSERT_EQ(tools.size(), 1u);
+  EXPECT_EQ(tools[0].as_object().at("name").as_string(), "echo");
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}})", "solo");
+  Drain();
+  EXPECT_THAT(sink->frames[1].message, testing::HasSubstr("Echo: hi from alpha as echo"));
+}
+
+TEST_F(RouterServiceTest, ToolCallRoutesAndRemapsIds) {
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  // Two clients use the same JSON-RPC id for calls to the same server.
+  Send(a, 10, R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"beta__echo","arguments":{"message":"from-a"}}})", "team", "sa");
+  Send(b, 20, R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"beta__echo","arguments":{"message":"from-b"}}})", "team", "sb");
+  Drain();
+  ASSERT_EQ(a->frames.size(), 1u);
+  ASSERT_EQ(b->frames.size(), 1u);
+  EXPECT_EQ(a->frames[0].call_id, 10u);
+  EXPECT_EQ(b->frames[0].call_id, 20u);
+  auto ra = Parse(a->frames[0].message);
+  EXPECT_EQ(ra["id"].as_int64(), 1);
+  EXPECT_THAT(a->frames[0].message, testing::HasSubstr("Echo: from-a from beta as echo"));
+  EXPECT_THAT(b->frames[0].message, testing::HasSubstr("Echo: from-b from beta as echo"));
+  auto& received = factory_.upstreams["beta"]->received;
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_NE(Parse(received[0])["id"], Parse(received[1])["id"]);
+  EXPECT_FALSE(factory_.upstreams.count("alpha"));  // only the routed server was touched
+}
+
+TEST_F(RouterServiceTest, ProgressIsMappedAndStreamedBeforeTheResult) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 5, R"({"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"alpha__echo","arguments":{"message":"x"},"_meta":{"progressToken":"tok-1"}}})");
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 2u);
+  EXPECT_FALSE(sink->frames[0].final);
+  auto progress = Parse(sink->frames[0].message);
+  EXPECT_EQ(progress["params"].as_object()["progressToken"].as_string(), "tok-1");
+  EXPECT_TRUE(sink->frames[1].final);
+  auto upstream_call = Parse(factory_.upstreams["alpha"]->received[0]);
+  EXPECT_TRUE(upstream_call["params"].as_object()["_meta"].as_object()["progressToken"].is_int64());
+}
+
+TEST_F(RouterServiceTest, UnknownToolsAreJsonRpcErrors) {
+  auto sink = std::make_shared<RecordingSink>();
+  for (const char* name : {"echo", "nosuch__echo", "gamma__echo", "remote__x"}) {
+    sink->frames.clear();
+    Send(sink, 1, std::string(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":")") + name + R"(","arguments":{}}})");
+    ASSERT_EQ(sink->frames.size(), 1u) << name;
+    auto err = Parse(sink->frames[0].message)["error"].as_object();
+    EXPECT_EQ(err["code"].as_int64(), -32602) << name;
+  }
+  sink->frames.clear();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":4,"method":"resources/subscribe"})");
+  EXPECT_EQ(Parse(sink->frames[0].message)["error"].as_object()["code"].as_int64(), -32601);
+  sink->frames.clear();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":4,"method":"ping"})", "no-such-endpoint");
+  EXPECT_EQ(sink->frames[0].message, R"({"jsonrpc":"2.0","id":4,"result":{}})");
+}
+
+TEST_F(RouterServiceTest, UpstreamLossFailsItsCalls) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  factory_.upstreams["alpha"]->silent = true;
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"alpha__echo","arguments":{"message":"x"}}})");
+  factory_.upstreams["alpha"]->Die("runner went away");
+  Drain();
+  auto err = Parse(sink->frames.back().message);
+  EXPECT_EQ(err["id"].as_int64(), 9);
+  EXPECT_EQ(err["error"].as_object()["code"].as_int64(), jsonrpc::kUpstreamUnavailable);
+  // The next call reconnects.
+  Send(sink, 3, R"({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"alpha__echo","arguments":{"message":"y"}}})");
+  Drain();
+  EXPECT_THAT(sink->frames.back().message, testing::HasSubstr("Echo: y"));
+}
+
+TEST_F(RouterServiceTest, TimeoutAnswersAndCancelsUpstream) {
+  options_.request_timeout_ms = 20;
+  service_ = std::make_unique<RouterService>(io_.get_executor(), [this] { return view_; },
+                                             &factory_, options_);
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  factory_.upstreams["alpha"]->silent = true;
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":"t","method":"tools/call","params":{"name":"alpha__echo","arguments":{}}})");
+  io_.restart();
+  io_.run_for(std::chrono::milliseconds(200));
+  auto err = Parse(sink->frames.back().message);
+  EXPECT_EQ(err["error"].as_object()["code"].as_int64(), jsonrpc::kUpstreamTimeout);
+  EXPECT_THAT(factory_.upstreams["alpha"]->received.back(),
+              testing::HasSubstr("notifications/cancelled"));
+}
+
+TEST_F(RouterServiceTest, ClientCancellationReachesUpstream) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  factory_.upstreams["beta"]->silent = true;
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"name":"beta__echo","arguments":{}}})");
+  Send(sink, 3, R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":77}})");
+  auto& received = factory_.upstreams["beta"]->received;
+  ASSERT_EQ(received.size(), 2u);
+  auto cancelled = Parse(received[1]);
+  EXPECT_EQ(cancelled["method"].as_string(), "notifications/cancelled");
+  EXPECT_EQ(cancelled["params"].as_object()["requestId"], Parse(received[0])["id"]);
+  // Edge-side cancellation (the HTTP client went away) also reaches the upstream.
+  Send(sink, 4, R"({"jsonrpc":"2.0","id":78,"method":"tools/call","params":{"name":"beta__echo","arguments":{}}})");
+  v1::RouterRequest cancel;
+  cancel.set_call_id(4);
+  cancel.set_cancel(true);
+  service_->Handle(sink, cancel);
+  Drain();
+  EXPECT_THAT(received.back(), testing::HasSubstr("notifications/cancelled"));
+}
+
+TEST_F(RouterServiceTest, MalformedMessagesGetJsonRpcErrors) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, "{not json");
+  EXPECT_EQ(Parse(sink->frames[0].message)["error"].as_object()["code"].as_int64(), -32700);
+}
+
+}  // namespace
+}  // namespace switchboard::router
