@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what Switchboard needs to build, test and run locally on Debian 12: compilers and
+# libraries from Debian's packages, Postgres and Redis servers, Node.js, and the npm peers in
+# tools/npm. Idempotent and quiet: installs only what is missing.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+
+packages=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libpqxx-dev libhiredis-dev libyaml-cpp-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql redis-server redis-tools curl procps
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's postgresql and redis packages try to start system-wide servers; Switchboard runs
+# its own under a data dir, so those are neither needed nor touched here.
+
+# npm peers: the reference MCP server and the TypeScript SDK client, pinned by the lockfile.
+npm_dir="$repo/tools/npm"
+stamp="$npm_dir/node_modules/.sb-lock-stamp"
+if [[ ! -f "$stamp" ]] || ! cmp -s "$npm_dir/package-lock.json" "$stamp"; then
+  echo "install-deps: installing npm packages in tools/npm" >&2
+  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$npm_dir/package-lock.json" "$stamp"
+fi
