@@ -65,3 +65,15 @@ function(sb_add_test name)
   # One ctest entry per test case, so the summary counts tests, not binaries.
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES ${props})
 endfunction()
+
+# sb_add_benchmark(name SRCS ... DEPS ...): a Google Benchmark binary (built, not run by ctest;
+# run it by hand and quote its figures).
+function(sb_add_benchmark name)
+  cmake_parse_arguments(B "" "" "SRCS;DEPS" ${ARGN})
+  if(NOT benchmark_FOUND)
+    return()
+  endif()
+  add_executable(${name} ${B_SRCS})
+  target_link_libraries(${name} PRIVATE ${B_DEPS} benchmark::benchmark benchmark::benchmark_main)
+  sb_warnings(${name})
+endfunction()

@@ -1,11 +1,21 @@
 #include "switchboard/jsonrpc/message.h"
 
+#include <array>
 #include <charconv>
 
 namespace switchboard::jsonrpc {
 namespace {
 
 constexpr int kMaxDepth = 256;
+
+// Bytes that end a run of plain string content: the quote, the backslash and control bytes.
+constexpr auto kSpecial = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}();
 
 // A strict JSON (RFC 8259) recogniser over a string_view. It builds nothing; the caller reads
 // positions.
@@ -66,28 +76,32 @@ class Reader {
   bool String() {
     if (pos_ >= s_.size() || s_[pos_] != '"') return false;
     ++pos_;
-    while (pos_ < s_.size()) {
-      unsigned char c = static_cast<unsigned char>(s_[pos_]);
+    const char* data = s_.data();
+    const size_t size = s_.size();
+    while (pos_ < size) {
+      // Skip plain bytes fast; stop at a quote, a backslash or a control character.
+      while (pos_ < size && !kSpecial[static_cast<unsigned char>(data[pos_])]) ++pos_;
+      if (pos_ >= size) return false;
+      unsigned char c = static_cast<unsigned char>(data[pos_]);
       if (c == '"') {
         ++pos_;
         return true;
       }
       if (c < 0x20) return false;
-      if (c == '\\') {
-        ++pos_;
-        if (pos_ >= s_.size()) return false;
-        char e = s_[pos_];
-        if (e == 'u') {
-          for (int i = 1; i <= 4; ++i) {
-            if (pos_ + i >= s_.size() || !IsHex(s_[pos_ + i])) return false;
-          }
-          pos_ += 5;
-          continue;
+      // A backslash escape.
+      ++pos_;
+      if (pos_ >= size) return false;
+      char e = data[pos_];
+      if (e == 'u') {
+        for (int i = 1; i <= 4; ++i) {
+          if (pos_ + i >= size || !IsHex(data[pos_ + i])) return false;
         }
-        if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' &&
-            e != 't') {
-          return false;
-        }
+        pos_ += 5;
+        continue;
+      }
+      if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' &&
+          e != 't') {
+        return false;
       }
       ++pos_;
     }
@@ -200,38 +214,35 @@ bool IsValidJson(std::string_view text) {
 
 bool Scan(std::string_view text, Envelope* out, ScanError* err) {
   *err = ScanError{};
-  if (!IsValidJson(text)) {
+  auto parse_error = [&] {
     err->code = kParseError;
     err->message = "Parse error";
     return false;
-  }
+  };
   Reader r(text);
   char first = r.Peek();
-  if (first == '[') {
-    err->code = kInvalidRequest;
-    err->message = "Invalid Request: JSON-RPC batches are not supported";
-    return false;
-  }
   if (first != '{') {
+    Span whole;
+    if (!r.Value(&whole) || !r.AtEnd()) return parse_error();
     err->code = kInvalidRequest;
-    err->message = "Invalid Request: expected a JSON object";
+    err->message = first == '[' ? "Invalid Request: JSON-RPC batches are not supported"
+                                : "Invalid Request: expected a JSON object";
     return false;
   }
+  // One pass: walk the top-level members, validating every value on the way.
   *out = Envelope{};
   bool has_id = false, has_method = false, has_version = false;
   Span method_span;
   r.Consume('{');
   if (!r.Consume('}')) {
     while (true) {
-      Span key_span;
       r.Peek();
       size_t key_start = r.pos();
-      r.String();
-      key_span = {key_start, r.pos() - key_start};
-      std::string_view key = key_span.In(text);
-      r.Consume(':');
+      if (!r.String()) return parse_error();
+      std::string_view key = text.substr(key_start, r.pos() - key_start);
+      if (!r.Consume(':')) return parse_error();
       Span value;
-      r.Value(&value);
+      if (!r.Value(&value)) return parse_error();
       if (key == "\"id\"") {
         has_id = true;
         out->id = value;
@@ -248,10 +259,11 @@ bool Scan(std::string_view text, Envelope* out, ScanError* err) {
         has_version = value.In(text) == "\"2.0\"";
       }
       if (r.Consume(',')) continue;
-      r.Consume('}');
+      if (!r.Consume('}')) return parse_error();
       break;
     }
   }
+  if (!r.AtEnd()) return parse_error();
   auto invalid = [&](std::string_view why) {
     err->code = kInvalidRequest;
     err->message = std::string("Invalid Request: ") + std::string(why);
