@@ -1,0 +1,76 @@
+// sb-runner: the STDIO process pool. Spawns, initializes, multiplexes and restarts the MCP
+// servers that the registry defines with type STDIO, behind the runner.v1.Runner gRPC API.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "services/runner/src/config_cache_catalog.h"
+#include "services/runner/src/process_launcher.h"
+#include "services/runner/src/runner_grpc.h"
+#include "services/runner/src/runner_service.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/signals.h"
+#include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
+#include "switchboard/config/schema.h"
+#include "switchboard/configwatch/config_cache.h"
+#include "switchboard/grpcutil/server.h"
+
+namespace {
+
+struct RunnerConfig {
+  std::string listen = "127.0.0.1:7102";
+  std::string registry_address = "127.0.0.1:7103";
+  int64_t init_timeout_ms = 60000;
+  int64_t max_line_bytes = int64_t{16} * 1024 * 1024;
+  int64_t stop_grace_ms = 2000;
+  std::string log_level = "info";
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace switchboard;
+  BlockTerminationSignals();
+  RunnerConfig cfg;
+  config::Schema schema("runner");
+  schema.String("listen", &cfg.listen, config::CheckHostPort)
+      .String("registry_address", &cfg.registry_address, config::CheckHostPort)
+      .Int("init_timeout_ms", &cfg.init_timeout_ms, 100, int64_t{3600} * 1000)
+      .Int("max_line_bytes", &cfg.max_line_bytes, 1024, int64_t{1} << 30)
+      .Int("stop_grace_ms", &cfg.stop_grace_ms, 0, int64_t{600} * 1000)
+      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+  config::LoadOrExit(schema, "sb-runner", argc, argv);
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(cfg.log_level, &level);
+  log::Init("runner", level);
+
+  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
+  cache.Start();
+  runner::ConfigCacheCatalog catalog(&cache);
+  runner::ForkExecLauncher launcher;
+  runner::RunnerOptions options;
+  options.init_timeout_ms = cfg.init_timeout_ms;
+  options.max_line_bytes = cfg.max_line_bytes;
+  options.stop_grace_ms = cfg.stop_grace_ms;
+  options.client_version = SB_VERSION;
+  runner::RunnerService service(options, &catalog, &launcher);
+  runner::RunnerGrpc grpc_service(&service);
+
+  auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
+  if (!server.ok()) {
+    std::fprintf(stderr, "sb-runner: %s\n", std::string(MessageOf(server.status())).c_str());
+    service.Shutdown();
+    cache.Stop();
+    return 1;
+  }
+  log::Info("runner listening", {{"address", cfg.listen}, {"registry", cfg.registry_address}});
+  int sig = WaitForTerminationSignal();
+  log::Info("runner stopping", {{"signal", sig}});
+  // Refuse new attachments and stop every child first: that also ends every Attach stream, so
+  // the gRPC server then stops at once.
+  service.Shutdown();
+  grpcutil::StopServer(server->get(), 1000);
+  cache.Stop();
+  return 0;
+}

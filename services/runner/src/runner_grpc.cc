@@ -1,0 +1,122 @@
+#include "services/runner/src/runner_grpc.h"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "switchboard/grpcutil/server.h"
+#include "switchboard/grpcutil/write_queue.h"
+
+namespace switchboard::runner {
+namespace {
+
+using runner::v1::AttachRequest;
+using runner::v1::AttachResponse;
+
+class AttachReactor;
+
+// The service's view of one stream: frames go through a bounded WriteQueue, and the stream is
+// finished once the queue has drained after being closed. Outlives the reactor when the service
+// still holds it; by then the queue is closed and nothing reaches the reactor.
+class StreamSink final : public AttachmentSink {
+ public:
+  explicit StreamSink(grpc::ServerBidiReactor<AttachRequest, AttachResponse>* reactor)
+      : queue_([reactor](const AttachResponse* r) { reactor->StartWrite(r); },
+               [this, reactor] { reactor->Finish(FinalStatus()); }) {}
+
+  void OnOpened(std::string_view initialize_result, int64_t pid) override {
+    AttachResponse r;
+    r.mutable_opened()->set_initialize_result(std::string(initialize_result));
+    r.mutable_opened()->set_pid(pid);
+    queue_.Push(std::move(r));
+  }
+
+  void OnMessage(std::string message) override {
+    AttachResponse r;
+    r.set_message(std::move(message));
+    queue_.Push(std::move(r));
+  }
+
+  void OnClosed(absl::Status status) override { End(grpcutil::ToGrpc(status)); }
+
+  // Ends the stream with `status` once the write in flight (if any) is done. The first status
+  // given wins.
+  void End(grpc::Status status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!status_) status_ = std::move(status);
+    }
+    queue_.Close();
+  }
+
+  void OnWriteDone(bool ok) { queue_.OnWriteDone(ok); }
+
+ private:
+  grpc::Status FinalStatus() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status_) return *status_;
+    // Closed by the queue itself: it overflowed, or a write failed because the caller left.
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "the caller did not read its Attach stream fast enough");
+  }
+
+  std::mutex mu_;
+  std::optional<grpc::Status> status_;
+  grpcutil::WriteQueue<AttachResponse> queue_;
+};
+
+class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, AttachResponse> {
+ public:
+  explicit AttachReactor(RunnerService* service)
+      : service_(service), sink_(std::make_shared<StreamSink>(this)) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The caller half-closed or went away.
+      sink_->End(grpc::Status::OK);
+      return;
+    }
+    if (attachment_ == nullptr) {
+      if (!request_.has_open()) {
+        sink_->End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "the first frame of an Attach stream must be Open"));
+        return;
+      }
+      attachment_ = service_->Attach(request_.open().server(), sink_);
+    } else if (request_.has_message()) {
+      attachment_->Send(std::move(*request_.mutable_message()));
+    } else {
+      sink_->End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "after Open, every frame of an Attach stream must be a message"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override { sink_->OnWriteDone(ok); }
+
+  void OnCancel() override { sink_->End(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    if (attachment_ != nullptr) attachment_->Detach();
+    delete this;
+  }
+
+ private:
+  RunnerService* service_;
+  std::shared_ptr<StreamSink> sink_;
+  std::unique_ptr<Attachment> attachment_;
+  AttachRequest request_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<AttachRequest, AttachResponse>* RunnerGrpc::Attach(
+    grpc::CallbackServerContext* /*context*/) {
+  return new AttachReactor(service_);
+}
+
+}  // namespace switchboard::runner

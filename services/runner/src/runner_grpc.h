@@ -1,0 +1,26 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "services/runner/src/runner_service.h"
+#include "switchboard/runner/v1/runner.grpc.pb.h"
+
+namespace switchboard::runner {
+
+// Serves runner.v1.Runner over a RunnerService: each Attach stream is one attachment. The
+// first frame must be Open; the stream then carries raw JSON-RPC messages both ways and ends
+// with the status the service gives (NOT_FOUND, FAILED_PRECONDITION, UNAVAILABLE), with OK when
+// the caller half-closes, or with RESOURCE_EXHAUSTED when the caller reads too slowly.
+class RunnerGrpc final : public runner::v1::Runner::CallbackService {
+ public:
+  // `service` must outlive every stream (stop the gRPC server first).
+  explicit RunnerGrpc(RunnerService* service) : service_(service) {}
+
+  grpc::ServerBidiReactor<runner::v1::AttachRequest, runner::v1::AttachResponse>* Attach(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  RunnerService* service_;
+};
+
+}  // namespace switchboard::runner

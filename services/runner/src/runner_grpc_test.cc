@@ -1,0 +1,188 @@
+#include "services/runner/src/runner_grpc.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "services/runner/src/config_cache_catalog.h"
+#include "switchboard/common/strings.h"
+#include "switchboard/configwatch/config_cache.h"
+#include "switchboard/grpcutil/server.h"
+#include "switchboard/registry/v1/registry.grpc.pb.h"
+
+namespace switchboard::runner {
+namespace {
+
+using runner::v1::AttachRequest;
+using runner::v1::AttachResponse;
+
+// The real adapter and logic in-process on an ephemeral loopback port, with a table catalog.
+class RunnerGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    catalog_.Put({"echo", "STDIO", SB_MCP_ECHO_PATH, {}, {}});
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&grpc_service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port, 0);
+    stub_ = runner::v1::Runner::NewStub(
+        grpc::CreateChannel(StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    service_.Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return context;
+  }
+
+  static AttachRequest OpenFrame(const std::string& server) {
+    AttachRequest r;
+    r.mutable_open()->set_server(server);
+    return r;
+  }
+
+  static AttachRequest MessageFrame(const std::string& message) {
+    AttachRequest r;
+    r.set_message(message);
+    return r;
+  }
+
+  StaticServerCatalog catalog_;
+  ForkExecLauncher launcher_;
+  RunnerService service_{RunnerOptions{}, &catalog_, &launcher_};
+  RunnerGrpc grpc_service_{&service_};
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<runner::v1::Runner::Stub> stub_;
+};
+
+TEST_F(RunnerGrpcTest, AttachOpensAndCarriesMessagesBothWays) {
+  auto context = Context();
+  auto stream = stub_->Attach(context.get());
+  ASSERT_TRUE(stream->Write(OpenFrame("echo")));
+  AttachResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_opened());
+  EXPECT_GT(response.opened().pid(), 0);
+  EXPECT_NE(response.opened().initialize_result().find(R"("name":"sb-mcp-echo")"),
+            std::string::npos);
+
+  ASSERT_TRUE(stream->Write(
+      MessageFrame(R"({"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"echo",)"
+                   R"("arguments":{"message":"over gRPC"}}})")));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.message(),
+            R"({"jsonrpc":"2.0","id":"a-1","result":{"content":[{"type":"text",)"
+            R"("text":"Echo: over gRPC"}]}})");
+
+  ASSERT_TRUE(stream->WritesDone());
+  grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(RunnerGrpcTest, UnknownServerEndsTheStreamWithNotFound) {
+  auto context = Context();
+  auto stream = stub_->Attach(context.get());
+  ASSERT_TRUE(stream->Write(OpenFrame("nobody")));
+  AttachResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "unknown MCP server 'nobody'");
+}
+
+TEST_F(RunnerGrpcTest, FirstFrameMustBeOpen) {
+  auto context = Context();
+  auto stream = stub_->Attach(context.get());
+  ASSERT_TRUE(stream->Write(MessageFrame(R"({"jsonrpc":"2.0","id":1,"method":"ping"})")));
+  AttachResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RunnerGrpcTest, ShutdownEndsOpenStreamsWithUnavailableAndStopsTheChild) {
+  auto context = Context();
+  auto stream = stub_->Attach(context.get());
+  ASSERT_TRUE(stream->Write(OpenFrame("echo")));
+  AttachResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_opened());
+  pid_t pid = static_cast<pid_t>(response.opened().pid());
+
+  service_.Shutdown();
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+// A registry whose Watch sends one snapshot and then stays open.
+class FakeRegistry final : public registry::v1::Registry::Service {
+ public:
+  explicit FakeRegistry(registry::v1::Snapshot snapshot) : snapshot_(std::move(snapshot)) {}
+
+  grpc::Status Watch(grpc::ServerContext* context, const registry::v1::WatchRequest* /*request*/,
+                     grpc::ServerWriter<registry::v1::WatchEvent>* writer) override {
+    registry::v1::WatchEvent event;
+    event.set_revision(snapshot_.revision());
+    *event.mutable_snapshot() = snapshot_;
+    writer->Write(event);
+    while (!context->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return grpc::Status::OK;
+  }
+
+ private:
+  registry::v1::Snapshot snapshot_;
+};
+
+TEST(ConfigCacheCatalogTest, ServesServersFromTheRegistryWatch) {
+  registry::v1::Snapshot snapshot;
+  snapshot.set_revision(3);
+  registry::v1::Server* echo = snapshot.add_servers();
+  echo->set_name("echo");
+  echo->set_type("STDIO");
+  echo->set_command(SB_MCP_ECHO_PATH);
+  echo->add_args("--flag");
+  (*echo->mutable_env())["TOKEN"] = "secret";
+  FakeRegistry registry(snapshot);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&registry);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_GT(port, 0);
+
+  configwatch::ConfigCache cache(grpcutil::MakeChannel(StrCat("127.0.0.1:", port)), "runner-test");
+  ConfigCacheCatalog catalog(&cache);
+  EXPECT_EQ(catalog.Find("echo").status().code(), absl::StatusCode::kUnavailable);
+  cache.Start();
+  ASSERT_TRUE(cache.WaitSynced(10000));
+  absl::StatusOr<ServerSpec> spec = catalog.Find("echo");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "echo");
+  EXPECT_EQ(spec->type, "STDIO");
+  EXPECT_EQ(spec->command, SB_MCP_ECHO_PATH);
+  EXPECT_EQ(spec->args, std::vector<std::string>{"--flag"});
+  EXPECT_EQ(spec->env, (std::map<std::string, std::string>{{"TOKEN", "secret"}}));
+  EXPECT_EQ(catalog.Find("nobody").status().code(), absl::StatusCode::kNotFound);
+  cache.Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+}  // namespace
+}  // namespace switchboard::runner

@@ -1,0 +1,105 @@
+#pragma once
+
+#include <absl/status/status.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "services/runner/src/process_launcher.h"
+#include "services/runner/src/server_catalog.h"
+
+namespace switchboard::runner {
+
+// Tuning of the process pool. The defaults are those of config/runner.yaml.
+struct RunnerOptions {
+  int64_t init_timeout_ms = 60000;                     // a server's time to answer initialize
+  int64_t max_line_bytes = int64_t{16} * 1024 * 1024;  // longer stdout lines are dropped
+  int64_t stop_grace_ms = 2000;              // SIGTERM → SIGKILL delay when stopping a server
+  int64_t restart_backoff_initial_ms = 100;  // delay after the second failure in a row
+  int64_t restart_backoff_max_ms = 10000;    // cap of the doubling delay
+  int64_t healthy_uptime_ms = 60000;         // an exit after this long resets the backoff
+  std::string client_version = "0.1.0";      // clientInfo.version sent in initialize
+};
+
+// Receives what the runner sends to one attached caller. Called on the runner's I/O thread, one
+// call at a time (except OnClosed for an Attach after Shutdown, which comes on the caller's
+// thread); implementations must not block.
+class AttachmentSink {
+ public:
+  virtual ~AttachmentSink() = default;
+
+  // The server is running and initialized. Comes once, before any message.
+  virtual void OnOpened(std::string_view initialize_result, int64_t pid) = 0;
+  // One JSON-RPC message for the caller (a response with its original id, or a notification).
+  virtual void OnMessage(std::string message) = 0;
+  // The attachment is over: the server cannot be opened (NotFound, FailedPrecondition,
+  // Unavailable), or the runner is shutting down. Nothing follows.
+  virtual void OnClosed(absl::Status status) = 0;
+};
+
+class RunnerService;
+
+// One caller's attachment to a server, returned by RunnerService::Attach. Thread-safe. The
+// RunnerService must outlive it.
+class Attachment {
+ public:
+  Attachment(const Attachment&) = delete;
+  Attachment& operator=(const Attachment&) = delete;
+  // Detaches.
+  ~Attachment();
+
+  // Sends one JSON-RPC message from the caller to the server. Messages sent before OnOpened are
+  // held until the server is ready (and dropped if it never is).
+  void Send(std::string message);
+  // Ends the attachment: its pending requests are forgotten (their responses dropped, the server
+  // told to cancel them) and the process keeps running for others. Idempotent.
+  void Detach();
+
+ private:
+  friend class RunnerService;
+  Attachment(RunnerService* service, uint64_t id) : service_(service), id_(id) {}
+
+  RunnerService* service_;
+  uint64_t id_;
+  std::atomic<bool> detached_{false};
+};
+
+// The STDIO process pool: one process per server for now, spawned on first use, initialized
+// once, shared by every attachment, restarted with backoff after a crash. It knows nothing of
+// gRPC, namespaces or users. All process state lives on one I/O thread owned by the service;
+// the public methods only post to it.
+class RunnerService {
+ public:
+  // `catalog` and `launcher` must outlive the service.
+  RunnerService(RunnerOptions options, const ServerCatalog* catalog, ProcessLauncher* launcher);
+  // Shuts down (if not done yet).
+  ~RunnerService();
+
+  RunnerService(const RunnerService&) = delete;
+  RunnerService& operator=(const RunnerService&) = delete;
+
+  // Attaches a caller to `server`. The sink gets OnOpened once the server's process is
+  // initialized (starting it if needed; concurrent attachments share one start), or OnClosed:
+  // NotFound for an unknown server, FailedPrecondition for one that is not STDIO, Unavailable
+  // when it cannot be started. Thread-safe.
+  std::unique_ptr<Attachment> Attach(std::string server, std::shared_ptr<AttachmentSink> sink);
+
+  // Stops accepting attachments, closes every attachment (Unavailable), stops every child
+  // (SIGTERM to its process group, SIGKILL after stop_grace_ms) and returns once all are reaped
+  // and the I/O thread has ended. Idempotent; must not be called from a sink callback.
+  void Shutdown();
+
+ private:
+  friend class Attachment;
+  struct Impl;
+
+  void Send(uint64_t attachment, std::string message);
+  void Detach(uint64_t attachment);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace switchboard::runner

@@ -1,0 +1,503 @@
+#include "services/runner/src/runner_service.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "switchboard/common/strings.h"
+#include "switchboard/jsonrpc/message.h"
+
+namespace switchboard::runner {
+namespace {
+
+constexpr auto kWait = std::chrono::seconds(15);
+
+// Records what the runner sends to one attachment and lets the test wait for it.
+class RecordingSink final : public AttachmentSink {
+ public:
+  void OnOpened(std::string_view initialize_result, int64_t pid) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++opened_count_;
+    messages_before_open_ = messages_.size();
+    init_result_ = std::string(initialize_result);
+    pid_ = pid;
+    cv_.notify_all();
+  }
+  void OnMessage(std::string message) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    messages_.push_back(std::move(message));
+    cv_.notify_all();
+  }
+  void OnClosed(absl::Status status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = status;
+    cv_.notify_all();
+  }
+
+  // Waits for OnOpened; false when the attachment was closed instead or nothing came.
+  bool WaitOpened() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, kWait, [&] { return opened_count_ > 0 || closed_.has_value(); });
+    return opened_count_ > 0;
+  }
+  std::optional<absl::Status> WaitClosed() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, kWait, [&] { return closed_.has_value(); });
+    return closed_;
+  }
+  // Waits for a message that satisfies `pred` and returns it.
+  std::optional<std::string> WaitFor(const std::function<bool(const std::string&)>& pred,
+                                     std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::optional<std::string> found;
+    cv_.wait_for(lock, timeout, [&] {
+      for (const std::string& m : messages_) {
+        if (pred(m)) {
+          found = m;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  // Waits for the response whose raw id is `raw_id`.
+  std::optional<std::string> WaitResponse(std::string_view raw_id) {
+    return WaitFor([raw_id](const std::string& m) {
+      jsonrpc::Envelope env;
+      jsonrpc::ScanError err;
+      return jsonrpc::Scan(m, &env, &err) && env.kind == jsonrpc::Kind::kResponse &&
+             env.id.In(m) == raw_id;
+    });
+  }
+  // Messages (notifications) whose method is `method`, received so far.
+  std::vector<boost::json::value> Notifications(std::string_view method) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<boost::json::value> out;
+    for (const std::string& m : messages_) {
+      boost::json::value v = boost::json::parse(m);
+      const boost::json::value* mm = v.as_object().if_contains("method");
+      if (mm != nullptr && mm->is_string() && std::string_view(mm->as_string()) == method) {
+        out.push_back(std::move(v));
+      }
+    }
+    return out;
+  }
+  std::vector<std::string> Messages() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return messages_;
+  }
+  int64_t pid() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pid_;
+  }
+  std::string init_result() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return init_result_;
+  }
+  int opened_count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return opened_count_;
+  }
+  size_t messages_before_open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return messages_before_open_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int opened_count_ = 0;
+  size_t messages_before_open_ = 0;
+  std::string init_result_;
+  int64_t pid_ = 0;
+  std::vector<std::string> messages_;
+  std::optional<absl::Status> closed_;
+};
+
+struct Attached {
+  std::shared_ptr<RecordingSink> sink;
+  std::unique_ptr<Attachment> attachment;
+
+  void Send(std::string message) { attachment->Send(std::move(message)); }
+};
+
+std::string ToolCall(std::string_view raw_id, std::string_view tool, std::string_view args,
+                     std::string_view meta = "") {
+  std::string params = StrCat(R"({"name":")", tool, R"(","arguments":)", args);
+  if (!meta.empty()) params += StrCat(R"(,"_meta":)", meta);
+  params += "}";
+  return jsonrpc::MakeRequest(raw_id, "tools/call", params);
+}
+
+std::string EchoResult(std::string_view raw_id, std::string_view text) {
+  return StrCat(R"({"jsonrpc":"2.0","id":)", raw_id,
+                R"(,"result":{"content":[{"type":"text","text":")", text, R"("}]}})");
+}
+
+boost::json::value Json(const std::optional<std::string>& text) {
+  return text ? boost::json::parse(*text) : boost::json::value(nullptr);
+}
+
+bool ProcessGone(int64_t pid) { return ::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH; }
+
+// A STDIO server in sh: answers initialize and every request with an empty result, writing junk
+// (not JSON, not JSON-RPC, a 5000-byte line) before each answer.
+constexpr std::string_view kJunkServer = R"(
+while IFS= read -r line; do
+  case "$line" in
+    *'"id":'*)
+      id=${line#*\"id\":}; id=${id%%,*}
+      printf 'this is not JSON\n[1,2,3]\n{"jsonrpc":"1.0"}\n'
+      head -c 5000 /dev/zero | tr '\0' x; printf '\n'
+      case "$line" in
+        *'"method":"initialize"'*)
+          printf '{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"junk"}}}\n' "$id" ;;
+        *) printf '{"jsonrpc":"2.0","id":%s,"result":{}}\n' "$id" ;;
+      esac ;;
+  esac
+done
+)";
+
+// A STDIO server in sh that, on tools/call, sends the runner a ping and a sampling request and
+// answers with what came back.
+constexpr std::string_view kAskingServer = R"(
+while IFS= read -r line; do
+  id=${line#*\"id\":}; id=${id%%,*}
+  case "$line" in
+    *'"method":"initialize"'*)
+      printf '{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"asking"}}}\n' "$id" ;;
+    *'"method":"tools/call"'*)
+      printf '{"jsonrpc":"2.0","id":"s1","method":"ping"}\n'
+      IFS= read -r pong
+      printf '{"jsonrpc":"2.0","id":"s2","method":"sampling/createMessage","params":{}}\n'
+      IFS= read -r refusal
+      printf '{"jsonrpc":"2.0","id":%s,"result":{"pong":%s,"refusal":%s}}\n' "$id" "$pong" "$refusal" ;;
+  esac
+done
+)";
+
+class RunnerServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    catalog_.Put({"echo", "STDIO", SB_MCP_ECHO_PATH, {}, {}});
+    catalog_.Put({"remote", "STREAMABLE_HTTP", "", {}, {}});
+    catalog_.Put({"missing", "STDIO", "sb-no-such-command-for-tests", {}, {}});
+    catalog_.Put({"silent", "STDIO", "sleep", {"30"}, {}});
+    catalog_.Put({"junk", "STDIO", "sh", {"-c", std::string(kJunkServer)}, {}});
+    // Ignores SIGTERM and outlives its stdin (the ignored signal is inherited by `sleep`).
+    catalog_.Put({"stubborn",
+                  "STDIO",
+                  "sh",
+                  {"-c", StrCat("trap '' TERM\n", kJunkServer, "while :; do sleep 1; done\n")},
+                  {}});
+    catalog_.Put({"asking", "STDIO", "sh", {"-c", std::string(kAskingServer)}, {}});
+  }
+
+  RunnerService& Service() {
+    if (!service_) service_ = std::make_unique<RunnerService>(options_, &catalog_, &launcher_);
+    return *service_;
+  }
+
+  Attached Open(std::string server) {
+    auto sink = std::make_shared<RecordingSink>();
+    std::unique_ptr<Attachment> attachment = Service().Attach(std::move(server), sink);
+    return Attached{sink, std::move(attachment)};
+  }
+
+  // Opens and waits for Opened.
+  Attached OpenReady(std::string server) {
+    Attached a = Open(std::move(server));
+    EXPECT_TRUE(a.sink->WaitOpened());
+    return a;
+  }
+
+  RunnerOptions options_;
+  StaticServerCatalog catalog_;
+  ForkExecLauncher launcher_;
+  std::unique_ptr<RunnerService> service_;
+};
+
+TEST_F(RunnerServiceTest, OpenedCarriesTheInitializeResult) {
+  Attached a = Open("echo");
+  ASSERT_TRUE(a.sink->WaitOpened());
+  boost::json::value init = boost::json::parse(a.sink->init_result());
+  EXPECT_EQ(init.at("protocolVersion"), "2025-06-18");
+  EXPECT_EQ(init.at("serverInfo").at("name"), "sb-mcp-echo");
+  EXPECT_GT(a.sink->pid(), 0);
+  EXPECT_EQ(::kill(static_cast<pid_t>(a.sink->pid()), 0), 0);
+
+  // A caller's own initialize is answered from the same result, under its id.
+  a.Send(R"({"jsonrpc":"2.0","id":"i","method":"initialize","params":{}})");
+  EXPECT_EQ(a.sink->WaitResponse(R"("i")"),
+            StrCat(R"({"jsonrpc":"2.0","id":"i","result":)", a.sink->init_result(), "}"));
+}
+
+TEST_F(RunnerServiceTest, EchoRoundTripRestoresTheIdByteForByte) {
+  Attached a = OpenReady("echo");
+  a.Send(ToolCall(R"("req 1")", "echo", R"({"message":"hi"})"));
+  EXPECT_EQ(a.sink->WaitResponse(R"("req 1")"), EchoResult(R"("req 1")", "Echo: hi"));
+  a.Send(ToolCall("12345678901234567890", "echo", R"({"message":"big"})"));
+  EXPECT_EQ(a.sink->WaitResponse("12345678901234567890"),
+            EchoResult("12345678901234567890", "Echo: big"));
+
+  // The server's errors come back as they are.
+  a.Send(ToolCall("2", "nope", "{}"));
+  EXPECT_EQ(Json(a.sink->WaitResponse("2")).at("error").at("code"), -32602);
+  a.Send(jsonrpc::MakeRequest("3", "resources/list", ""));
+  EXPECT_EQ(Json(a.sink->WaitResponse("3")).at("error").at("code"), -32601);
+  // A message that is not JSON-RPC never reaches the server.
+  a.Send("{oops");
+  EXPECT_TRUE(a.sink->WaitFor(
+      [](const std::string& m) { return m.find(R"("code":-32700)") != std::string::npos; }));
+}
+
+TEST_F(RunnerServiceTest, MessagesSentBeforeOpenedAreHeldUntilReady) {
+  Attached a = Open("echo");
+  a.Send(ToolCall("1", "echo", R"({"message":"early"})"));
+  EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Echo: early"));
+  EXPECT_EQ(a.sink->opened_count(), 1);
+  EXPECT_EQ(a.sink->messages_before_open(), 0u);
+}
+
+TEST_F(RunnerServiceTest, ConcurrentOpensShareOneProcessAndOneInitialization) {
+  std::vector<Attached> all;
+  for (int i = 0; i < 5; ++i) all.push_back(Open("echo"));
+  for (Attached& a : all) ASSERT_TRUE(a.sink->WaitOpened());
+  for (Attached& a : all) {
+    EXPECT_EQ(a.sink->pid(), all[0].sink->pid());
+    EXPECT_EQ(a.sink->init_result(), all[0].sink->init_result());
+  }
+}
+
+TEST_F(RunnerServiceTest, TwoAttachmentsUsingTheSameIdGetTheirOwnAnswers) {
+  Attached a = OpenReady("echo");
+  Attached b = OpenReady("echo");
+  a.Send(ToolCall("1", "sleep", R"({"ms":300})"));
+  b.Send(ToolCall("1", "echo", R"({"message":"b"})"));
+  EXPECT_EQ(b.sink->WaitResponse("1"), EchoResult("1", "Echo: b"));
+  EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Slept 300 ms"));
+  EXPECT_EQ(a.sink->Messages().size(), 1u);
+  EXPECT_EQ(b.sink->Messages().size(), 1u);
+}
+
+TEST_F(RunnerServiceTest, CrashFailsCallersAndTheNextCallRestartsTheServer) {
+  Attached a = OpenReady("echo");
+  int64_t first_pid = a.sink->pid();
+  a.Send(ToolCall("1", "sleep", R"({"ms":10000})"));
+  a.Send(ToolCall("2", "crash", "{}"));
+  for (const char* id : {"1", "2"}) {
+    boost::json::value r = Json(a.sink->WaitResponse(id));
+    EXPECT_EQ(r.at("error").at("code"), -32001) << r;
+    EXPECT_EQ(r.at("error").at("message"), "MCP server 'echo' exited (status 3)") << r;
+  }
+  EXPECT_TRUE(ProcessGone(first_pid));
+
+  a.Send(ToolCall("3", "echo", R"({"message":"again"})"));
+  EXPECT_EQ(a.sink->WaitResponse("3"), EchoResult("3", "Echo: again"));
+  Attached b = OpenReady("echo");
+  EXPECT_GT(b.sink->pid(), 0);
+  EXPECT_NE(b.sink->pid(), first_pid);
+  EXPECT_EQ(a.sink->opened_count(), 1);  // the stream stayed open throughout
+}
+
+TEST_F(RunnerServiceTest, RepeatedCrashesBackOffAndFailFastMeanwhile) {
+  options_.restart_backoff_initial_ms = 1500;
+  Attached a = OpenReady("echo");
+  a.Send(ToolCall("1", "crash", "{}"));
+  ASSERT_TRUE(a.sink->WaitResponse("1"));
+  // First failure after a healthy run: restarted at once.
+  a.Send(ToolCall("2", "crash", "{}"));
+  EXPECT_EQ(Json(a.sink->WaitResponse("2")).at("error").at("code"), -32001);
+  // Second failure in a row: the next restart waits, and calls fail at once meanwhile.
+  auto before = std::chrono::steady_clock::now();
+  a.Send(ToolCall("3", "echo", R"({"message":"too soon"})"));
+  boost::json::value r = Json(a.sink->WaitResponse("3"));
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(1000));
+  EXPECT_EQ(r.at("error").at("code"), -32001) << r;
+  std::string message(r.at("error").at("message").as_string());
+  EXPECT_NE(message.find("exited (status 3)"), std::string::npos) << message;
+  EXPECT_NE(message.find("will be restarted"), std::string::npos) << message;
+  // An Open during the backoff fails at once too.
+  Attached b = Open("echo");
+  std::optional<absl::Status> closed = b.sink->WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code(), absl::StatusCode::kUnavailable);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  a.Send(ToolCall("4", "echo", R"({"message":"later"})"));
+  EXPECT_EQ(a.sink->WaitResponse("4"), EchoResult("4", "Echo: later"));
+}
+
+TEST_F(RunnerServiceTest, UnknownAndNonStdioServersAreRefused) {
+  Attached unknown = Open("nobody");
+  std::optional<absl::Status> s = unknown.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s->message(), "unknown MCP server 'nobody'");
+
+  Attached remote = Open("remote");
+  s = remote.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(s->message()).find("only runs STDIO servers"), std::string::npos);
+}
+
+TEST_F(RunnerServiceTest, CommandNotFoundIsAClearError) {
+  Attached a = Open("missing");
+  std::optional<absl::Status> s = a.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s->message(),
+            "cannot start MCP server 'missing': command 'sb-no-such-command-for-tests' not "
+            "found on PATH");
+}
+
+TEST_F(RunnerServiceTest, InitializeTimeoutIsAnErrorAndTheProcessIsKilled) {
+  options_.init_timeout_ms = 300;
+  Attached a = Open("silent");
+  std::optional<absl::Status> s = a.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s->message(), "MCP server 'silent' did not answer initialize within 300 ms");
+}
+
+TEST_F(RunnerServiceTest, ServerNotificationsGoToEveryAttachment) {
+  Attached a = OpenReady("echo");
+  Attached b = OpenReady("echo");
+  a.Send(ToolCall("7", "notify", R"({"message":"hello all"})"));
+  ASSERT_TRUE(a.sink->WaitResponse("7"));
+  auto is_log = [](const std::string& m) {
+    return m.find("notifications/message") != std::string::npos;
+  };
+  ASSERT_TRUE(a.sink->WaitFor(is_log));
+  ASSERT_TRUE(b.sink->WaitFor(is_log));
+  EXPECT_EQ(b.sink->Notifications("notifications/message")[0].at("params").at("data"), "hello all");
+  EXPECT_EQ(b.sink->Messages().size(), 1u);  // not a's response
+}
+
+TEST_F(RunnerServiceTest, ProgressGoesOnlyToTheCallerThatAskedWithItsOwnToken) {
+  Attached a = OpenReady("echo");
+  Attached b = OpenReady("echo");
+  a.Send(ToolCall("1", "sleep", R"({"ms":100})", R"({"progressToken":"tok"})"));
+  b.Send(ToolCall("1", "sleep", R"({"ms":150})", R"({"progressToken":"tok"})"));
+  ASSERT_TRUE(a.sink->WaitResponse("1"));
+  ASSERT_TRUE(b.sink->WaitResponse("1"));
+  std::vector<boost::json::value> pa = a.sink->Notifications("notifications/progress");
+  std::vector<boost::json::value> pb = b.sink->Notifications("notifications/progress");
+  ASSERT_EQ(pa.size(), 2u);
+  ASSERT_EQ(pb.size(), 2u);
+  for (const auto& p : pa) {
+    EXPECT_EQ(p.at("params").at("progressToken"), "tok");
+    EXPECT_EQ(p.at("params").at("total"), 100);
+  }
+  for (const auto& p : pb) {
+    EXPECT_EQ(p.at("params").at("progressToken"), "tok");
+    EXPECT_EQ(p.at("params").at("total"), 150);
+  }
+}
+
+TEST_F(RunnerServiceTest, CancelledRequestGetsNoResponse) {
+  Attached a = OpenReady("echo");
+  a.Send(ToolCall(R"("slow")", "sleep", R"({"ms":200})"));
+  a.Send(jsonrpc::MakeNotification("notifications/cancelled",
+                                   R"({"requestId":"slow","reason":"changed my mind"})"));
+  a.Send(ToolCall(R"("slower")", "sleep", R"({"ms":400})"));
+  // The server answers "slow" before "slower", but the runner forgot it when it was cancelled.
+  ASSERT_TRUE(a.sink->WaitResponse(R"("slower")"));
+  EXPECT_EQ(a.sink->Messages().size(), 1u);
+}
+
+TEST_F(RunnerServiceTest, DetachingOneAttachmentLeavesTheOthersWorking) {
+  Attached a = OpenReady("echo");
+  Attached b = OpenReady("echo");
+  a.Send(ToolCall("1", "sleep", R"({"ms":200})"));
+  a.attachment->Detach();
+  a.Send(ToolCall("2", "echo", R"({"message":"after detach"})"));  // dropped
+  b.Send(ToolCall("1", "sleep", R"({"ms":400})"));
+  EXPECT_EQ(b.sink->WaitResponse("1"), EchoResult("1", "Slept 400 ms"));
+  EXPECT_TRUE(a.sink->Messages().empty());
+  Attached c = OpenReady("echo");
+  EXPECT_EQ(c.sink->pid(), b.sink->pid());
+}
+
+TEST_F(RunnerServiceTest, StderrIsDrainedSoTheServerNeverBlocks) {
+  Attached a = OpenReady("echo");
+  std::string big(1 << 20, 'e');  // far more than a pipe holds
+  a.Send(ToolCall("1", "stderr", StrCat(R"({"text":")", big, R"("})")));
+  EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Wrote 1048576 bytes to stderr"));
+  std::string lines;
+  for (int i = 0; i < 20000; ++i) lines += "line\\n";
+  a.Send(ToolCall("2", "stderr", StrCat(R"({"text":")", lines, R"("})")));
+  ASSERT_TRUE(a.sink->WaitResponse("2"));
+}
+
+TEST_F(RunnerServiceTest, JunkAndOverlongStdoutLinesAreDropped) {
+  options_.max_line_bytes = 1024;
+  Attached a = OpenReady("junk");
+  EXPECT_NE(a.sink->init_result().find(R"("name":"junk")"), std::string::npos);
+  for (int i = 1; i <= 3; ++i) {
+    std::string id = std::to_string(i);
+    a.Send(jsonrpc::MakeRequest(id, "tools/list", ""));
+    EXPECT_EQ(a.sink->WaitResponse(id),
+              StrCat(R"({"jsonrpc":"2.0","id":)", id, R"(,"result":{}})"));
+  }
+  EXPECT_EQ(a.sink->Messages().size(), 3u);
+}
+
+TEST_F(RunnerServiceTest, ServerRequestsAreAnsweredByTheRunner) {
+  Attached a = OpenReady("asking");
+  a.Send(ToolCall("1", "anything", "{}"));
+  boost::json::value r = Json(a.sink->WaitResponse("1"));
+  EXPECT_EQ(r.at("result").at("pong"),
+            boost::json::parse(R"({"jsonrpc":"2.0","id":"s1","result":{}})"));
+  EXPECT_EQ(r.at("result").at("refusal").at("id"), "s2");
+  EXPECT_EQ(r.at("result").at("refusal").at("error").at("code"), -32601);
+  EXPECT_EQ(r.at("result").at("refusal").at("error").at("message"),
+            "not supported by the gateway yet");
+  EXPECT_EQ(a.sink->Messages().size(), 1u);  // the server's requests never reach callers
+}
+
+TEST_F(RunnerServiceTest, ShutdownClosesAttachmentsAndLeavesNoChild) {
+  Attached a = OpenReady("echo");
+  Attached b = OpenReady("junk");
+  a.Send(ToolCall("1", "sleep", R"({"ms":10000})"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Service().Shutdown();
+  for (Attached* x : {&a, &b}) {
+    std::optional<absl::Status> s = x->sink->WaitClosed();
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ(s->code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(ProcessGone(x->sink->pid())) << x->sink->pid();
+  }
+  // After shutdown, attachments are refused and messages go nowhere.
+  Attached late = Open("echo");
+  std::optional<absl::Status> s = late.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->code(), absl::StatusCode::kUnavailable);
+  a.Send(ToolCall("2", "echo", R"({"message":"x"})"));
+}
+
+TEST_F(RunnerServiceTest, ShutdownKillsAServerThatIgnoresSigterm) {
+  options_.stop_grace_ms = 200;
+  Attached a = OpenReady("stubborn");
+  int64_t pid = a.sink->pid();
+  auto before = std::chrono::steady_clock::now();
+  Service().Shutdown();
+  EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(150));
+  EXPECT_TRUE(ProcessGone(pid));
+}
+
+}  // namespace
+}  // namespace switchboard::runner
