@@ -59,8 +59,11 @@ function(sb_add_test name)
   # Tests that need Postgres or Redis share one private instance of each, started by the
   # `backing` fixture (integration-tests/CMakeLists.txt) and found through these variables.
   if(T_LABELS MATCHES "db|redis|integration")
-    list(APPEND props FIXTURES_REQUIRED backing ENVIRONMENT
-         "SB_TEST_POSTGRES_URL=${SB_TEST_POSTGRES_URL};SB_TEST_REDIS_URL=${SB_TEST_REDIS_URL}")
+    # (Two variables: the second goes through ENVIRONMENT_MODIFICATION because a ';' inside
+    # one ENVIRONMENT value does not survive gtest_discover_tests.)
+    list(APPEND props FIXTURES_REQUIRED backing
+         ENVIRONMENT "SB_TEST_POSTGRES_URL=${SB_TEST_POSTGRES_URL}"
+         ENVIRONMENT_MODIFICATION "SB_TEST_REDIS_URL=set:${SB_TEST_REDIS_URL}")
   endif()
   # One ctest entry per test case, so the summary counts tests, not binaries.
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES ${props})

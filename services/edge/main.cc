@@ -1,0 +1,83 @@
+#include <chrono>
+#include <cstdio>
+
+#include "services/edge/src/edge_config.h"
+#include "services/edge/src/edge_service.h"
+#include "services/edge/src/grpc_auth_client.h"
+#include "services/edge/src/grpc_router_client.h"
+#include "services/edge/src/http_server.h"
+#include "services/edge/src/io_pool.h"
+#include "services/edge/src/redis_session_store.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/signals.h"
+#include "switchboard/common/status.h"
+#include "switchboard/config/schema.h"
+#include "switchboard/configwatch/config_cache.h"
+#include "switchboard/grpcutil/server.h"
+#include "switchboard/redis/client.h"
+
+namespace {
+
+constexpr std::chrono::milliseconds kAuthTimeout{5000};
+constexpr std::chrono::seconds kShutdownGrace{10};
+
+[[noreturn]] void Die(std::string_view message) {
+  std::fprintf(stderr, "sb-edge: %.*s\n", static_cast<int>(message.size()), message.data());
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace switchboard;
+  BlockTerminationSignals();
+
+  edge::EdgeConfig cfg;
+  config::Schema schema("edge");
+  edge::BindSchema(schema, &cfg);
+  config::LoadOrExit(schema, "sb-edge", argc, argv);
+  if (absl::Status s = edge::Validate(cfg); !s.ok()) Die(MessageOf(s));
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(cfg.log_level, &level);
+  log::Init("edge", level);
+  redis::RedisEndpoint redis_endpoint = *redis::ParseRedisUrl(cfg.redis_url);
+
+  // Declared in dependency order, so that destruction runs the other way: the pool (and any
+  // coroutine frame it still holds) goes before the gRPC clients those frames point at.
+  configwatch::ConfigCache config_cache(grpcutil::MakeChannel(cfg.registry_address), "edge");
+  edge::GrpcAuthClient auth(grpcutil::MakeChannel(cfg.auth_address), kAuthTimeout);
+  edge::GrpcRouterClient router(grpcutil::MakeChannel(cfg.router_address));
+  edge::IoContextPool pool(static_cast<size_t>(cfg.threads));
+  auto redis = redis::RedisClient::Create(pool.At(0).get_executor(), redis_endpoint);
+  edge::RedisSessionStore sessions(redis, std::chrono::seconds(cfg.session_ttl_seconds));
+
+  edge::EdgeOptions options;
+  options.origins = *edge::OriginPolicy::Create(cfg.allowed_origins);
+  options.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
+  options.config_synced = [&config_cache] { return config_cache.Synced(); };
+  edge::EdgeService service(std::move(options), auth, router, sessions);
+
+  edge::HttpServerOptions server_options;
+  server_options.max_body_bytes = static_cast<size_t>(cfg.max_body_bytes);
+  edge::HttpServer server(pool, service, server_options);
+  if (absl::Status s = server.Listen(cfg.listen); !s.ok()) Die(MessageOf(s));
+
+  config_cache.Start();
+  server.Start();
+  pool.Start();
+  log::Info("edge listening", {{"listen", cfg.listen},
+                               {"threads", static_cast<int64_t>(pool.size())},
+                               {"router", cfg.router_address},
+                               {"auth", cfg.auth_address},
+                               {"registry", cfg.registry_address},
+                               {"redis", redis_endpoint.Describe()}});
+
+  int signal = WaitForTerminationSignal();
+  log::Info("stopping", {{"signal", signal}});
+  server.Stop(kShutdownGrace);
+  config_cache.Stop();
+  redis->Close();
+  pool.Stop();
+  log::Info("stopped");
+  return 0;
+}

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <absl/status/statusor.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+
+namespace switchboard::edge {
+
+// What the edge asks auth about one request. `credential` is a secret: never log it.
+struct AuthQuery {
+  std::string endpoint;
+  std::string credential;
+  std::string credential_source;  // "authorization" | "x-api-key" | "query" | "" (none)
+  std::string tool;               // the tool name of a tools/call, for per-tool limits
+  std::string session_id;
+  std::string remote_address;
+};
+
+// auth's answer: who is calling and whether they may.
+struct AuthResult {
+  enum class Decision { kAllow, kUnauthenticated, kForbidden, kNotFound, kRateLimited };
+
+  Decision decision = Decision::kForbidden;
+  std::string reason;  // safe to show the client
+  std::string user_email;
+  std::string api_key_id;
+  std::string namespace_name;
+  int retry_after_seconds = 0;
+};
+
+// The auth service as the edge uses it.
+class AuthClient {
+ public:
+  virtual ~AuthClient() = default;
+  // Decides one request. An error status means auth could not be asked (unreachable, timed
+  // out, or an answer the edge does not understand); the edge then refuses with 503.
+  virtual boost::asio::awaitable<absl::StatusOr<AuthResult>> Authorize(AuthQuery query) = 0;
+};
+
+}  // namespace switchboard::edge

@@ -1,0 +1,45 @@
+#include "services/edge/src/edge_config.h"
+
+#include "services/edge/src/origin.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
+#include "switchboard/redis/endpoint.h"
+
+namespace switchboard::edge {
+
+void BindSchema(config::Schema& schema, EdgeConfig* config) {
+  schema.String("listen", &config->listen, config::CheckHostPort)
+      .String("router_address", &config->router_address, config::CheckHostPort)
+      .String("auth_address", &config->auth_address, config::CheckHostPort)
+      .String("registry_address", &config->registry_address, config::CheckHostPort)
+      .String("redis_url", &config->redis_url, config::CheckNotEmpty)
+      .Int("threads", &config->threads, 0, 256)
+      .Int("max_body_bytes", &config->max_body_bytes, 1024, int64_t{1} << 30)
+      .Int("session_ttl_seconds", &config->session_ttl_seconds, 10, 30 * 24 * 3600)
+      .Int("request_timeout_ms", &config->request_timeout_ms, 100, 24 * 3600 * 1000)
+      .StringList("allowed_origins", &config->allowed_origins)
+      .String("log_level", &config->log_level, config::CheckNotEmpty);
+}
+
+absl::Status Validate(const EdgeConfig& config) {
+  absl::StatusOr<redis::RedisEndpoint> redis = redis::ParseRedisUrl(config.redis_url);
+  if (!redis.ok()) {
+    return absl::InvalidArgumentError(StrCat("field 'redis_url': ", MessageOf(redis.status())));
+  }
+  absl::StatusOr<OriginPolicy> origins = OriginPolicy::Create(config.allowed_origins);
+  if (!origins.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat("field 'allowed_origins': ", MessageOf(origins.status())));
+  }
+  log::Level level;
+  if (!log::ParseLevel(config.log_level, &level)) {
+    return absl::InvalidArgumentError(
+        StrCat("field 'log_level': expected debug, info, warn or "
+               "error, got '",
+               config.log_level, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace switchboard::edge

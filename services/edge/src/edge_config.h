@@ -1,0 +1,34 @@
+#pragma once
+
+#include <absl/status/status.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "switchboard/config/schema.h"
+
+namespace switchboard::edge {
+
+// The edge's configuration (config/edge.yaml, SWITCHBOARD_EDGE_* overrides).
+struct EdgeConfig {
+  std::string listen = "127.0.0.1:12008";
+  std::string router_address = "127.0.0.1:7101";
+  std::string auth_address = "127.0.0.1:7104";
+  std::string registry_address = "127.0.0.1:7103";
+  std::string redis_url = "redis://127.0.0.1:6379";
+  int64_t threads = 0;
+  int64_t max_body_bytes = 4 * 1024 * 1024;
+  int64_t session_ttl_seconds = 3600;
+  int64_t request_timeout_ms = 300000;
+  std::vector<std::string> allowed_origins;
+  std::string log_level = "info";
+};
+
+// Binds every field of `config` to `schema` with its type, bounds and checks.
+void BindSchema(config::Schema& schema, EdgeConfig* config);
+
+// Checks what the schema cannot: the Redis URL, the origins and the log level.
+absl::Status Validate(const EdgeConfig& config);
+
+}  // namespace switchboard::edge

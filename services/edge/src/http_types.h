@@ -1,0 +1,70 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace switchboard::edge {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// One HTTP request as the edge logic sees it, free of Beast types. Header names are lowercase;
+// `path` is the target without its query.
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::string path;
+  std::string query;
+  Headers headers;
+  std::string body;
+  std::string remote_address;
+
+  // The first value of header `name` (lowercase), or nullopt when absent.
+  std::optional<std::string_view> Header(std::string_view name) const;
+  // Every value of header `name` joined with ", " (list headers such as Accept may repeat).
+  std::string HeaderList(std::string_view name) const;
+};
+
+// A response body produced over time (a text/event-stream).
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // The next piece of the body, or nullopt once it has ended. The awaiting coroutine may be
+  // cancelled (the client went away); destroying the stream before its end abandons it.
+  virtual boost::asio::awaitable<std::optional<std::string>> Next() = 0;
+};
+
+// One HTTP response. With `stream` set the headers go out first and the body follows piece by
+// piece; otherwise `body` is the whole body.
+struct HttpResponse {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  std::unique_ptr<BodyStream> stream;
+
+  // Replaces any header `name` (case-insensitive) with one value.
+  void SetHeader(std::string_view name, std::string value);
+  // The first value of header `name` (case-insensitive), or nullopt.
+  std::optional<std::string_view> Header(std::string_view name) const;
+};
+
+// Answers HTTP requests; implemented by the edge logic, driven by the HTTP server.
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  // Produces the response to one request. Throws only when its coroutine is cancelled because
+  // the client disconnected.
+  virtual boost::asio::awaitable<HttpResponse> Handle(HttpRequest request) = 0;
+};
+
+// True when the ASCII strings are equal ignoring case.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// Lowercases ASCII letters.
+std::string AsciiLower(std::string_view s);
+
+}  // namespace switchboard::edge
