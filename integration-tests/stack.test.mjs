@@ -147,8 +147,12 @@ function descendants(root) {
   return out;
 }
 
+// A zombie (exited, waiting for init to reap it) is not running.
 function alive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch { return false; }
 }
 
 test('stopping the stack leaves no STDIO server running', () => {
