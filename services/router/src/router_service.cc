@@ -45,6 +45,9 @@ std::string CancelledNotification(uint64_t id, std::string_view reason) {
       StrCat(R"({"requestId":)", id, R"(,"reason":)", jsonrpc::EncodeString(reason), "}"));
 }
 
+// Resource URIs remembered for routing; past this the map starts over (it is only a hint).
+constexpr size_t kMaxKnownResources = 100000;
+
 }  // namespace
 
 struct RouterService::ListAggregate {
@@ -161,8 +164,19 @@ void RouterService::HandleRequest(Call& call) {
     StartList(call, "tools", !call.ns->disable_prefix());
   } else if (method == "prompts/list") {
     StartList(call, "prompts", !call.ns->disable_prefix());
+  } else if (method == "resources/list") {
+    StartList(call, "resources", false);
+  } else if (method == "resources/templates/list") {
+    StartList(call, "resourceTemplates", false);
   } else if (method == "tools/call" || method == "prompts/get") {
     RouteByName(call);
+  } else if (method == "resources/read" || method == "resources/subscribe" ||
+             method == "resources/unsubscribe") {
+    RouteByUri(call);
+  } else if (method == "completion/complete") {
+    RouteCompletion(call);
+  } else if (method == "logging/setLevel") {
+    SetLevel(call);
   } else {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kMethodNotFound,
                                    StrCat("Method not found: ", method)));
@@ -212,6 +226,9 @@ void RouterService::Initialize(Call& call) {
   json::object caps;
   caps["tools"] = json::object();
   caps["prompts"] = json::object();
+  caps["resources"] = json::object{{"subscribe", true}};
+  caps["completions"] = json::object();
+  caps["logging"] = json::object();
   result["capabilities"] = std::move(caps);
   json::object info;
   info["name"] = "switchboard";
@@ -306,6 +323,45 @@ void RouterService::StartList(Call& call, std::string_view array_key, bool renam
   }
 }
 
+const registry::v1::Server* RouterService::ResolvePrefixed(const Call& call,
+                                                           std::string_view full,
+                                                           std::string_view* inner) const {
+  std::string_view server_name;
+  if (call.ns->disable_prefix()) {
+    for (const auto& m : call.ns->servers()) {
+      if (!m.disabled()) {
+        *inner = full;
+        return call.config->FindServer(m.server());
+      }
+    }
+    return nullptr;
+  }
+  if (!jsonrpc::SplitPrefixedName(full, &server_name, inner)) return nullptr;
+  if (!IsMember(*call.ns, server_name)) return nullptr;
+  return call.config->FindServer(server_name);
+}
+
+void RouterService::Forward(const std::string& server, UpstreamState& up, Pending pending,
+                            std::string_view message, const Envelope& env,
+                            std::vector<std::pair<Span, std::string>> extra) {
+  std::optional<Span> token_span;
+  if (!env.params.empty()) {
+    if (auto meta = jsonrpc::FindMember(message, env.params, "_meta")) {
+      if (message[meta->pos] == '{') {
+        token_span = jsonrpc::FindMember(message, *meta, "progressToken");
+      }
+    }
+  }
+  if (token_span) pending.progress_token = std::string(token_span->In(message));
+  uint64_t id = up.pending.Add(std::move(pending));
+  std::vector<Edit> edits;
+  edits.push_back({env.id, std::to_string(id)});
+  if (token_span) edits.push_back({*token_span, std::to_string(id)});
+  for (auto& [span, text] : extra) edits.push_back({span, std::move(text)});
+  ArmTimer(server, id, *up.pending.Find(id), options_.request_timeout_ms);
+  up.connection->Send(ApplyEdits(message, std::move(edits)));
+}
+
 void RouterService::RouteByName(Call& call) {
   const std::string& message = call.request.message();
   const Envelope& env = call.envelope;
@@ -319,23 +375,8 @@ void RouterService::RouteByName(Call& call) {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "params.name is required"));
     return;
   }
-  std::string_view server_name, inner_name;
-  bool found = false;
-  if (call.ns->disable_prefix()) {
-    for (const auto& m : call.ns->servers()) {
-      if (!m.disabled()) {
-        server_name = m.server();
-        inner_name = *name;
-        found = true;
-        break;
-      }
-    }
-  } else {
-    found = jsonrpc::SplitPrefixedName(*name, &server_name, &inner_name) &&
-            IsMember(*call.ns, server_name);
-  }
-  const registry::v1::Server* server =
-      found ? call.config->FindServer(server_name) : nullptr;
+  std::string_view inner_name;
+  const registry::v1::Server* server = ResolvePrefixed(call, *name, &inner_name);
   if (server == nullptr) {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
                                    StrCat(is_tool ? "Unknown tool: " : "Unknown prompt: ", *name)));
@@ -348,9 +389,58 @@ void RouterService::RouteByName(Call& call) {
                                           server->type(), " is not supported yet")));
     return;
   }
-  std::optional<Span> token_span;
-  if (auto meta = jsonrpc::FindMember(message, env.params, "_meta")) {
-    if (message[meta->pos] == '{') token_span = jsonrpc::FindMember(message, *meta, "progressToken");
+  Pending p;
+  p.sink = call.sink;
+  p.sink_key = call.sink.get();
+  p.call_id = call.request.call_id();
+  p.session_id = call.request.session_id();
+  p.client_id = raw_id;
+  std::vector<std::pair<Span, std::string>> edits;
+  if (!call.ns->disable_prefix()) edits.emplace_back(*name_span, jsonrpc::EncodeString(inner_name));
+  Forward(server->name(), *up, std::move(p), message, env, std::move(edits));
+}
+
+std::vector<std::string> RouterService::ResourceCandidates(const Call& call,
+                                                           std::string_view uri) const {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& server) {
+    if (!IsMember(*call.ns, server)) return;
+    if (std::find(out.begin(), out.end(), server) == out.end()) out.push_back(server);
+  };
+  if (auto it = resource_owner_.find(uri); it != resource_owner_.end()) add(it->second);
+  for (const auto& [prefix, server] : template_owner_) {
+    if (!prefix.empty() && uri.substr(0, prefix.size()) == prefix) add(server);
+  }
+  for (const auto& m : call.ns->servers()) {
+    if (!m.disabled()) add(m.server());
+  }
+  return out;
+}
+
+void RouterService::RouteByUri(Call& call) {
+  const std::string& message = call.request.message();
+  const Envelope& env = call.envelope;
+  std::string raw_id(env.id.In(message));
+  std::optional<std::string> uri;
+  if (!env.params.empty()) {
+    if (auto span = jsonrpc::FindMember(message, env.params, "uri")) {
+      uri = jsonrpc::DecodeString(span->In(message));
+    }
+  }
+  if (!uri) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "params.uri is required"));
+    return;
+  }
+  std::vector<std::string> candidates = ResourceCandidates(call, *uri);
+  // Remote servers are not reachable yet: skip them rather than fail the whole lookup.
+  std::erase_if(candidates, [&](const std::string& name) {
+    const auto* server = call.config->FindServer(name);
+    return server == nullptr || GetUpstream(*server) == nullptr;
+  });
+  if (candidates.empty()) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
+                                   StrCat("Resource not found: ", *uri)));
+    return;
   }
   Pending p;
   p.sink = call.sink;
@@ -358,14 +448,90 @@ void RouterService::RouteByName(Call& call) {
   p.call_id = call.request.call_id();
   p.session_id = call.request.session_id();
   p.client_id = raw_id;
-  if (token_span) p.progress_token = std::string(token_span->In(message));
-  uint64_t id = up->pending.Add(std::move(p));
-  std::vector<Edit> edits;
-  edits.push_back({env.id, std::to_string(id)});
-  if (!call.ns->disable_prefix()) edits.push_back({*name_span, jsonrpc::EncodeString(inner_name)});
-  if (token_span) edits.push_back({*token_span, std::to_string(id)});
-  ArmTimer(server->name(), id, *up->pending.Find(id), options_.request_timeout_ms);
-  up->connection->Send(ApplyEdits(message, std::move(edits)));
+  std::string first = candidates.front();
+  candidates.erase(candidates.begin());
+  if (!candidates.empty()) {
+    p.retry_message = message;
+    p.candidates = std::move(candidates);
+  }
+  Forward(first, upstreams_.find(first)->second, std::move(p), message, env, {});
+}
+
+void RouterService::RouteCompletion(Call& call) {
+  const std::string& message = call.request.message();
+  const Envelope& env = call.envelope;
+  std::string raw_id(env.id.In(message));
+  std::optional<Span> ref;
+  if (!env.params.empty()) ref = jsonrpc::FindMember(message, env.params, "ref");
+  if (!ref || message[ref->pos] != '{') {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "params.ref is required"));
+    return;
+  }
+  auto type_span = jsonrpc::FindMember(message, *ref, "type");
+  std::optional<std::string> type;
+  if (type_span) type = jsonrpc::DecodeString(type_span->In(message));
+  if (type && *type == "ref/resource") {
+    auto uri_span = jsonrpc::FindMember(message, *ref, "uri");
+    std::optional<std::string> uri;
+    if (uri_span) uri = jsonrpc::DecodeString(uri_span->In(message));
+    if (!uri) {
+      Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "ref.uri is required"));
+      return;
+    }
+    std::vector<std::string> candidates = ResourceCandidates(call, *uri);
+    for (const std::string& name : candidates) {
+      const auto* server = call.config->FindServer(name);
+      UpstreamState* up = server ? GetUpstream(*server) : nullptr;
+      if (up == nullptr) continue;
+      Pending p;
+      p.sink = call.sink;
+      p.sink_key = call.sink.get();
+      p.call_id = call.request.call_id();
+      p.session_id = call.request.session_id();
+      p.client_id = raw_id;
+      Forward(name, *up, std::move(p), message, env, {});
+      return;
+    }
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
+                                   StrCat("Resource not found: ", *uri)));
+    return;
+  }
+  auto name_span = jsonrpc::FindMember(message, *ref, "name");
+  std::optional<std::string> name;
+  if (name_span) name = jsonrpc::DecodeString(name_span->In(message));
+  std::string_view inner;
+  const registry::v1::Server* server = name ? ResolvePrefixed(call, *name, &inner) : nullptr;
+  UpstreamState* up = server ? GetUpstream(*server) : nullptr;
+  if (up == nullptr) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
+                                   StrCat("Unknown prompt: ", name ? *name : "")));
+    return;
+  }
+  Pending p;
+  p.sink = call.sink;
+  p.sink_key = call.sink.get();
+  p.call_id = call.request.call_id();
+  p.session_id = call.request.session_id();
+  p.client_id = raw_id;
+  std::vector<std::pair<Span, std::string>> edits;
+  if (!call.ns->disable_prefix()) edits.emplace_back(*name_span, jsonrpc::EncodeString(inner));
+  Forward(server->name(), *up, std::move(p), message, env, std::move(edits));
+}
+
+void RouterService::SetLevel(Call& call) {
+  const std::string& message = call.request.message();
+  const Envelope& env = call.envelope;
+  for (const auto& m : call.ns->servers()) {
+    if (m.disabled()) continue;
+    const auto* server = call.config->FindServer(m.server());
+    UpstreamState* up = server ? GetUpstream(*server) : nullptr;
+    if (up == nullptr) continue;
+    Pending p;
+    p.discard = true;
+    p.sink_key = call.sink.get();
+    Forward(server->name(), *up, std::move(p), message, env, {});
+  }
+  Reply(call, jsonrpc::MakeResult(env.id.In(message), "{}"));
 }
 
 void RouterService::CancelCall(const ClientSink* sink, uint64_t call_id) {
@@ -404,6 +570,24 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     if (pending->list) {
       DeliverListPart(server, up, std::move(*pending), message, env);
       return;
+    }
+    if (pending->discard) return;
+    if (!env.error.empty() && !pending->candidates.empty()) {
+      // Not this server's resource: ask the next one in namespace order.
+      std::string next = pending->candidates.front();
+      pending->candidates.erase(pending->candidates.begin());
+      auto next_up = upstreams_.find(next);
+      Envelope retry_env;
+      jsonrpc::ScanError retry_err;
+      if (next_up != upstreams_.end() &&
+          jsonrpc::Scan(pending->retry_message, &retry_env, &retry_err)) {
+        std::string retry = std::move(pending->retry_message);
+        pending->retry_message = pending->candidates.empty() ? std::string() : retry;
+        pending->timer.reset();
+        pending->progress_token.clear();
+        Forward(next, next_up->second, std::move(*pending), retry, retry_env, {});
+        return;
+      }
     }
     if (auto sink = pending->sink.lock()) {
       sink->Send(pending->call_id, jsonrpc::Replace(message, env.id, pending->client_id), true);
@@ -450,6 +634,22 @@ void RouterService::DeliverListPart(const std::string& server, UpstreamState& up
               continue;
             }
             *name = full;
+          }
+          if (list.array_key == "resources") {
+            if (auto* uri = copy.if_contains("uri"); uri && uri->is_string()) {
+              if (resource_owner_.size() >= kMaxKnownResources) resource_owner_.clear();
+              resource_owner_[std::string(uri->get_string())] = server;
+            }
+          } else if (list.array_key == "resourceTemplates") {
+            if (auto* t = copy.if_contains("uriTemplate"); t && t->is_string()) {
+              std::string_view tmpl = t->get_string();
+              std::string prefix(tmpl.substr(0, tmpl.find('{')));
+              auto same = [&](const auto& e) { return e.first == prefix && e.second == server; };
+              if (std::find_if(template_owner_.begin(), template_owner_.end(), same) ==
+                  template_owner_.end()) {
+                template_owner_.emplace_back(prefix, server);
+              }
+            }
           }
           list.items[pending.list_index].push_back(std::move(copy));
         }

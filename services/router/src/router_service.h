@@ -70,6 +70,9 @@ class RouterService {
     std::shared_ptr<ListAggregate> list;  // set for one part of a merged list
     size_t list_index = 0;
     int page = 0;
+    bool discard = false;                 // nobody waits for the answer (setLevel fan-out)
+    std::string retry_message;            // the client's message, for the next candidate
+    std::vector<std::string> candidates;  // servers still to try when this one says no
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
   struct UpstreamState {
@@ -91,6 +94,19 @@ class RouterService {
   void Initialize(Call& call);
   void StartList(Call& call, std::string_view array_key, bool rename);
   void RouteByName(Call& call);
+  void RouteByUri(Call& call);
+  void RouteCompletion(Call& call);
+  void SetLevel(Call& call);
+  // Sends the client's `message` to `server` as a request of its own: replaces the id (and
+  // progress token) with the router's, applies `edits`, and arms the timeout.
+  void Forward(const std::string& server, UpstreamState& up, Pending pending,
+               std::string_view message, const jsonrpc::Envelope& env,
+               std::vector<std::pair<jsonrpc::Span, std::string>> edits);
+  // Servers of the namespace that may hold `uri`, most likely first.
+  std::vector<std::string> ResourceCandidates(const Call& call, std::string_view uri) const;
+  // Resolves "{server}__{name}" (or a bare name when prefixing is off) within the namespace.
+  const registry::v1::Server* ResolvePrefixed(const Call& call, std::string_view full,
+                                              std::string_view* inner) const;
   void CancelCall(const ClientSink* sink, uint64_t call_id);
   void Reply(const Call& call, std::string message);
 
@@ -110,6 +126,10 @@ class RouterService {
   UpstreamFactory* factory_;
   RouterOptions options_;
   std::map<std::string, UpstreamState, std::less<>> upstreams_;
+  // Which server listed a resource URI, and which template prefixes each server offers:
+  // learnt from list results, used to route resources/read and friends.
+  std::map<std::string, std::string, std::less<>> resource_owner_;
+  std::vector<std::pair<std::string, std::string>> template_owner_;
   uint64_t next_generation_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -37,6 +37,23 @@ class FakeUpstream final : public Upstream {
       if (paged && !second) result["nextCursor"] = "page2";
     } else if (method == "prompts/list") {
       result["prompts"] = json::array{json::object{{"name", "greet"}}};
+    } else if (method == "resources/list") {
+      result["resources"] = json::array{json::object{{"uri", "test://" + name_ + "/r1"}, {"name", "r1"}}};
+    } else if (method == "resources/templates/list") {
+      result["resourceTemplates"] = json::array{json::object{{"uriTemplate", "tmpl://" + name_ + "/{id}"}}};
+    } else if (method == "resources/read") {
+      std::string uri(m["params"].as_object()["uri"].as_string());
+      if (uri.find(name_) == std::string::npos) {
+        Emit(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", id},
+            {"error", json::object{{"code", -32002}, {"message", "Resource not found"}}}}));
+        return;
+      }
+      result["contents"] = json::array{json::object{{"uri", uri}, {"text", "from " + name_}}};
+    } else if (method == "completion/complete") {
+      json::object ref = m["params"].as_object()["ref"].as_object();
+      std::string what = ref.contains("name") ? std::string(ref["name"].as_string())
+                                              : std::string(ref["uri"].as_string());
+      result["completion"] = json::object{{"values", json::array{name_ + ":" + what}}};
     } else if (method == "tools/call") {
       json::object params = m["params"].as_object();
       if (params.contains("_meta")) {
@@ -264,7 +281,7 @@ TEST_F(RouterServiceTest, UnknownToolsAreJsonRpcErrors) {
     EXPECT_EQ(err["code"].as_int64(), -32602) << name;
   }
   sink->frames.clear();
-  Send(sink, 1, R"({"jsonrpc":"2.0","id":4,"method":"resources/subscribe"})");
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":4,"method":"no/such/method"})");
   EXPECT_EQ(Parse(sink->frames[0].message)["error"].as_object()["code"].as_int64(), -32601);
   sink->frames.clear();
   Send(sink, 1, R"({"jsonrpc":"2.0","id":4,"method":"ping"})", "no-such-endpoint");
@@ -322,6 +339,65 @@ TEST_F(RouterServiceTest, ClientCancellationReachesUpstream) {
   service_->Handle(sink, cancel);
   Drain();
   EXPECT_THAT(received.back(), testing::HasSubstr("notifications/cancelled"));
+}
+
+TEST_F(RouterServiceTest, ResourcesAreMergedWithoutRenamingAndRoutedByUri) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":1,"method":"resources/list"})");
+  Drain();
+  auto resources = Parse(sink->frames[0].message)["result"].as_object()["resources"].as_array();
+  ASSERT_EQ(resources.size(), 2u);
+  EXPECT_EQ(resources[1].as_object().at("uri").as_string(), "test://beta/r1");
+  // A listed URI goes straight to its owner.
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"test://beta/r1"}})");
+  Drain();
+  EXPECT_THAT(sink->frames[1].message, testing::HasSubstr("from beta"));
+  EXPECT_EQ(factory_.upstreams["alpha"]->received.size(), 1u);  // only its resources/list
+}
+
+TEST_F(RouterServiceTest, UnknownUriTriesServersInNamespaceOrder) {
+  auto sink = std::make_shared<RecordingSink>();
+  // Never listed: alpha says not found, beta has it.
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":"r","method":"resources/read","params":{"uri":"test://beta/other"}})");
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 1u);
+  auto msg = Parse(sink->frames[0].message);
+  EXPECT_EQ(msg["id"].as_string(), "r");
+  EXPECT_THAT(sink->frames[0].message, testing::HasSubstr("from beta"));
+  // Nobody has it: the last server's error comes back.
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":"s","method":"resources/read","params":{"uri":"test://nobody"}})");
+  Drain();
+  EXPECT_EQ(Parse(sink->frames[1].message)["error"].as_object()["code"].as_int64(), -32002);
+}
+
+TEST_F(RouterServiceTest, TemplatesRouteByPrefix) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":1,"method":"resources/templates/list"})");
+  Drain();
+  auto templates = Parse(sink->frames[0].message)["result"].as_object()["resourceTemplates"].as_array();
+  EXPECT_EQ(templates.size(), 2u);
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"tmpl://beta/{id}"},"argument":{"name":"id","value":"1"}}})");
+  Drain();
+  EXPECT_THAT(sink->frames[1].message, testing::HasSubstr("beta:tmpl://beta/{id}"));
+}
+
+TEST_F(RouterServiceTest, PromptCompletionIsRoutedByPrefixedName) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"alpha__greet"},"argument":{"name":"a","value":""}}})");
+  Drain();
+  EXPECT_THAT(sink->frames[0].message, testing::HasSubstr("alpha:greet"));
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"zeta__greet"},"argument":{"name":"a","value":""}}})");
+  EXPECT_EQ(Parse(sink->frames[1].message)["error"].as_object()["code"].as_int64(), -32602);
+}
+
+TEST_F(RouterServiceTest, SetLevelReachesEveryServer) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}})");
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 1u);  // answered once, upstream answers dropped
+  EXPECT_EQ(sink->frames[0].message, R"({"jsonrpc":"2.0","id":1,"result":{}})");
+  EXPECT_THAT(factory_.upstreams["alpha"]->received[0], testing::HasSubstr("logging/setLevel"));
+  EXPECT_THAT(factory_.upstreams["beta"]->received[0], testing::HasSubstr("logging/setLevel"));
 }
 
 TEST_F(RouterServiceTest, MalformedMessagesGetJsonRpcErrors) {
