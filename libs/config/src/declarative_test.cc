@@ -63,6 +63,9 @@ struct BadCase {
   const char* message;
 };
 
+// Names each case by its expected message, so ctest lists readable, stable test names.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.message; }
+
 class DeclarativeErrorTest : public testing::TestWithParam<BadCase> {};
 
 TEST_P(DeclarativeErrorTest, NamesTheField) {

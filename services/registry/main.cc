@@ -1,0 +1,83 @@
+// sb-registry: the configuration of record in Postgres, its admin API and its Watch feed.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "services/registry/src/embedded_migrations.h"
+#include "services/registry/src/migrations.h"
+#include "services/registry/src/pg_config_store.h"
+#include "services/registry/src/postgres_url.h"
+#include "services/registry/src/registry_grpc.h"
+#include "services/registry/src/registry_service.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/signals.h"
+#include "switchboard/common/status.h"
+#include "switchboard/config/schema.h"
+#include "switchboard/grpcutil/server.h"
+
+namespace switchboard::registry {
+namespace {
+
+constexpr char kName[] = "sb-registry";
+constexpr int kShutdownGraceMs = 5000;
+
+int Fail(std::string_view what, const absl::Status& status) {
+  std::string_view message = MessageOf(status);
+  std::fprintf(stderr, "%s: %.*s: %.*s\n", kName, static_cast<int>(what.size()), what.data(),
+               static_cast<int>(message.size()), message.data());
+  return 1;
+}
+
+// Configuration, database, service, gRPC; then waits for SIGTERM and shuts down in order:
+// watch streams first, then in-flight calls, then the pool.
+int Run(int argc, char** argv) {
+  BlockTerminationSignals();
+
+  std::string listen = "127.0.0.1:7103";
+  std::string postgres_url = "postgresql://switchboard@127.0.0.1:5432/switchboard";
+  std::string log_level = "info";
+  config::Schema schema("registry");
+  schema.String("listen", &listen, config::CheckHostPort)
+      .String("postgres_url", &postgres_url, config::CheckNotEmpty)
+      .String("log_level", &log_level, config::CheckLogLevel);
+  config::LoadOrExit(schema, kName, argc, argv);
+
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(log_level, &level);
+  log::Init("registry", level);
+
+  const std::string shown_url = RedactPostgresUrl(postgres_url);
+  absl::StatusOr<std::vector<Migration>> migrations = OrderMigrations(EmbeddedMigrationFiles());
+  if (!migrations.ok()) return Fail("embedded migrations", migrations.status());
+  absl::StatusOr<int> applied = MigratePostgres(postgres_url, *migrations);
+  if (!applied.ok()) return Fail("database " + shown_url, applied.status());
+  log::Info("database ready", {{"postgres", shown_url},
+                               {"schema_version", static_cast<int64_t>(migrations->size())},
+                               {"migrations_applied", *applied}});
+
+  RegistryService service([postgres_url] { return std::make_unique<PgConfigStore>(postgres_url); });
+  absl::Status started = service.Start();
+  if (!started.ok()) return Fail("database " + shown_url, started);
+
+  RegistryGrpc grpc_service(&service);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      grpcutil::StartServer(listen, {&grpc_service});
+  if (!server.ok()) {
+    service.Stop();
+    return Fail("listen", server.status());
+  }
+  log::Info("registry serving", {{"listen", listen}, {"revision", service.watch_hub().revision()}});
+
+  int signal = WaitForTerminationSignal();
+  log::Info("shutting down", {{"signal", signal}});
+  service.watch_hub().CloseAll();
+  grpcutil::StopServer(server->get(), kShutdownGraceMs);
+  service.Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace switchboard::registry
+
+int main(int argc, char** argv) { return switchboard::registry::Run(argc, argv); }

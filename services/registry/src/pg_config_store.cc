@@ -1,0 +1,524 @@
+#include "services/registry/src/pg_config_store.h"
+
+#include <boost/json.hpp>
+#include <map>
+#include <pqxx/pqxx>
+
+#include "services/registry/src/postgres_url.h"
+#include "services/registry/src/snapshot_diff.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/strings.h"
+
+namespace switchboard::registry {
+namespace {
+
+using v1::ApiKey;
+using v1::ApplyRequest;
+using v1::Change;
+using v1::Snapshot;
+
+// pg_advisory_(xact_)lock keys ("SWBDMIGR", "SWBDAPPL" as big-endian bytes).
+constexpr int64_t kMigrationLockKey = 0x535742444d494752;
+constexpr int64_t kWriteLockKey = 0x5357424441505050;
+
+// Sends server notices (e.g. "relation already exists, skipping") to the debug log instead of
+// libpq's default of printing them on stderr.
+class NoticeLogger final : public pqxx::errorhandler {
+ public:
+  NoticeLogger(pqxx::connection_base& conn, std::string url)
+      : pqxx::errorhandler(conn), url_(std::move(url)) {}
+  bool operator()(const char msg[]) noexcept override {
+    try {
+      log::Debug("postgres notice", {{"notice", SanitizeDbError(msg, url_)}});
+    } catch (...) {
+    }
+    return false;
+  }
+
+ private:
+  std::string url_;
+};
+
+// Raises a flag when a revision notification arrives.
+class RevisionReceiver final : public pqxx::notification_receiver {
+ public:
+  RevisionReceiver(pqxx::connection_base& conn, bool* flag)
+      : pqxx::notification_receiver(conn, kConfigChannel), flag_(flag) {}
+  void operator()(const std::string&, int) override { *flag_ = true; }
+
+ private:
+  bool* flag_;
+};
+
+// The first line of a server error, without libpq's "ERROR:  " prefix: the part that names
+// the problem. Later lines (DETAIL) may quote row values, which can hold secrets.
+std::string PrimaryMessage(std::string_view what) {
+  std::string_view line = what.substr(0, what.find('\n'));
+  for (std::string_view prefix : {"ERROR:  ", "FATAL:  "}) {
+    if (line.substr(0, prefix.size()) == prefix) line.remove_prefix(prefix.size());
+  }
+  return std::string(line);
+}
+
+std::string EncodeList(const google::protobuf::RepeatedPtrField<std::string>& list) {
+  boost::json::array a;
+  for (const std::string& s : list) a.emplace_back(s);
+  return boost::json::serialize(a);
+}
+
+std::string EncodeMap(const google::protobuf::Map<std::string, std::string>& map) {
+  boost::json::object o;
+  for (const auto& [k, v] : map) o[k] = v;
+  return boost::json::serialize(o);
+}
+
+std::string JsonText(const boost::json::value& v) {
+  if (v.is_string()) return std::string(v.get_string().data(), v.get_string().size());
+  return boost::json::serialize(v);
+}
+
+void DecodeList(const std::string& text, google::protobuf::RepeatedPtrField<std::string>* out) {
+  boost::json::value v = boost::json::parse(text);
+  for (const boost::json::value& item : v.as_array()) out->Add(JsonText(item));
+}
+
+void DecodeMap(const std::string& text, google::protobuf::Map<std::string, std::string>* out) {
+  boost::json::value v = boost::json::parse(text);
+  for (const auto& kv : v.as_object()) {
+    (*out)[std::string(kv.key().data(), kv.key().size())] = JsonText(kv.value());
+  }
+}
+
+int64_t ReadRevision(pqxx::transaction_base& tx) {
+  return tx.exec("SELECT revision FROM config_revision")[0][0].as<int64_t>();
+}
+
+// Reads the whole configuration through `tx`; consistent when `tx` is REPEATABLE READ.
+Snapshot LoadState(pqxx::transaction_base& tx) {
+  Snapshot s;
+  s.set_revision(ReadRevision(tx));
+  for (const auto& row :
+       tx.exec("SELECT name, type, description, command, args::text, env::text, url, bearer_token, "
+               "headers::text FROM servers ORDER BY name COLLATE \"C\"")) {
+    v1::Server* server = s.add_servers();
+    server->set_name(row[0].as<std::string>());
+    server->set_type(row[1].as<std::string>());
+    server->set_description(row[2].as<std::string>());
+    server->set_command(row[3].as<std::string>());
+    DecodeList(row[4].as<std::string>(), server->mutable_args());
+    DecodeMap(row[5].as<std::string>(), server->mutable_env());
+    server->set_url(row[6].as<std::string>());
+    server->set_bearer_token(row[7].as<std::string>());
+    DecodeMap(row[8].as<std::string>(), server->mutable_headers());
+  }
+  std::map<std::string, v1::Namespace*> namespaces;
+  for (const auto& row : tx.exec("SELECT name, description, disable_prefix FROM namespaces "
+                                 "ORDER BY name COLLATE \"C\"")) {
+    v1::Namespace* ns = s.add_namespaces();
+    ns->set_name(row[0].as<std::string>());
+    ns->set_description(row[1].as<std::string>());
+    ns->set_disable_prefix(row[2].as<bool>());
+    namespaces[ns->name()] = ns;
+  }
+  for (const auto& row : tx.exec("SELECT namespace_name, server_name, disabled "
+                                 "FROM namespace_servers ORDER BY namespace_name, position")) {
+    auto it = namespaces.find(row[0].as<std::string>());
+    if (it == namespaces.end()) continue;
+    v1::NamespaceServer* member = it->second->add_servers();
+    member->set_server(row[1].as<std::string>());
+    member->set_disabled(row[2].as<bool>());
+  }
+  for (const auto& row :
+       tx.exec("SELECT name, namespace_name, description, enable_api_key_auth, "
+               "use_query_param_auth, enable_oauth FROM endpoints ORDER BY name COLLATE \"C\"")) {
+    v1::Endpoint* ep = s.add_endpoints();
+    ep->set_name(row[0].as<std::string>());
+    ep->set_namespace_(row[1].as<std::string>());
+    ep->set_description(row[2].as<std::string>());
+    ep->set_enable_api_key_auth(row[3].as<bool>());
+    ep->set_use_query_param_auth(row[4].as<bool>());
+    ep->set_enable_oauth(row[5].as<bool>());
+  }
+  for (const auto& row :
+       tx.exec("SELECT email, name, is_admin FROM users ORDER BY email COLLATE \"C\"")) {
+    v1::User* user = s.add_users();
+    user->set_email(row[0].as<std::string>());
+    user->set_name(row[1].as<std::string>());
+    user->set_is_admin(row[2].as<bool>());
+  }
+  for (const auto& row :
+       tx.exec("SELECT id, user_email, name, prefix, key_sha256, "
+               "extract(epoch FROM created_at)::bigint FROM api_keys ORDER BY id COLLATE \"C\"")) {
+    ApiKey* key = s.add_api_keys();
+    key->set_id(row[0].as<std::string>());
+    key->set_user_email(row[1].as<std::string>());
+    key->set_name(row[2].as<std::string>());
+    key->set_prefix(row[3].as<std::string>());
+    key->set_key_sha256(row[4].as<std::string>());
+    key->set_created_unix(row[5].as<int64_t>());
+  }
+  return s;
+}
+
+void WriteServer(pqxx::transaction_base& tx, const v1::Server& s) {
+  tx.exec_params(
+      "INSERT INTO servers (name, type, description, command, args, env, url, bearer_token, "
+      "headers) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9::jsonb) "
+      "ON CONFLICT (name) DO UPDATE SET type = excluded.type, "
+      "description = excluded.description, command = excluded.command, args = excluded.args, "
+      "env = excluded.env, url = excluded.url, bearer_token = excluded.bearer_token, "
+      "headers = excluded.headers, updated_at = now()",
+      s.name(), s.type(), s.description(), s.command(), EncodeList(s.args()), EncodeMap(s.env()),
+      s.url(), s.bearer_token(), EncodeMap(s.headers()));
+}
+
+void WriteNamespace(pqxx::transaction_base& tx, const v1::Namespace& ns) {
+  tx.exec_params(
+      "INSERT INTO namespaces (name, description, disable_prefix) VALUES ($1, $2, $3) "
+      "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
+      "disable_prefix = excluded.disable_prefix, updated_at = now()",
+      ns.name(), ns.description(), ns.disable_prefix());
+  tx.exec_params("DELETE FROM namespace_servers WHERE namespace_name = $1", ns.name());
+  for (int i = 0; i < ns.servers_size(); ++i) {
+    tx.exec_params(
+        "INSERT INTO namespace_servers (namespace_name, server_name, position, disabled) "
+        "VALUES ($1, $2, $3, $4)",
+        ns.name(), ns.servers(i).server(), i, ns.servers(i).disabled());
+  }
+}
+
+void WriteEndpoint(pqxx::transaction_base& tx, const v1::Endpoint& ep) {
+  tx.exec_params(
+      "INSERT INTO endpoints (name, namespace_name, description, enable_api_key_auth, "
+      "use_query_param_auth, enable_oauth) VALUES ($1, $2, $3, $4, $5, $6) "
+      "ON CONFLICT (name) DO UPDATE SET namespace_name = excluded.namespace_name, "
+      "description = excluded.description, enable_api_key_auth = excluded.enable_api_key_auth, "
+      "use_query_param_auth = excluded.use_query_param_auth, "
+      "enable_oauth = excluded.enable_oauth, updated_at = now()",
+      ep.name(), ep.namespace_(), ep.description(), ep.enable_api_key_auth(),
+      ep.use_query_param_auth(), ep.enable_oauth());
+}
+
+void WriteUser(pqxx::transaction_base& tx, const v1::User& u) {
+  tx.exec_params(
+      "INSERT INTO users (email, name, is_admin) VALUES ($1, $2, $3) "
+      "ON CONFLICT (email) DO UPDATE SET name = excluded.name, is_admin = excluded.is_admin, "
+      "updated_at = now()",
+      u.email(), u.name(), u.is_admin());
+}
+
+void WriteChange(pqxx::transaction_base& tx, const Change& c) {
+  switch (c.kind()) {
+    case Change::SERVER:
+      WriteServer(tx, c.server());
+      break;
+    case Change::NAMESPACE:
+      WriteNamespace(tx, c.namespace_());
+      break;
+    case Change::ENDPOINT:
+      WriteEndpoint(tx, c.endpoint());
+      break;
+    case Change::USER:
+      WriteUser(tx, c.user());
+      break;
+    default:
+      break;
+  }
+}
+
+std::string QuotedList(const pqxx::result& rows) {
+  std::string out;
+  for (const auto& row : rows) {
+    if (!out.empty()) out += ", ";
+    out += StrCat("'", row[0].as<std::string>(), "'");
+  }
+  return out;
+}
+
+// Deletes with `sql` (one parameter: the key); NotFound naming the object when nothing matched.
+absl::Status DeleteRow(pqxx::transaction_base& tx, const char* sql, std::string_view kind,
+                       const std::string& key) {
+  if (tx.exec_params(sql, key).affected_rows() == 0) {
+    return absl::NotFoundError(StrCat(kind, " '", key, "' not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeleteObject(pqxx::transaction_base& tx, Change::Kind kind, const std::string& key) {
+  switch (kind) {
+    case Change::SERVER: {
+      pqxx::result users = tx.exec_params(
+          "SELECT DISTINCT namespace_name FROM namespace_servers WHERE server_name = $1 "
+          "ORDER BY 1",
+          key);
+      if (!users.empty()) {
+        return absl::FailedPreconditionError(StrCat("server '", key, "' is used by namespace ",
+                                                    QuotedList(users),
+                                                    "; remove it from there first"));
+      }
+      return DeleteRow(tx, "DELETE FROM servers WHERE name = $1", "server", key);
+    }
+    case Change::NAMESPACE: {
+      pqxx::result users =
+          tx.exec_params("SELECT name FROM endpoints WHERE namespace_name = $1 ORDER BY 1", key);
+      if (!users.empty()) {
+        return absl::FailedPreconditionError(StrCat("namespace '", key, "' is served by endpoint ",
+                                                    QuotedList(users),
+                                                    "; delete or move the endpoint first"));
+      }
+      return DeleteRow(tx, "DELETE FROM namespaces WHERE name = $1", "namespace", key);
+    }
+    case Change::ENDPOINT:
+      return DeleteRow(tx, "DELETE FROM endpoints WHERE name = $1", "endpoint", key);
+    case Change::USER:
+      return DeleteRow(tx, "DELETE FROM users WHERE email = $1", "user", key);
+    case Change::API_KEY:
+      return DeleteRow(tx, "DELETE FROM api_keys WHERE id = $1", "api key", key);
+    default:
+      return absl::InvalidArgumentError(
+          "kind: must be SERVER, NAMESPACE, ENDPOINT, USER or API_KEY");
+  }
+}
+
+bool IsConnectionState(const std::string& sqlstate) {
+  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
+}
+
+absl::Status SqlErrorStatus(std::string_view what, const pqxx::sql_error& e,
+                            const std::string& url) {
+  const std::string& state = e.sqlstate();
+  std::string message =
+      StrCat(what, ": ", SanitizeDbError(PrimaryMessage(e.what()), url), " (SQLSTATE ", state, ")");
+  if (state == "23503") return absl::FailedPreconditionError(message);
+  if (state == "23505") return absl::AlreadyExistsError(message);
+  if (state.rfind("22", 0) == 0 || state == "23502" || state == "23514") {
+    return absl::InvalidArgumentError(message);
+  }
+  if (state == "40001" || state == "40P01") return absl::AbortedError(message);
+  if (IsConnectionState(state)) return absl::UnavailableError(message);
+  return absl::InternalError(message);
+}
+
+}  // namespace
+
+struct PgConfigStore::Conn {
+  explicit Conn(const std::string& url) : db(url), notices(db, url) {}
+  ~Conn() { db.disconnect(); }  // first, so dropping the receiver sends nothing
+
+  pqxx::connection db;
+  NoticeLogger notices;
+  bool notified = false;
+  std::unique_ptr<RevisionReceiver> receiver;
+};
+
+PgConfigStore::PgConfigStore(std::string url) : url_(std::move(url)) {}
+
+PgConfigStore::~PgConfigStore() = default;
+
+template <typename T, typename Body>
+absl::StatusOr<T> PgConfigStore::RunOnce(std::string_view what, Body& body, bool* broke) {
+  *broke = false;
+  try {
+    if (conn_ == nullptr) conn_ = std::make_unique<Conn>(url_);
+    return body(*conn_);
+  } catch (const pqxx::broken_connection& e) {
+    conn_.reset();
+    *broke = true;
+    return absl::UnavailableError(
+        StrCat(what, ": no connection to Postgres: ", SanitizeDbError(e.what(), url_)));
+  } catch (const pqxx::in_doubt_error&) {
+    conn_.reset();
+    return absl::UnavailableError(
+        StrCat(what, ": the connection to Postgres broke during commit; the outcome is unknown"));
+  } catch (const pqxx::sql_error& e) {
+    if (IsConnectionState(e.sqlstate())) conn_.reset();
+    return SqlErrorStatus(what, e, url_);
+  } catch (const std::exception& e) {
+    return absl::InternalError(StrCat(what, ": ", SanitizeDbError(e.what(), url_)));
+  }
+}
+
+template <typename T, typename Body>
+absl::StatusOr<T> PgConfigStore::Run(std::string_view what, Body&& body) {
+  if (conn_ != nullptr) {
+    // Reads whatever the server sent while the connection sat idle, so one it has already
+    // closed (restart, failover, idle timeout) is dropped before any statement runs.
+    try {
+      conn_->db.get_notifs();
+      if (!conn_->db.is_open()) conn_.reset();
+    } catch (const std::exception&) {
+      conn_.reset();
+    }
+  }
+  bool reused = conn_ != nullptr;
+  bool broke = false;
+  absl::StatusOr<T> result = RunOnce<T>(what, body, &broke);
+  // A connection that broke before COMMIT took its transaction with it (a break during COMMIT
+  // is in_doubt_error, never retried), so a stale connection gets one more try on a new one.
+  if (broke && reused) result = RunOnce<T>(what, body, &broke);
+  return result;
+}
+
+absl::Status PgConfigStore::Connect() {
+  return Run<bool>("connect", [](Conn&) { return true; }).status();
+}
+
+absl::StatusOr<Snapshot> PgConfigStore::LoadSnapshot() {
+  return Run<Snapshot>("load snapshot", [](Conn& c) {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c.db);
+    Snapshot s = LoadState(tx);
+    tx.commit();
+    return s;
+  });
+}
+
+absl::StatusOr<int64_t> PgConfigStore::LoadRevision() {
+  return Run<int64_t>("load revision", [](Conn& c) {
+    pqxx::read_transaction tx(c.db);
+    int64_t revision = ReadRevision(tx);
+    tx.commit();
+    return revision;
+  });
+}
+
+absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request) {
+  if (request.dry_run()) {
+    return Run<ApplyOutcome>("apply (dry run)", [&](Conn& c) {
+      pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c.db);
+      Snapshot current = LoadState(tx);
+      tx.commit();
+      return ApplyOutcome{current.revision(), PlanApply(current, request)};
+    });
+  }
+  return Run<ApplyOutcome>("apply", [&](Conn& c) {
+    pqxx::work tx(c.db);
+    // Writers take turns, so the comparison below sees every earlier apply.
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
+    Snapshot current = LoadState(tx);
+    ApplyOutcome out;
+    out.changes = PlanApply(current, request);
+    for (const Change& change : out.changes) WriteChange(tx, change);
+    out.revision = ReadRevision(tx);
+    tx.commit();
+    return out;
+  });
+}
+
+absl::StatusOr<int64_t> PgConfigStore::Delete(Change::Kind kind, const std::string& key) {
+  return Run<int64_t>("delete", [&](Conn& c) -> absl::StatusOr<int64_t> {
+    pqxx::work tx(c.db);
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
+    absl::Status deleted = DeleteObject(tx, kind, key);
+    if (!deleted.ok()) return deleted;
+    int64_t revision = ReadRevision(tx);
+    tx.commit();
+    return revision;
+  });
+}
+
+absl::StatusOr<ApiKey> PgConfigStore::InsertApiKey(const ApiKey& key) {
+  return Run<ApiKey>("create api key", [&](Conn& c) -> absl::StatusOr<ApiKey> {
+    pqxx::work tx(c.db);
+    pqxx::result r = tx.exec_params(
+        "INSERT INTO api_keys (id, user_email, name, prefix, key_sha256) "
+        "SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE email = $2) "
+        "RETURNING extract(epoch FROM created_at)::bigint",
+        key.id(), key.user_email(), key.name(), key.prefix(), key.key_sha256());
+    if (r.empty()) {
+      return absl::NotFoundError(StrCat("user '", key.user_email(), "' not found"));
+    }
+    ApiKey stored = key;
+    stored.set_created_unix(r[0][0].as<int64_t>());
+    tx.commit();
+    return stored;
+  });
+}
+
+absl::StatusOr<bool> PgConfigStore::WaitForChange(std::chrono::milliseconds timeout) {
+  return Run<bool>("listen", [&](Conn& c) {
+    bool fresh = false;
+    if (c.receiver == nullptr) {
+      c.receiver = std::make_unique<RevisionReceiver>(c.db, &c.notified);
+      fresh = true;  // anything before the LISTEN went unheard
+    }
+    c.db.get_notifs();
+    if (!c.notified && !fresh && timeout.count() > 0) {
+      int64_t usec = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+      c.db.await_notification(static_cast<long>(usec / 1000000), static_cast<long>(usec % 1000000));
+    }
+    bool news = fresh || c.notified;
+    c.notified = false;
+    return news;
+  });
+}
+
+absl::StatusOr<int> MigratePostgres(const std::string& url,
+                                    const std::vector<Migration>& migrations) {
+  std::string current = "connect";
+  try {
+    pqxx::connection db(url);
+    NoticeLogger notices(db, url);
+    current = "lock";
+    {
+      pqxx::nontransaction tx(db);
+      tx.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+    }
+    current = "schema_migrations";
+    {
+      pqxx::work tx(db);
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          "version integer PRIMARY KEY, name text NOT NULL, sha256 text NOT NULL, "
+          "applied_at timestamptz NOT NULL DEFAULT now())");
+      tx.commit();
+    }
+    std::map<int, std::string> applied;
+    {
+      pqxx::read_transaction tx(db);
+      for (const auto& row : tx.exec("SELECT version, sha256 FROM schema_migrations")) {
+        applied[row[0].as<int>()] = row[1].as<std::string>();
+      }
+      tx.commit();
+    }
+    int count = 0;
+    for (const Migration& m : migrations) {
+      auto it = applied.find(m.version);
+      if (it != applied.end()) {
+        if (it->second != m.sha256) {
+          return absl::FailedPreconditionError(
+              StrCat("migration ", m.filename,
+                     " was changed after it was applied (its SHA-256 differs); add a new "
+                     "migration instead"));
+        }
+        continue;
+      }
+      current = StrCat("migration ", m.filename);
+      pqxx::work tx(db);
+      tx.exec(m.sql);
+      tx.exec_params("INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)",
+                     m.version, m.name, m.sha256);
+      tx.commit();
+      ++count;
+      log::Info("migration applied", {{"version", m.version}, {"name", m.name}});
+    }
+    if (!applied.empty() && applied.rbegin()->first > static_cast<int>(migrations.size())) {
+      log::Warn("database schema is newer than this registry",
+                {{"database_version", applied.rbegin()->first},
+                 {"known_version", static_cast<int64_t>(migrations.size())}});
+    }
+    {
+      pqxx::nontransaction tx(db);
+      tx.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+    }
+    return count;
+  } catch (const pqxx::sql_error& e) {
+    return SqlErrorStatus(current, e, url);
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(
+        StrCat(current, ": no connection to Postgres: ", SanitizeDbError(e.what(), url)));
+  } catch (const std::exception& e) {
+    return absl::InternalError(StrCat(current, ": ", SanitizeDbError(e.what(), url)));
+  }
+}
+
+}  // namespace switchboard::registry

@@ -1,0 +1,296 @@
+#include "services/registry/src/registry_service.h"
+
+#include <utility>
+
+#include "services/registry/src/secrets.h"
+#include "switchboard/common/crypto.h"
+#include "switchboard/common/log.h"
+#include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
+#include "switchboard/config/declarative.h"
+
+namespace switchboard::registry {
+namespace {
+
+using v1::Change;
+
+constexpr std::chrono::milliseconds kListenSlice{250};
+constexpr std::string_view kKeyPrefix = "sk_sb_";
+constexpr size_t kKeyRandomBytes = 32;
+constexpr size_t kShownPrefixLength = 8;
+
+std::string_view KindName(Change::Kind kind) {
+  switch (kind) {
+    case Change::SERVER:
+      return "server";
+    case Change::NAMESPACE:
+      return "namespace";
+    case Change::ENDPOINT:
+      return "endpoint";
+    case Change::USER:
+      return "user";
+    case Change::API_KEY:
+      return "api_key";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+RegistryService::RegistryService(ConfigStoreFactory factory, RegistryOptions options)
+    : factory_(std::move(factory)), options_(options) {}
+
+RegistryService::~RegistryService() { Stop(); }
+
+absl::Status RegistryService::Start() {
+  follower_store_ = factory_();
+  // Listen before reading, so a change landing between the two is not missed.
+  absl::StatusOr<bool> listening = follower_store_->WaitForChange(std::chrono::milliseconds(0));
+  if (!listening.ok()) return listening.status();
+  absl::StatusOr<v1::Snapshot> snapshot = follower_store_->LoadSnapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  int64_t revision = snapshot->revision();
+  hub_.Update(std::move(*snapshot));
+  pool_ = std::make_unique<StorePool>(factory_, options_.pool_threads, options_.max_queued);
+  follower_ = std::thread([this] { Follow(); });
+  log::Info("configuration loaded", {{"revision", revision}});
+  return absl::OkStatus();
+}
+
+void RegistryService::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  hub_.CloseAll();
+  if (follower_.joinable()) follower_.join();
+  if (pool_ != nullptr) pool_->Stop();
+  follower_store_.reset();
+}
+
+template <typename T, typename Work>
+void RegistryService::RunOnPool(std::string_view what, Done<T> done, Work work) {
+  auto shared_done = std::make_shared<Done<T>>(std::move(done));
+  bool queued = false;
+  bool stopping = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping = stopping_;
+  }
+  if (!stopping && pool_ != nullptr) {
+    queued = pool_->Submit(
+        [shared_done, work = std::move(work)](ConfigStore& store) { (*shared_done)(work(store)); });
+  }
+  if (queued) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping = stopping_;
+  }
+  if (stopping || pool_ == nullptr) {
+    (*shared_done)(absl::UnavailableError("the registry is not running"));
+    return;
+  }
+  log::Warn("request refused: store pool queue is full", {{"request", what}});
+  (*shared_done)(absl::ResourceExhaustedError("the registry is busy; try again"));
+}
+
+void RegistryService::Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> done) {
+  absl::Status valid = config::ValidateApply(request);
+  if (!valid.ok()) {
+    done(absl::InvalidArgumentError(std::string(MessageOf(valid))));
+    return;
+  }
+  RunOnPool<v1::ApplyResponse>(
+      "apply", std::move(done),
+      [this,
+       request = std::move(request)](ConfigStore& store) -> absl::StatusOr<v1::ApplyResponse> {
+        SB_ASSIGN_OR_RETURN(ApplyOutcome outcome, store.Apply(request));
+        if (!request.dry_run() && !outcome.changes.empty()) PublishAfterWrite(store);
+        v1::ApplyResponse response;
+        response.set_revision(outcome.revision);
+        for (Change& change : outcome.changes) {
+          BlankSecrets(&change);
+          *response.add_changes() = std::move(change);
+        }
+        log::Info(request.dry_run() ? "apply planned (dry run)" : "configuration applied",
+                  {{"revision", outcome.revision},
+                   {"changes", response.changes_size()},
+                   {"dry_run", request.dry_run()}});
+        return response;
+      });
+}
+
+void RegistryService::ListServers(Done<v1::ListServersResponse> done) {
+  RunOnPool<v1::ListServersResponse>(
+      "list servers", std::move(done),
+      [](ConfigStore& store) -> absl::StatusOr<v1::ListServersResponse> {
+        SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, store.LoadSnapshot());
+        v1::ListServersResponse response;
+        response.mutable_servers()->Swap(snapshot.mutable_servers());
+        for (v1::Server& server : *response.mutable_servers()) BlankSecrets(&server);
+        return response;
+      });
+}
+
+void RegistryService::ListNamespaces(Done<v1::ListNamespacesResponse> done) {
+  RunOnPool<v1::ListNamespacesResponse>(
+      "list namespaces", std::move(done),
+      [](ConfigStore& store) -> absl::StatusOr<v1::ListNamespacesResponse> {
+        SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, store.LoadSnapshot());
+        v1::ListNamespacesResponse response;
+        response.mutable_namespaces()->Swap(snapshot.mutable_namespaces());
+        return response;
+      });
+}
+
+void RegistryService::ListEndpoints(Done<v1::ListEndpointsResponse> done) {
+  RunOnPool<v1::ListEndpointsResponse>(
+      "list endpoints", std::move(done),
+      [](ConfigStore& store) -> absl::StatusOr<v1::ListEndpointsResponse> {
+        SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, store.LoadSnapshot());
+        v1::ListEndpointsResponse response;
+        response.mutable_endpoints()->Swap(snapshot.mutable_endpoints());
+        return response;
+      });
+}
+
+void RegistryService::ListUsers(Done<v1::ListUsersResponse> done) {
+  RunOnPool<v1::ListUsersResponse>("list users", std::move(done),
+                                   [](ConfigStore& store) -> absl::StatusOr<v1::ListUsersResponse> {
+                                     SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot,
+                                                         store.LoadSnapshot());
+                                     v1::ListUsersResponse response;
+                                     response.mutable_users()->Swap(snapshot.mutable_users());
+                                     return response;
+                                   });
+}
+
+void RegistryService::CreateApiKey(const v1::CreateApiKeyRequest& request,
+                                   Done<v1::CreateApiKeyResponse> done) {
+  if (request.user_email().empty()) {
+    done(absl::InvalidArgumentError("user_email: required"));
+    return;
+  }
+  std::string key;
+  v1::ApiKey record;
+  try {
+    key = StrCat(kKeyPrefix, crypto::RandomHex(kKeyRandomBytes));
+    record.set_id(crypto::RandomHex(16));
+  } catch (const std::exception&) {
+    done(absl::InternalError("cannot generate a random key"));
+    return;
+  }
+  record.set_user_email(request.user_email());
+  record.set_name(request.name().empty() ? "default" : request.name());
+  record.set_prefix(key.substr(0, kShownPrefixLength));
+  record.set_key_sha256(crypto::Sha256Hex(key));
+  RunOnPool<v1::CreateApiKeyResponse>(
+      "create api key", std::move(done),
+      [this, record = std::move(record),
+       key = std::move(key)](ConfigStore& store) -> absl::StatusOr<v1::CreateApiKeyResponse> {
+        SB_ASSIGN_OR_RETURN(v1::ApiKey stored, store.InsertApiKey(record));
+        PublishAfterWrite(store);
+        log::Info("api key created", {{"id", stored.id()}, {"user", stored.user_email()}});
+        v1::CreateApiKeyResponse response;
+        *response.mutable_api_key() = std::move(stored);
+        response.set_key(key);
+        return response;
+      });
+}
+
+void RegistryService::Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done) {
+  switch (request.kind()) {
+    case Change::SERVER:
+    case Change::NAMESPACE:
+    case Change::ENDPOINT:
+    case Change::USER:
+    case Change::API_KEY:
+      break;
+    default:
+      done(
+          absl::InvalidArgumentError("kind: must be SERVER, NAMESPACE, ENDPOINT, USER or API_KEY"));
+      return;
+  }
+  if (request.name().empty()) {
+    done(absl::InvalidArgumentError("name: required"));
+    return;
+  }
+  RunOnPool<v1::DeleteResponse>(
+      "delete", std::move(done),
+      [this,
+       request = std::move(request)](ConfigStore& store) -> absl::StatusOr<v1::DeleteResponse> {
+        SB_ASSIGN_OR_RETURN(int64_t revision, store.Delete(request.kind(), request.name()));
+        PublishAfterWrite(store);
+        log::Info(
+            "object deleted",
+            {{"kind", KindName(request.kind())}, {"name", request.name()}, {"revision", revision}});
+        v1::DeleteResponse response;
+        response.set_revision(revision);
+        return response;
+      });
+}
+
+void RegistryService::PublishAfterWrite(ConfigStore& store) {
+  absl::StatusOr<v1::Snapshot> snapshot = store.LoadSnapshot();
+  if (!snapshot.ok()) {
+    log::Warn("cannot reload the configuration after a write; watchers catch up later",
+              {{"error", MessageOf(snapshot.status())}});
+    return;
+  }
+  hub_.Update(std::move(*snapshot));
+}
+
+void RegistryService::Refresh() {
+  absl::StatusOr<int64_t> revision = follower_store_->LoadRevision();
+  if (!revision.ok()) {
+    log::Warn("cannot read the configuration revision", {{"error", MessageOf(revision.status())}});
+    return;
+  }
+  if (*revision == hub_.revision()) return;
+  absl::StatusOr<v1::Snapshot> snapshot = follower_store_->LoadSnapshot();
+  if (!snapshot.ok()) {
+    log::Warn("cannot load the configuration", {{"error", MessageOf(snapshot.status())}});
+    return;
+  }
+  int64_t before = hub_.revision();
+  int64_t loaded = snapshot->revision();
+  size_t changes = hub_.Update(std::move(*snapshot));
+  if (loaded <= before) return;  // a write on this replica already published it
+  log::Info("configuration changed",
+            {{"revision", loaded},
+             {"changes", static_cast<uint64_t>(changes)},
+             {"watchers", static_cast<uint64_t>(hub_.subscriber_count())}});
+}
+
+void RegistryService::Follow() {
+  auto slice = std::min(kListenSlice, options_.poll_interval);
+  auto last_check = std::chrono::steady_clock::now();
+  bool failing = false;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    absl::StatusOr<bool> news = follower_store_->WaitForChange(slice);
+    if (!news.ok()) {
+      if (!failing) {
+        log::Warn("change notifications lost; reconnecting", {{"error", MessageOf(news.status())}});
+      }
+      failing = true;
+      std::unique_lock<std::mutex> lock(mu_);
+      stop_cv_.wait_for(lock, options_.retry_backoff, [&] { return stopping_; });
+      continue;
+    }
+    if (failing) log::Info("change notifications restored");
+    failing = false;
+    auto now = std::chrono::steady_clock::now();
+    if (!*news && now - last_check < options_.poll_interval) continue;
+    last_check = now;
+    Refresh();
+  }
+}
+
+}  // namespace switchboard::registry

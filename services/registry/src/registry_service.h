@@ -1,0 +1,98 @@
+#pragma once
+
+#include <absl/status/statusor.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "services/registry/src/config_store.h"
+#include "services/registry/src/store_pool.h"
+#include "services/registry/src/watch_hub.h"
+#include "switchboard/registry/v1/registry.pb.h"
+
+namespace switchboard::registry {
+
+// Tuning of a RegistryService; the defaults suit production.
+struct RegistryOptions {
+  int pool_threads = 2;     // store workers, each with its own connection
+  size_t max_queued = 256;  // requests waiting for a worker before new ones are refused
+  std::chrono::milliseconds poll_interval{3000};  // revision check when no notification came
+  std::chrono::milliseconds retry_backoff{1000};  // wait after the change feed failed
+};
+
+// The registry's logic, free of gRPC: validates admin requests, runs their store work on a
+// bounded pool of workers (never on the caller's thread), blanks secrets in what it returns,
+// mints API keys, and keeps a WatchHub current by following the store's change notifications
+// (with a periodic revision check in case one is missed).
+//
+// A write is published to this replica's watchers before it is acknowledged.
+//
+// Each request method calls `done` exactly once: from a pool thread with the result, or on
+// the caller's thread when the request is invalid or the pool refuses it (busy or stopping).
+class RegistryService {
+ public:
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+
+  RegistryService(ConfigStoreFactory factory, RegistryOptions options = {});
+  ~RegistryService();
+
+  RegistryService(const RegistryService&) = delete;
+  RegistryService& operator=(const RegistryService&) = delete;
+
+  // Starts listening for changes, loads the first snapshot (so every Watch starts from one),
+  // then starts the pool and the change follower. Fails when the store cannot be read.
+  absl::Status Start();
+
+  // Ends every Watch stream, stops following changes, finishes queued requests and stops the
+  // pool. Idempotent.
+  void Stop();
+
+  // Validates with config::ValidateApply (InvalidArgument naming the field), then upserts the
+  // request in one transaction (or, with dry_run, only computes the changes). The response
+  // lists the objects changed, with secrets blanked.
+  void Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> done);
+
+  // The stored objects, sorted by key, server secrets blanked.
+  void ListServers(Done<v1::ListServersResponse> done);
+  void ListNamespaces(Done<v1::ListNamespacesResponse> done);
+  void ListEndpoints(Done<v1::ListEndpointsResponse> done);
+  void ListUsers(Done<v1::ListUsersResponse> done);
+
+  // Mints "sk_sb_" + 64 hex characters for an existing user (NotFound otherwise), stores only
+  // its SHA-256 and prefix, and returns the clear key: the only time it is ever available.
+  void CreateApiKey(const v1::CreateApiKeyRequest& request, Done<v1::CreateApiKeyResponse> done);
+
+  // Deletes one object by kind and key; see ConfigStore::Delete for the errors.
+  void Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done);
+
+  // The feed behind the Watch RPC.
+  WatchHub& watch_hub() { return hub_; }
+
+ private:
+  template <typename T, typename Work>
+  void RunOnPool(std::string_view what, Done<T> done, Work work);
+  void Follow();
+  // Reloads the snapshot into the hub when the stored revision moved.
+  void Refresh();
+  // Publishes what `store` just wrote before the write is acknowledged, so a Watch opened on
+  // this replica afterwards already sees it (the notification path follows up for others).
+  void PublishAfterWrite(ConfigStore& store);
+
+  ConfigStoreFactory factory_;
+  RegistryOptions options_;
+  WatchHub hub_;
+  std::unique_ptr<StorePool> pool_;
+  std::unique_ptr<ConfigStore> follower_store_;  // used by the follower thread only
+  std::thread follower_;
+
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by mu_
+};
+
+}  // namespace switchboard::registry

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <vector>
+
+#include "switchboard/registry/v1/registry.pb.h"
+
+namespace switchboard::registry {
+
+// The changes that turn `before` into `after`, matching objects by kind and key (server,
+// namespace and endpoint name, user email, API key id): an UPSERT carrying the whole new
+// object for each one that is new or different, a DELETE (kind and key only) for each one
+// that is gone. Upserts come first, in dependency order (servers, namespaces, endpoints,
+// users, API keys), then deletes in the reverse order, so a consumer applying them one by one
+// never holds a reference to a deleted object. Equal snapshots give no changes.
+std::vector<v1::Change> DiffSnapshots(const v1::Snapshot& before, const v1::Snapshot& after);
+
+// The changes an Apply of `request` makes to `current`: an UPSERT for each requested server,
+// namespace, endpoint and user that is new or differs from its stored form, in request order
+// within each kind. Objects the request does not mention are left alone (no deletes).
+std::vector<v1::Change> PlanApply(const v1::Snapshot& current, const v1::ApplyRequest& request);
+
+// Sorts every list of a snapshot by key, so equal configurations serialize equally.
+void SortSnapshot(v1::Snapshot* snapshot);
+
+}  // namespace switchboard::registry

@@ -1,0 +1,31 @@
+// sbctl: the command-line client of the registry's admin API.
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "switchboard/common/status.h"
+#include "tools/sbctl/src/cli.h"
+#include "tools/sbctl/src/commands.h"
+#include "tools/sbctl/src/registry_client.h"
+
+int main(int argc, char** argv) {
+  namespace sbctl = switchboard::sbctl;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<sbctl::Command> command =
+      sbctl::ParseArgs(args, std::getenv("SWITCHBOARD_REGISTRY_ADDRESS"));
+  if (!command.ok()) {
+    std::cerr << "sbctl: " << switchboard::MessageOf(command.status())
+              << "\nRun 'sbctl --help' for usage.\n";
+    return 2;
+  }
+  if (command->verb == sbctl::Verb::kHelp) {
+    std::cout << sbctl::Usage();
+    return 0;
+  }
+  std::unique_ptr<sbctl::RegistryClient> client =
+      sbctl::MakeGrpcRegistryClient(command->registry, std::chrono::seconds(30));
+  return sbctl::Execute(*command, *client, std::cout, std::cerr);
+}

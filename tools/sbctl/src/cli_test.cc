@@ -1,0 +1,127 @@
+#include "tools/sbctl/src/cli.h"
+
+#include <gtest/gtest.h>
+
+#include <ostream>
+
+namespace switchboard::sbctl {
+namespace {
+
+using registry::v1::Change;
+
+absl::StatusOr<Command> Parse(std::vector<std::string> args, const char* env = nullptr) {
+  return ParseArgs(args, env);
+}
+
+TEST(CliTest, Apply) {
+  auto c = Parse({"apply", "-f", "switchboard.yaml"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->verb, Verb::kApply);
+  EXPECT_EQ(c->file, "switchboard.yaml");
+  EXPECT_FALSE(c->dry_run);
+  EXPECT_EQ(c->registry, "127.0.0.1:7103");
+
+  c = Parse({"apply", "--dry-run", "--filename=sb.yaml"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->dry_run);
+  EXPECT_EQ(c->file, "sb.yaml");
+
+  c = Parse({"apply", "-f", "-"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->file, "-");
+}
+
+TEST(CliTest, RegistryFromFlagThenEnvironmentThenDefault) {
+  EXPECT_EQ(Parse({"get", "servers"})->registry, "127.0.0.1:7103");
+  EXPECT_EQ(Parse({"get", "servers"}, "reg.internal:7103")->registry, "reg.internal:7103");
+  EXPECT_EQ(Parse({"get", "servers"}, "")->registry, "127.0.0.1:7103");
+  EXPECT_EQ(Parse({"--registry", "10.0.0.2:9000", "get", "servers"}, "reg:1")->registry,
+            "10.0.0.2:9000");
+  EXPECT_EQ(Parse({"get", "servers", "--registry=[::1]:7103"})->registry, "[::1]:7103");
+}
+
+TEST(CliTest, Get) {
+  auto c = Parse({"get", "namespaces"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->verb, Verb::kGet);
+  EXPECT_EQ(c->kind, Change::NAMESPACE);
+  EXPECT_EQ(Parse({"get", "servers"})->kind, Change::SERVER);
+  EXPECT_EQ(Parse({"get", "endpoints"})->kind, Change::ENDPOINT);
+  EXPECT_EQ(Parse({"get", "users"})->kind, Change::USER);
+  EXPECT_TRUE(Parse({"get", "users", "-o", "json"})->json);
+  EXPECT_FALSE(Parse({"get", "users", "-o", "table"})->json);
+}
+
+TEST(CliTest, CreateApiKey) {
+  auto c = Parse({"create", "apikey", "--user", "dev@example.com", "--name", "laptop"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->verb, Verb::kCreateApiKey);
+  EXPECT_EQ(c->user_email, "dev@example.com");
+  EXPECT_EQ(c->key_name, "laptop");
+  EXPECT_FALSE(c->json);
+  c = Parse({"create", "apikey", "--user=dev@example.com", "-o", "json"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->json);
+  EXPECT_EQ(c->key_name, "");
+}
+
+TEST(CliTest, Delete) {
+  auto c = Parse({"delete", "server", "everything"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->verb, Verb::kDelete);
+  EXPECT_EQ(c->kind, Change::SERVER);
+  EXPECT_EQ(c->name, "everything");
+  EXPECT_EQ(Parse({"delete", "namespace", "n"})->kind, Change::NAMESPACE);
+  EXPECT_EQ(Parse({"delete", "endpoint", "e"})->kind, Change::ENDPOINT);
+}
+
+TEST(CliTest, Help) {
+  EXPECT_EQ(Parse({"--help"})->verb, Verb::kHelp);
+  EXPECT_EQ(Parse({"get", "-h"})->verb, Verb::kHelp);
+  EXPECT_NE(Usage().find("sbctl apply -f FILE"), std::string::npos);
+}
+
+struct BadArgs {
+  std::vector<std::string> args;
+  const char* message;
+};
+
+// Names each case by its command line in test output.
+void PrintTo(const BadArgs& bad, std::ostream* os) {
+  *os << "sbctl";
+  for (const std::string& arg : bad.args) *os << " " << arg;
+}
+
+class CliErrorTest : public testing::TestWithParam<BadArgs> {};
+
+TEST_P(CliErrorTest, IsOneClearLine) {
+  auto c = Parse(GetParam().args);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CliErrorTest,
+    testing::Values(
+        BadArgs{{}, "no command given"}, BadArgs{{"frobnicate"}, "unknown command 'frobnicate'"},
+        BadArgs{{"apply"}, "apply needs -f FILE"}, BadArgs{{"apply", "-f"}, "-f needs a value"},
+        BadArgs{{"apply", "-f", "a", "-f", "b"}, "-f given twice"},
+        BadArgs{{"apply", "-f", "a", "extra"}, "apply takes no arguments, got 'extra'"},
+        BadArgs{{"get"}, "usage: sbctl get servers|namespaces|endpoints|users"},
+        BadArgs{{"get", "widgets"}, "usage: sbctl get servers|namespaces|endpoints|users"},
+        BadArgs{{"get", "servers", "--dry-run"}, "--dry-run does not apply to 'get'"},
+        BadArgs{{"get", "servers", "-o", "yaml"}, "-o: unknown output format 'yaml'"},
+        BadArgs{{"create", "apikey"}, "create apikey needs --user EMAIL"},
+        BadArgs{{"create", "user", "--user", "a@b.c"},
+                "usage: sbctl create apikey --user EMAIL [--name NAME]"},
+        BadArgs{{"delete", "server"},
+                "usage: sbctl delete server|namespace|endpoint|user|apikey NAME"},
+        BadArgs{{"delete", "widget", "x"},
+                "usage: sbctl delete server|namespace|endpoint|user|apikey NAME"},
+        BadArgs{{"delete", "server", "x", "-o", "json"}, "-o does not apply to 'delete'"},
+        BadArgs{{"get", "servers", "--verbose"}, "unknown flag '--verbose'"},
+        BadArgs{{"--registry", "nowhere", "get", "servers"},
+                "--registry: expected host:port, got 'nowhere'"}));
+
+}  // namespace
+}  // namespace switchboard::sbctl

@@ -1,0 +1,243 @@
+#include "tools/sbctl/src/commands.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace switchboard::sbctl {
+namespace {
+
+namespace v1 = registry::v1;
+
+// Records requests and answers with canned responses or a canned error.
+class FakeRegistry : public RegistryClient {
+ public:
+  absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request) override {
+    applied.push_back(request);
+    if (!error.ok()) return error;
+    v1::ApplyResponse response;
+    response.set_revision(7);
+    for (const auto& s : request.servers()) {
+      auto* c = response.add_changes();
+      c->set_kind(v1::Change::SERVER);
+      c->set_name(s.name());
+    }
+    return response;
+  }
+  absl::StatusOr<v1::ListServersResponse> ListServers() override {
+    if (!error.ok()) return error;
+    return servers;
+  }
+  absl::StatusOr<v1::ListNamespacesResponse> ListNamespaces() override {
+    if (!error.ok()) return error;
+    return v1::ListNamespacesResponse();
+  }
+  absl::StatusOr<v1::ListEndpointsResponse> ListEndpoints() override {
+    if (!error.ok()) return error;
+    return v1::ListEndpointsResponse();
+  }
+  absl::StatusOr<v1::ListUsersResponse> ListUsers() override {
+    if (!error.ok()) return error;
+    return v1::ListUsersResponse();
+  }
+  absl::StatusOr<v1::CreateApiKeyResponse> CreateApiKey(
+      const v1::CreateApiKeyRequest& request) override {
+    key_requests.push_back(request);
+    if (!error.ok()) return error;
+    v1::CreateApiKeyResponse response;
+    response.mutable_api_key()->set_id("0123abcd");
+    response.mutable_api_key()->set_user_email(request.user_email());
+    response.set_key("sk_sb_" + std::string(64, 'f'));
+    return response;
+  }
+  absl::StatusOr<v1::DeleteResponse> Delete(const v1::DeleteRequest& request) override {
+    deletes.push_back(request);
+    if (!error.ok()) return error;
+    return v1::DeleteResponse();
+  }
+
+  absl::Status error;
+  v1::ListServersResponse servers;
+  std::vector<v1::ApplyRequest> applied;
+  std::vector<v1::CreateApiKeyRequest> key_requests;
+  std::vector<v1::DeleteRequest> deletes;
+};
+
+struct RunResult {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+RunResult Execute(std::vector<std::string> args, FakeRegistry& registry) {
+  auto command = ParseArgs(args, nullptr);
+  EXPECT_TRUE(command.ok()) << command.status();
+  std::ostringstream out, err;
+  int code = Execute(*command, registry, out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A file under the test's temporary directory, removed when the test ends.
+class TempFile {
+ public:
+  TempFile(const std::string& name, const std::string& text)
+      : path_(testing::TempDir() + "sbctl_test_" + std::to_string(getpid()) + "_" + name) {
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+constexpr char kGood[] = R"(
+servers:
+  - name: everything
+    command: npx
+    args: [-y, "@modelcontextprotocol/server-everything"]
+    env: {TOKEN: s3cret}
+namespaces:
+  - name: demo
+    servers: [everything]
+endpoints:
+  - name: demo
+    namespace: demo
+)";
+
+TEST(CommandsTest, ApplyPrintsOneLinePerObject) {
+  FakeRegistry registry;
+  TempFile file("good.yaml", kGood);
+  RunResult run = Execute({"apply", "-f", file.path()}, registry);
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "server/everything configured\n"
+            "namespace/demo unchanged\n"
+            "endpoint/demo unchanged\n");
+  ASSERT_EQ(registry.applied.size(), 1u);
+  EXPECT_FALSE(registry.applied[0].dry_run());
+  EXPECT_EQ(registry.applied[0].servers(0).env().at("TOKEN"), "s3cret");
+}
+
+TEST(CommandsTest, DryRunIsSentAndShown) {
+  FakeRegistry registry;
+  TempFile file("dry.yaml", kGood);
+  RunResult run = Execute({"apply", "--dry-run", "-f", file.path()}, registry);
+  EXPECT_EQ(run.code, 0);
+  ASSERT_EQ(registry.applied.size(), 1u);
+  EXPECT_TRUE(registry.applied[0].dry_run());
+  EXPECT_EQ(run.out.substr(0, run.out.find('\n')), "server/everything configured (dry run)");
+}
+
+TEST(CommandsTest, InvalidFileNamesTheFileAndFieldAndSendsNothing) {
+  FakeRegistry registry;
+  TempFile file("bad.yaml", "servers:\n  - name: x\n    type: FTP\n");
+  RunResult run = Execute({"apply", "-f", file.path()}, registry);
+  EXPECT_EQ(run.code, 2);
+  EXPECT_EQ(run.err, "sbctl: " + file.path() +
+                         ": servers[0].type: must be one of STDIO, SSE, STREAMABLE_HTTP, got "
+                         "'FTP'\n");
+  EXPECT_TRUE(run.out.empty());
+  EXPECT_TRUE(registry.applied.empty());
+}
+
+TEST(CommandsTest, MissingFileIsBadInput) {
+  FakeRegistry registry;
+  RunResult run = Execute({"apply", "-f", "/nonexistent/switchboard.yaml"}, registry);
+  EXPECT_EQ(run.code, 2);
+  EXPECT_EQ(run.err.rfind("sbctl: /nonexistent/switchboard.yaml: cannot read", 0), 0u) << run.err;
+}
+
+TEST(CommandsTest, RegistryErrorsAreOneLineAndExitOne) {
+  FakeRegistry registry;
+  registry.error = absl::InvalidArgumentError("endpoints[0].namespace: unknown namespace 'x'");
+  TempFile file("ok.yaml", kGood);
+  RunResult run = Execute({"apply", "-f", file.path()}, registry);
+  EXPECT_EQ(run.code, 1);
+  EXPECT_EQ(run.err, "sbctl: endpoints[0].namespace: unknown namespace 'x'\n");
+
+  registry.error = absl::UnavailableError("failed to connect to all addresses");
+  run = Execute({"get", "servers"}, registry);
+  EXPECT_EQ(run.code, 1);
+  EXPECT_EQ(run.err,
+            "sbctl: registry at 127.0.0.1:7103 unavailable: failed to connect to all "
+            "addresses\n");
+
+  registry.error = absl::DeadlineExceededError("Deadline Exceeded");
+  run = Execute({"get", "servers"}, registry);
+  EXPECT_EQ(run.code, 1);
+  EXPECT_EQ(run.err, "sbctl: registry at 127.0.0.1:7103 did not answer in time\n");
+
+  registry.error = absl::InternalError("two\nlines");
+  run = Execute({"get", "servers"}, registry);
+  EXPECT_EQ(run.err, "sbctl: two lines\n");
+}
+
+TEST(CommandsTest, GetPrintsATableOrSaysNothingFound) {
+  FakeRegistry registry;
+  RunResult run = Execute({"get", "users"}, registry);
+  EXPECT_EQ(run.code, 0);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, "sbctl: no users found\n");
+
+  auto* s = registry.servers.add_servers();
+  s->set_name("remote");
+  s->set_type("STREAMABLE_HTTP");
+  s->set_url("https://example.test/mcp");
+  s->set_bearer_token("***");
+  run = Execute({"get", "servers"}, registry);
+  EXPECT_EQ(run.code, 0);
+  EXPECT_NE(run.out.find("remote"), std::string::npos);
+  EXPECT_NE(run.out.find("bearerToken"), std::string::npos);
+  EXPECT_EQ(run.out.find("***"), std::string::npos);
+
+  run = Execute({"get", "servers", "-o", "json"}, registry);
+  EXPECT_EQ(run.code, 0);
+  auto json = boost::json::parse(run.out).as_object();
+  EXPECT_EQ(json["servers"].as_array()[0].as_object()["name"].as_string(), "remote");
+}
+
+TEST(CommandsTest, CreateApiKeyPrintsTheKeyOnceWithANote) {
+  FakeRegistry registry;
+  RunResult run =
+      Execute({"create", "apikey", "--user", "dev@example.com", "--name", "ci"}, registry);
+  EXPECT_EQ(run.code, 0);
+  EXPECT_EQ(run.out, "sk_sb_" + std::string(64, 'f') + "\n");
+  EXPECT_NE(run.err.find("cannot be shown again"), std::string::npos);
+  EXPECT_EQ(run.err.find("sk_sb_"), std::string::npos);
+  ASSERT_EQ(registry.key_requests.size(), 1u);
+  EXPECT_EQ(registry.key_requests[0].name(), "ci");
+
+  run = Execute({"create", "apikey", "--user", "dev@example.com", "-o", "json"}, registry);
+  EXPECT_EQ(run.code, 0);
+  auto json = boost::json::parse(run.out).as_object();
+  EXPECT_EQ(json["id"].as_string(), "0123abcd");
+  EXPECT_EQ(json["key"].as_string(), "sk_sb_" + std::string(64, 'f'));
+  EXPECT_EQ(json.size(), 2u);
+}
+
+TEST(CommandsTest, CreateApiKeyForUnknownUser) {
+  FakeRegistry registry;
+  registry.error = absl::NotFoundError("user 'ghost@example.com' not found");
+  RunResult run = Execute({"create", "apikey", "--user", "ghost@example.com"}, registry);
+  EXPECT_EQ(run.code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, "sbctl: user 'ghost@example.com' not found\n");
+}
+
+TEST(CommandsTest, Delete) {
+  FakeRegistry registry;
+  RunResult run = Execute({"delete", "namespace", "demo"}, registry);
+  EXPECT_EQ(run.code, 0);
+  EXPECT_EQ(run.out, "namespace/demo deleted\n");
+  ASSERT_EQ(registry.deletes.size(), 1u);
+  EXPECT_EQ(registry.deletes[0].kind(), v1::Change::NAMESPACE);
+  EXPECT_EQ(registry.deletes[0].name(), "demo");
+}
+
+}  // namespace
+}  // namespace switchboard::sbctl
