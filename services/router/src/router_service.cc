@@ -308,12 +308,7 @@ void RouterService::StartList(Call& call, std::string_view array_key, bool renam
     return;
   }
   for (size_t i = 0; i < list->servers.size(); ++i) {
-    Pending p;
-    p.sink = call.sink;
-    p.sink_key = call.sink.get();
-    p.call_id = call.request.call_id();
-    p.session_id = call.request.session_id();
-    p.client_id = list->client_id;
+    Pending p = PendingFor(call, list->client_id);
     p.list = list;
     p.list_index = i;
     UpstreamState& up = upstreams_.find(list->servers[i])->second;
@@ -321,6 +316,16 @@ void RouterService::StartList(Call& call, std::string_view array_key, bool renam
     ArmTimer(list->servers[i], id, *up.pending.Find(id), options_.list_timeout_ms);
     up.connection->Send(jsonrpc::MakeRequest(std::to_string(id), list->method, ""));
   }
+}
+
+RouterService::Pending RouterService::PendingFor(const Call& call, std::string_view client_id) {
+  Pending p;
+  p.sink = call.sink;
+  p.sink_key = call.sink.get();
+  p.call_id = call.request.call_id();
+  p.session_id = call.request.session_id();
+  p.client_id = std::string(client_id);
+  return p;
 }
 
 const registry::v1::Server* RouterService::ResolvePrefixed(const Call& call,
@@ -389,12 +394,7 @@ void RouterService::RouteByName(Call& call) {
                                           server->type(), " is not supported yet")));
     return;
   }
-  Pending p;
-  p.sink = call.sink;
-  p.sink_key = call.sink.get();
-  p.call_id = call.request.call_id();
-  p.session_id = call.request.session_id();
-  p.client_id = raw_id;
+  Pending p = PendingFor(call, raw_id);
   std::vector<std::pair<Span, std::string>> edits;
   if (!call.ns->disable_prefix()) edits.emplace_back(*name_span, jsonrpc::EncodeString(inner_name));
   Forward(server->name(), *up, std::move(p), message, env, std::move(edits));
@@ -442,12 +442,7 @@ void RouterService::RouteByUri(Call& call) {
                                    StrCat("Resource not found: ", *uri)));
     return;
   }
-  Pending p;
-  p.sink = call.sink;
-  p.sink_key = call.sink.get();
-  p.call_id = call.request.call_id();
-  p.session_id = call.request.session_id();
-  p.client_id = raw_id;
+  Pending p = PendingFor(call, raw_id);
   std::string first = candidates.front();
   candidates.erase(candidates.begin());
   if (!candidates.empty()) {
@@ -483,12 +478,7 @@ void RouterService::RouteCompletion(Call& call) {
       const auto* server = call.config->FindServer(name);
       UpstreamState* up = server ? GetUpstream(*server) : nullptr;
       if (up == nullptr) continue;
-      Pending p;
-      p.sink = call.sink;
-      p.sink_key = call.sink.get();
-      p.call_id = call.request.call_id();
-      p.session_id = call.request.session_id();
-      p.client_id = raw_id;
+      Pending p = PendingFor(call, raw_id);
       Forward(name, *up, std::move(p), message, env, {});
       return;
     }
@@ -507,12 +497,7 @@ void RouterService::RouteCompletion(Call& call) {
                                    StrCat("Unknown prompt: ", name ? *name : "")));
     return;
   }
-  Pending p;
-  p.sink = call.sink;
-  p.sink_key = call.sink.get();
-  p.call_id = call.request.call_id();
-  p.session_id = call.request.session_id();
-  p.client_id = raw_id;
+  Pending p = PendingFor(call, raw_id);
   std::vector<std::pair<Span, std::string>> edits;
   if (!call.ns->disable_prefix()) edits.emplace_back(*name_span, jsonrpc::EncodeString(inner));
   Forward(server->name(), *up, std::move(p), message, env, std::move(edits));

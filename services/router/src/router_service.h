@@ -88,6 +88,8 @@ class RouterService {
     const registry::v1::Namespace* ns = nullptr;
   };
 
+  // A pending entry for an upstream request made on behalf of `call`.
+  static Pending PendingFor(const Call& call, std::string_view client_id);
   void HandleOnExecutor(std::shared_ptr<ClientSink> sink, router::v1::RouterRequest request);
   void HandleRequest(Call& call);
   void HandleNotification(Call& call);
