@@ -226,7 +226,8 @@ void RouterService::Initialize(Call& call) {
   json::object caps;
   caps["tools"] = json::object();
   caps["prompts"] = json::object();
-  caps["resources"] = json::object{{"subscribe", true}};
+  // Not "subscribe": resources/updated notifications are not relayed yet.
+  caps["resources"] = json::object();
   caps["completions"] = json::object();
   caps["logging"] = json::object();
   result["capabilities"] = std::move(caps);
