@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,19 +15,28 @@ const require = createRequire(path.join(repo, 'tools/npm/package.json'));
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 
-const ports = {
-  SB_EDGE_PORT: '22008', SB_ROUTER_PORT: '22101', SB_RUNNER_PORT: '22102',
-  SB_REGISTRY_PORT: '22103', SB_AUTH_PORT: '22104', SB_PG_PORT: '22432', SB_REDIS_PORT: '22379',
-};
+// Free loopback ports chosen at start, so this test never collides with a stack already up.
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(String(port)));
+    });
+  });
+}
+
 const stateDir = process.env.SB_STATE_DIR ?? path.join(repo, 'build', 'it-stack');
-const env = { ...process.env, ...ports, SB_STATE_DIR: stateDir };
 const launcher = path.join(repo, 'deploy/local/switchboard-local');
-const url = `http://127.0.0.1:${ports.SB_EDGE_PORT}/metamcp/demo/mcp`;
 const mcpHeaders = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 const initialize = JSON.stringify({
   jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'it', version: '1' } },
 });
+const ports = {};
+let env;
+let url;
 let key;
 
 function launch(...args) {
@@ -34,11 +44,17 @@ function launch(...args) {
   return r;
 }
 
-before(() => {
+before(async () => {
+  for (const name of ['SB_EDGE_PORT', 'SB_ROUTER_PORT', 'SB_RUNNER_PORT', 'SB_REGISTRY_PORT',
+    'SB_AUTH_PORT', 'SB_PG_PORT', 'SB_REDIS_PORT']) {
+    ports[name] = await freePort();
+  }
+  env = { ...process.env, ...ports, SB_STATE_DIR: stateDir };
+  url = `http://127.0.0.1:${ports.SB_EDGE_PORT}/metamcp/demo/mcp`;
   fs.rmSync(stateDir, { recursive: true, force: true });
   const r = launch('up', '--detach', '--no-install', '--no-build');
   assert.equal(r.status, 0, `launcher failed:\n${r.stderr}\n${r.stdout}`);
-  assert.match(r.stdout, /"url": "http:\/\/127\.0\.0\.1:22008\/metamcp\/demo\/mcp"/);
+  assert.ok(r.stdout.includes(`"url": "${url}"`), 'the launcher prints the endpoint in the client config');
   key = fs.readFileSync(path.join(stateDir, 'demo-api-key'), 'utf8').trim();
   assert.match(key, /^sk_sb_[0-9a-f]{64}$/);
   assert.ok(r.stdout.includes(key), 'the launcher prints the key in the client config');
