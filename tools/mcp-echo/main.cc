@@ -8,6 +8,8 @@
 //                     notifications/progress when it starts and when it wakes up
 //   stderr {text}     writes `text` and a newline to stderr, then answers
 //   notify {message}  sends notifications/message (level info, data = message), then answers
+//   sample {prompt}   asks the client sampling/createMessage with `prompt`, then answers
+//                     "Sampled: <the text the client returned>" (isError if the client refused)
 //
 // Notifications are ignored; the process exits when stdin ends.
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,8 +55,15 @@ constexpr std::string_view kToolsList =
     R"("description":"Text to write"}},"required":["text"]}},)"
     R"({"name":"notify","description":"Sends a notifications/message to the client, then answers",)"
     R"("inputSchema":{"type":"object","properties":{"message":{"type":"string",)"
-    R"("description":"The log message's data"}},"required":["message"]}})"
+    R"("description":"The log message's data"}},"required":["message"]}},)"
+    R"({"name":"sample","description":"Asks the client to sample a message, then answers with it",)"
+    R"("inputSchema":{"type":"object","properties":{"prompt":{"type":"string",)"
+    R"("description":"What to ask"}},"required":["prompt"]}})"
     R"(]})";
+
+// Tool calls waiting for the client's answer to a sampling request: request id → call id.
+std::map<std::string, json::value> g_sampling;
+uint64_t g_next_sampling = 1;
 
 // Guards stdout: `sleep` answers from its own thread.
 std::mutex g_stdout_mu;
@@ -211,9 +221,44 @@ void CallTool(const json::value& id, const json::object* params) {
     p["data"] = *message;
     Send(Notification("notifications/message", p));
     Send(Result(id, TextContent("Notified")));
+  } else if (*name == "sample") {
+    const json::string* prompt = StringMember(args, "prompt");
+    if (prompt == nullptr) return bad_args("prompt must be a string");
+    std::string request_id = "sample-" + std::to_string(g_next_sampling++);
+    g_sampling[request_id] = id;
+    json::object p;
+    p["messages"] = json::array{json::object{
+        {"role", "user"}, {"content", json::object{{"type", "text"}, {"text", *prompt}}}}};
+    p["maxTokens"] = 100;
+    Send(json::serialize(json::object{{"jsonrpc", "2.0"},
+                                      {"id", request_id},
+                                      {"method", "sampling/createMessage"},
+                                      {"params", p}}));
   } else {
     Send(Error(id, kInvalidParams, "Unknown tool: " + std::string(*name)));
   }
+}
+
+// The client's answer to a sampling request: finishes the tool call that asked.
+void HandleResponse(const json::object& o) {
+  const json::value* id = o.if_contains("id");
+  if (id == nullptr || !id->is_string()) return;
+  auto it = g_sampling.find(std::string(id->as_string()));
+  if (it == g_sampling.end()) return;
+  json::value call_id = it->second;
+  g_sampling.erase(it);
+  std::string text;
+  if (const json::object* result = ObjectMember(&o, "result")) {
+    if (const json::object* content = ObjectMember(result, "content")) {
+      if (const json::string* t = StringMember(content, "text")) text = std::string(*t);
+    }
+    Send(Result(call_id, TextContent("Sampled: " + text)));
+    return;
+  }
+  json::object refused;
+  refused["content"] = json::array{json::object{{"type", "text"}, {"text", "The client refused to sample"}}};
+  refused["isError"] = true;
+  Send(Result(call_id, json::serialize(refused)));
 }
 
 void HandleLine(std::string_view line) {
@@ -232,7 +277,10 @@ void HandleLine(std::string_view line) {
   const json::object& o = msg.as_object();
   const json::value* id = o.if_contains("id");
   const json::value* method = o.if_contains("method");
-  if (method == nullptr) return;  // a response: this server never sends requests
+  if (method == nullptr) {  // a response: to a sampling request of ours
+    HandleResponse(o);
+    return;
+  }
   if (id == nullptr) return;      // a notification
   if (!method->is_string()) {
     Send(Error(*id, kInvalidRequest, "Invalid Request: method must be a string"));

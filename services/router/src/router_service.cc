@@ -138,7 +138,8 @@ void RouterService::HandleOnExecutor(std::shared_ptr<ClientSink> sink,
       HandleNotification(call);
       break;
     case jsonrpc::Kind::kResponse:
-      break;  // answers to server->client requests: relayed in a later version
+      RelayClientResponse(call);
+      break;
   }
 }
 
@@ -594,7 +595,66 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     }
     return;
   }
+  if (env.kind == jsonrpc::Kind::kRequest) {
+    RelayServerRequest(server, up, message, env);
+    return;
+  }
+  if (env.method == "notifications/message") {
+    // A log line is related to the call it was written during; with several calls in flight
+    // on a shared server it cannot be placed, and is not shown to a client it may not concern.
+    if (Pending* only = OnlyCallInFlight(up)) {
+      if (auto sink = only->sink.lock()) sink->Send(only->call_id, std::move(message), false);
+    }
+    return;
+  }
   log::Debug("upstream message not routed yet", {{"server", server}, {"method", env.method}});
+}
+
+RouterService::Pending* RouterService::OnlyCallInFlight(UpstreamState& up) {
+  uint64_t only = 0;
+  int calls = 0;
+  up.pending.ForEach([&](uint64_t id, const Pending& p) {
+    if (!p.list && !p.discard) {
+      only = id;
+      ++calls;
+    }
+  });
+  return calls == 1 ? up.pending.Find(only) : nullptr;
+}
+
+void RouterService::RelayServerRequest(const std::string& server, UpstreamState& up,
+                                       std::string_view message, const Envelope& env) {
+  std::string_view upstream_id = env.id.In(message);
+  Pending* only = OnlyCallInFlight(up);
+  std::shared_ptr<ClientSink> sink = only ? only->sink.lock() : nullptr;
+  if (sink == nullptr) {
+    up.connection->Send(jsonrpc::MakeError(
+        upstream_id, jsonrpc::kMethodNotFound,
+        StrCat(env.method, only ? ": the client has gone away"
+                                : ": the gateway cannot tell which client to ask")));
+    return;
+  }
+  constexpr size_t kMaxRelays = 10000;  // clients that never answer do not grow this forever
+  if (relays_.size() >= kMaxRelays) relays_.erase(relays_.begin());
+  uint64_t relay = next_relay_++;
+  relays_[relay] = Relay{server, up.generation, std::string(upstream_id), only->session_id};
+  sink->Send(only->call_id,
+             jsonrpc::Replace(message, env.id, jsonrpc::EncodeString(StrCat("sbr-", relay))),
+             false);
+}
+
+void RouterService::RelayClientResponse(Call& call) {
+  const std::string& message = call.request.message();
+  std::optional<std::string> id = jsonrpc::DecodeString(call.envelope.id.In(message));
+  if (!id || id->rfind("sbr-", 0) != 0) return;
+  std::optional<uint64_t> relay_id = jsonrpc::ParseUintId(std::string_view(*id).substr(4));
+  auto it = relay_id ? relays_.find(*relay_id) : relays_.end();
+  if (it == relays_.end() || it->second.session_id != call.request.session_id()) return;
+  Relay relay = std::move(it->second);
+  relays_.erase(it);
+  auto up = upstreams_.find(relay.server);
+  if (up == upstreams_.end() || up->second.generation != relay.generation) return;
+  up->second.connection->Send(jsonrpc::Replace(message, call.envelope.id, relay.upstream_id));
 }
 
 void RouterService::DeliverListPart(const std::string& server, UpstreamState& up,

@@ -121,6 +121,12 @@ class RouterService {
   void DeliverListPart(const std::string& server, UpstreamState& up, Pending pending,
                        std::string_view message, const jsonrpc::Envelope& env);
   void FinishList(ListAggregate& list);
+  // The single call in flight on `up` (a server can only be asking or logging about that one),
+  // or nullptr when there are none or several.
+  Pending* OnlyCallInFlight(UpstreamState& up);
+  void RelayServerRequest(const std::string& server, UpstreamState& up, std::string_view message,
+                          const jsonrpc::Envelope& env);
+  void RelayClientResponse(Call& call);
   void ArmTimer(const std::string& server, uint64_t id, Pending& pending, int64_t timeout_ms);
 
   boost::asio::any_io_executor executor_;
@@ -132,6 +138,15 @@ class RouterService {
   // learnt from list results, used to route resources/read and friends.
   std::map<std::string, std::string, std::less<>> resource_owner_;
   std::vector<std::pair<std::string, std::string>> template_owner_;
+  // Server->client requests relayed to a client, by the id the client sees ("sbr-<n>").
+  struct Relay {
+    std::string server;
+    uint64_t generation = 0;
+    std::string upstream_id;  // raw JSON of the id the server used
+    std::string session_id;   // only this session may answer
+  };
+  std::map<uint64_t, Relay> relays_;
+  uint64_t next_relay_ = 1;
   uint64_t next_generation_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -25,7 +25,15 @@ class FakeUpstream final : public Upstream {
     received.push_back(message);
     if (silent) return;
     json::object m = json::parse(message).as_object();
-    if (!m.contains("id")) return;
+    if (!m.contains("method") && m.contains("id") && m["id"] == "up-ask" && asked_call) {
+      // The client's answer to our sampling request finishes the call that asked.
+      std::string text(m["result"].as_object()["content"].as_object()["text"].as_string());
+      json::object result{{"content", json::array{json::object{{"type", "text"}, {"text", "Sampled: " + text}}}}};
+      Emit(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", *asked_call}, {"result", result}}));
+      asked_call.reset();
+      return;
+    }
+    if (!m.contains("id") || !m.contains("method")) return;
     json::value id = m["id"];
     std::string method(m["method"].as_string());
     json::object result;
@@ -54,6 +62,13 @@ class FakeUpstream final : public Upstream {
       std::string what = ref.contains("name") ? std::string(ref["name"].as_string())
                                               : std::string(ref["uri"].as_string());
       result["completion"] = json::object{{"values", json::array{name_ + ":" + what}}};
+    } else if (method == "tools/call" && m["params"].as_object()["name"] == "ask") {
+      asked_call = id;
+      Emit(R"({"jsonrpc":"2.0","id":"up-ask","method":"sampling/createMessage","params":{"maxTokens":5}})");
+      return;
+    } else if (method == "tools/call" && m["params"].as_object()["name"] == "log") {
+      Emit(R"({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"working"}})");
+      result["content"] = json::array();
     } else if (method == "tools/call") {
       json::object params = m["params"].as_object();
       if (params.contains("_meta")) {
@@ -83,6 +98,7 @@ class FakeUpstream final : public Upstream {
   std::vector<std::string> received;
   bool paged = false;
   bool silent = false;
+  std::optional<json::value> asked_call;
   bool closed = false;
 
  private:
@@ -398,6 +414,52 @@ TEST_F(RouterServiceTest, SetLevelReachesEveryServer) {
   EXPECT_EQ(sink->frames[0].message, R"({"jsonrpc":"2.0","id":1,"result":{}})");
   EXPECT_THAT(factory_.upstreams["alpha"]->received[0], testing::HasSubstr("logging/setLevel"));
   EXPECT_THAT(factory_.upstreams["beta"]->received[0], testing::HasSubstr("logging/setLevel"));
+}
+
+TEST_F(RouterServiceTest, ServerRequestsReachTheCallingClientAndItsAnswerReturns) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto other = std::make_shared<RecordingSink>();
+  Send(sink, 9, R"({"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"alpha__ask","arguments":{}}})", "team", "s1");
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 1u);
+  EXPECT_FALSE(sink->frames[0].final);
+  auto ask = Parse(sink->frames[0].message);
+  EXPECT_EQ(ask["method"].as_string(), "sampling/createMessage");
+  std::string relay_id(ask["id"].as_string());
+  std::string answer = R"({"jsonrpc":"2.0","id":")" + relay_id +
+                       R"(","result":{"role":"assistant","content":{"type":"text","text":"hi"}}})";
+  // Another session cannot answer for this one.
+  Send(other, 1, answer, "team", "s2");
+  Drain();
+  EXPECT_EQ(sink->frames.size(), 1u);
+  Send(sink, 10, answer, "team", "s1");
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 2u);
+  EXPECT_TRUE(sink->frames[1].final);
+  EXPECT_EQ(sink->frames[1].call_id, 9u);
+  EXPECT_THAT(sink->frames[1].message, testing::HasSubstr("Sampled: hi"));
+  EXPECT_EQ(Parse(sink->frames[1].message)["id"].as_string(), "c1");
+  // The server saw its own request id again.
+  EXPECT_THAT(factory_.upstreams["alpha"]->received.back(), testing::HasSubstr(R"("id":"up-ask")"));
+}
+
+TEST_F(RouterServiceTest, ServerRequestWithNoSingleCallerIsRefusedUpstream) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  factory_.upstreams["alpha"]->Emit(R"({"jsonrpc":"2.0","id":"unasked","method":"roots/list"})");
+  Drain();
+  EXPECT_THAT(factory_.upstreams["alpha"]->received.back(), testing::HasSubstr(R"("id":"unasked","error")"));
+  EXPECT_EQ(sink->frames.size(), 1u);
+}
+
+TEST_F(RouterServiceTest, LogMessagesGoToTheOnlyCallInFlight) {
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 4, R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"beta__log","arguments":{}}})");
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 2u);
+  EXPECT_FALSE(sink->frames[0].final);
+  EXPECT_THAT(sink->frames[0].message, testing::HasSubstr("notifications/message"));
+  EXPECT_TRUE(sink->frames[1].final);
 }
 
 TEST_F(RouterServiceTest, MalformedMessagesGetJsonRpcErrors) {

@@ -251,7 +251,7 @@ TEST_F(McpEchoTest, AnswersRequestsAndIgnoresNotifications) {
   for (const auto& t : tools.at("result").at("tools").as_array()) {
     names.emplace_back(t.at("name").as_string());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"echo", "crash", "sleep", "stderr", "notify"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"echo", "crash", "sleep", "stderr", "notify", "sample"}));
   EXPECT_EQ(Ask(R"({"jsonrpc":"2.0","id":4,"method":"resources/list"})").at("error").at("code"),
             -32601);
   EXPECT_EQ(Ask(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"nope"}})")

@@ -170,8 +170,8 @@ while IFS= read -r line; do
 done
 )";
 
-// A STDIO server in sh that, on tools/call, sends the runner a ping and a sampling request and
-// answers with what came back.
+// A STDIO server in sh that, on tools/call, sends a ping and a sampling request and answers
+// with what came back for each.
 constexpr std::string_view kAskingServer = R"(
 while IFS= read -r line; do
   id=${line#*\"id\":}; id=${id%%,*}
@@ -456,17 +456,56 @@ TEST_F(RunnerServiceTest, JunkAndOverlongStdoutLinesAreDropped) {
   EXPECT_EQ(a.sink->Messages().size(), 3u);
 }
 
-TEST_F(RunnerServiceTest, ServerRequestsAreAnsweredByTheRunner) {
+TEST_F(RunnerServiceTest, PingIsAnsweredAndOtherServerRequestsGoToTheCaller) {
   Attached a = OpenReady("asking");
   a.Send(ToolCall("1", "anything", "{}"));
+  // The ping never reaches the caller; the sampling request does, under a runner id.
+  auto ask = a.sink->WaitFor([](const std::string& m) {
+    return m.find("sampling/createMessage") != std::string::npos;
+  });
+  ASSERT_TRUE(ask);
+  boost::json::value request = Json(*ask);
+  ASSERT_TRUE(request.at("id").is_int64());
+  std::string relay_id = std::to_string(request.at("id").as_int64());
+  a.Send(R"({"jsonrpc":"2.0","id":)" + relay_id + R"(,"result":{"model":"m","role":"assistant","content":{"type":"text","text":"ok"}}})");
   boost::json::value r = Json(a.sink->WaitResponse("1"));
   EXPECT_EQ(r.at("result").at("pong"),
             boost::json::parse(R"({"jsonrpc":"2.0","id":"s1","result":{}})"));
+  // The server got the answer under its own id.
   EXPECT_EQ(r.at("result").at("refusal").at("id"), "s2");
-  EXPECT_EQ(r.at("result").at("refusal").at("error").at("code"), -32601);
-  EXPECT_EQ(r.at("result").at("refusal").at("error").at("message"),
-            "not supported by the gateway yet");
-  EXPECT_EQ(a.sink->Messages().size(), 1u);  // the server's requests never reach callers
+  EXPECT_EQ(r.at("result").at("refusal").at("result").at("content").at("text"), "ok");
+  EXPECT_EQ(a.sink->Messages().size(), 2u);  // the relayed request and the response
+}
+
+TEST_F(RunnerServiceTest, SamplingRoundTripsThroughTheOnlyCallerInFlight) {
+  Attached a = OpenReady("echo");
+  Attached idle = OpenReady("echo");
+  a.Send(ToolCall(R"("call")", "sample", R"({"prompt":"write a haiku"})"));
+  auto ask = a.sink->WaitFor([](const std::string& m) {
+    return m.find("sampling/createMessage") != std::string::npos;
+  });
+  ASSERT_TRUE(ask);
+  EXPECT_NE(ask->find("write a haiku"), std::string::npos);
+  boost::json::value request = Json(*ask);
+  std::string relay_id = std::to_string(request.at("id").as_int64());
+  // An answer from a stream that was not asked is ignored.
+  idle.Send(R"({"jsonrpc":"2.0","id":)" + relay_id + R"(,"result":{"content":{"type":"text","text":"forged"}}})");
+  a.Send(R"({"jsonrpc":"2.0","id":)" + relay_id + R"(,"result":{"model":"m","role":"assistant","content":{"type":"text","text":"an old pond"}}})");
+  boost::json::value r = Json(a.sink->WaitResponse(R"("call")"));
+  EXPECT_EQ(r.at("result").at("content").at(0).at("text"), "Sampled: an old pond");
+  EXPECT_TRUE(idle.sink->Messages().empty());
+}
+
+TEST_F(RunnerServiceTest, ServerRequestWithSeveralCallersInFlightIsRefused) {
+  Attached a = OpenReady("echo");
+  Attached b = OpenReady("echo");
+  b.Send(ToolCall("1", "sleep", R"({"ms":500})"));
+  a.Send(ToolCall("2", "sample", R"({"prompt":"who?"})"));
+  boost::json::value r = Json(a.sink->WaitResponse("2"));
+  EXPECT_EQ(r.at("result").at("isError"), true);
+  for (const std::string& m : b.sink->Messages()) {
+    EXPECT_EQ(m.find("sampling/createMessage"), std::string::npos);
+  }
 }
 
 TEST_F(RunnerServiceTest, ShutdownClosesAttachmentsAndLeavesNoChild) {

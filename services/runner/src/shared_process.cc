@@ -93,6 +93,8 @@ void SharedProcess::Detach(uint64_t attachment) {
     }
   }
   pending_.EraseIf([attachment](const Pending& p) { return p.attachment == attachment; });
+  server_requests_.EraseIf(
+      [attachment](const ServerRequest& r) { return r.attachment == attachment; });
   std::erase_if(queued_, [attachment](const auto& q) { return q.first == attachment; });
   clients_.erase(it);
 }
@@ -155,7 +157,8 @@ void SharedProcess::StartProcess() {
   child->Write(jsonrpc::MakeRequest(
       std::to_string(init_id), "initialize",
       StrCat(R"({"protocolVersion":")", kProtocolVersion,
-             R"(","capabilities":{},"clientInfo":{"name":"switchboard-runner","version":)",
+             R"(","capabilities":{"sampling":{},"elicitation":{},"roots":{}},)"
+             R"("clientInfo":{"name":"switchboard-runner","version":)",
              jsonrpc::EncodeString(options.client_version), "}}")));
   init_timer_.expires_after(std::chrono::milliseconds(options.init_timeout_ms));
   init_timer_.async_wait([this, c = child.get()](const boost::system::error_code& ec) {
@@ -219,6 +222,7 @@ absl::Status SharedProcess::CheckBackoff() const {
 }
 
 void SharedProcess::FailInFlight(const std::string& reason) {
+  server_requests_.Drain([](uint64_t, ServerRequest&) {});  // asked by a process now gone
   pending_.Drain([&](uint64_t, Pending& p) {
     if (p.attachment == 0) return;
     auto it = clients_.find(p.attachment);
@@ -253,8 +257,7 @@ void SharedProcess::Forward(uint64_t attachment, Client& client, std::string tex
       ForwardNotification(client, std::move(text), env);
       return;
     case jsonrpc::Kind::kResponse:
-      // The runner answers the server's requests itself, so no caller owes it a response.
-      log::Debug("dropped a response from a caller", {{"server", server_}});
+      ForwardResponse(attachment, text, env);
       return;
   }
 }
@@ -399,10 +402,40 @@ void SharedProcess::HandleServerRequest(std::string_view line, const Envelope& e
   std::string_view id = env.id.In(line);
   if (env.method == "ping") {
     child_->Write(jsonrpc::MakeResult(id, "{}"));
-  } else {
-    child_->Write(
-        jsonrpc::MakeError(id, jsonrpc::kMethodNotFound, "not supported by the gateway yet"));
+    return;
   }
+  // A server asks its client (sampling, elicitation, roots) while serving a request: the only
+  // attachment with requests in flight is the one it can be asking. With several, the runner
+  // cannot tell, and says so rather than guess.
+  uint64_t target = 0;
+  int candidates = 0;
+  for (const auto& [attachment, client] : clients_) {
+    if (client.opened && !client.inflight.empty()) {
+      target = attachment;
+      ++candidates;
+    }
+  }
+  if (candidates != 1) {
+    child_->Write(jsonrpc::MakeError(
+        id, jsonrpc::kMethodNotFound,
+        candidates == 0 ? StrCat(env.method, ": no client request is in flight to relay it to")
+                        : StrCat(env.method, ": the gateway cannot tell which client to ask")));
+    return;
+  }
+  uint64_t relay_id = server_requests_.Add(ServerRequest{target, std::string(id)});
+  clients_[target].sink->OnMessage(jsonrpc::Replace(line, env.id, std::to_string(relay_id)));
+}
+
+void SharedProcess::ForwardResponse(uint64_t attachment, std::string_view text,
+                                    const Envelope& env) {
+  std::optional<uint64_t> relay_id = jsonrpc::ParseUintId(env.id.In(text));
+  const ServerRequest* request = relay_id ? server_requests_.Find(*relay_id) : nullptr;
+  if (request == nullptr || request->attachment != attachment) {
+    log::Debug("dropped a response nobody asked for", {{"server", server_}});
+    return;
+  }
+  std::optional<ServerRequest> taken = server_requests_.Take(*relay_id);
+  if (child_) child_->Write(jsonrpc::Replace(text, env.id, taken->server_id));
 }
 
 void SharedProcess::HandleServerNotification(std::string_view line, const Envelope& env) {

@@ -71,6 +71,12 @@ class SharedProcess {
     std::string progress_token;
   };
 
+  // A request from the server relayed to one attachment: who was asked and the server's own id.
+  struct ServerRequest {
+    uint64_t attachment = 0;
+    std::string server_id;
+  };
+
   struct Client {
     std::shared_ptr<AttachmentSink> sink;
     bool opened = false;
@@ -95,6 +101,8 @@ class SharedProcess {
   void HandleResponse(std::string_view line, const jsonrpc::Envelope& env);
   void HandleInitializeResponse(std::string_view line, const jsonrpc::Envelope& env);
   void HandleServerRequest(std::string_view line, const jsonrpc::Envelope& env);
+  // An attachment's answer to a relayed server request: back to the server with its own id.
+  void ForwardResponse(uint64_t attachment, std::string_view text, const jsonrpc::Envelope& env);
   void HandleServerNotification(std::string_view line, const jsonrpc::Envelope& env);
   void HandleExit(StdioChild* child, int wait_status);
 
@@ -108,6 +116,7 @@ class SharedProcess {
   boost::asio::steady_timer init_timer_;
 
   jsonrpc::IdMapper<Pending> pending_;
+  jsonrpc::IdMapper<ServerRequest> server_requests_;
   std::map<uint64_t, Client> clients_;
   std::deque<std::pair<uint64_t, std::string>> queued_;  // waiting for the process to be ready
 
