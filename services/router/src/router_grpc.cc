@@ -19,6 +19,7 @@ class ExchangeSink final : public ClientSink {
  public:
   explicit ExchangeSink(ExchangeReactor* reactor) : reactor_(reactor) {}
   void Send(uint64_t call_id, std::string message, bool final) override;
+  void SendToSession(const std::string& session_id, std::string message) override;
   void Reset() {
     std::lock_guard<std::mutex> lock(mu_);
     reactor_ = nullptr;
@@ -73,6 +74,14 @@ void ExchangeSink::Send(uint64_t call_id, std::string message, bool final) {
   response.set_call_id(call_id);
   response.set_message(std::move(message));
   response.set_final(final);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reactor_ != nullptr) reactor_->Push(std::move(response));
+}
+
+void ExchangeSink::SendToSession(const std::string& session_id, std::string message) {
+  RouterResponse response;
+  response.set_session_id(session_id);
+  response.set_message(std::move(message));
   std::lock_guard<std::mutex> lock(mu_);
   if (reactor_ != nullptr) reactor_->Push(std::move(response));
 }

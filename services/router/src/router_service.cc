@@ -130,6 +130,7 @@ void RouterService::HandleOnExecutor(std::shared_ptr<ClientSink> sink,
     const auto* endpoint = call.config->FindEndpoint(call.request.endpoint());
     if (endpoint != nullptr) call.ns = call.config->FindNamespace(endpoint->namespace_());
   }
+  NoteSession(call);
   switch (call.envelope.kind) {
     case jsonrpc::Kind::kRequest:
       HandleRequest(call);
@@ -227,7 +228,7 @@ void RouterService::Initialize(Call& call) {
   json::object caps;
   caps["tools"] = json::object();
   caps["prompts"] = json::object();
-  // Not "subscribe": resources/updated notifications are not relayed yet.
+  // listChanged and subscribe are declared once the edge delivers session messages (GET stream).
   caps["resources"] = json::object();
   caps["completions"] = json::object();
   caps["logging"] = json::object();
@@ -599,6 +600,13 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     RelayServerRequest(server, up, message, env);
     return;
   }
+  if (env.method == "notifications/tools/list_changed" ||
+      env.method == "notifications/prompts/list_changed" ||
+      env.method == "notifications/resources/list_changed" ||
+      env.method == "notifications/resources/updated") {
+    FanOutToSessions(server, message, env);
+    return;
+  }
   if (env.method == "notifications/message") {
     // A log line is related to the call it was written during; with several calls in flight
     // on a shared server it cannot be placed, and is not shown to a client it may not concern.
@@ -608,6 +616,70 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     return;
   }
   log::Debug("upstream message not routed yet", {{"server", server}, {"method", env.method}});
+}
+
+void RouterService::NoteSession(const Call& call) {
+  const std::string& session_id = call.request.session_id();
+  if (session_id.empty() || call.ns == nullptr) return;
+  auto now = std::chrono::steady_clock::now();
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) {
+    if (sessions_.size() >= options_.max_sessions) {
+      // Forget the sessions idle longest (or, failing that, any) to stay bounded.
+      auto idle = std::chrono::milliseconds(options_.session_idle_ms);
+      std::erase_if(sessions_, [&](const auto& e) { return now - e.second.last_seen > idle; });
+      if (sessions_.size() >= options_.max_sessions) sessions_.erase(sessions_.begin());
+    }
+    it = sessions_.emplace(session_id, SessionInfo{}).first;
+  }
+  SessionInfo& info = it->second;
+  info.endpoint = call.request.endpoint();
+  info.sink = call.sink;
+  info.last_seen = now;
+  if (call.envelope.kind != jsonrpc::Kind::kRequest || call.envelope.params.empty()) return;
+  const std::string& method = call.envelope.method;
+  if (method != "resources/subscribe" && method != "resources/unsubscribe") return;
+  const std::string& message = call.request.message();
+  auto uri_span = jsonrpc::FindMember(message, call.envelope.params, "uri");
+  std::optional<std::string> uri;
+  if (uri_span) uri = jsonrpc::DecodeString(uri_span->In(message));
+  if (!uri) return;
+  constexpr size_t kMaxSubscriptions = 1000;  // per session
+  if (method == "resources/unsubscribe") {
+    info.subscriptions.erase(*uri);
+  } else if (info.subscriptions.size() < kMaxSubscriptions) {
+    info.subscriptions.insert(*uri);
+  }
+}
+
+void RouterService::FanOutToSessions(const std::string& server, std::string_view message,
+                                     const Envelope& env) {
+  std::shared_ptr<const configwatch::ConfigView> config = config_();
+  if (config == nullptr) return;
+  std::optional<std::string> updated_uri;
+  if (env.method == "notifications/resources/updated") {
+    if (env.params.empty()) return;
+    auto uri_span = jsonrpc::FindMember(message, env.params, "uri");
+    if (uri_span) updated_uri = jsonrpc::DecodeString(uri_span->In(message));
+    if (!updated_uri) return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  auto idle = std::chrono::milliseconds(options_.session_idle_ms);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    SessionInfo& info = it->second;
+    auto sink = info.sink.lock();
+    if (sink == nullptr || now - info.last_seen > idle) {
+      it = sessions_.erase(it);
+      continue;
+    }
+    const auto* endpoint = config->FindEndpoint(info.endpoint);
+    const auto* ns = endpoint ? config->FindNamespace(endpoint->namespace_()) : nullptr;
+    bool sees = ns != nullptr && IsMember(*ns, server);
+    if (sees && (!updated_uri || info.subscriptions.count(*updated_uri))) {
+      sink->SendToSession(it->first, std::string(message));
+    }
+    ++it;
+  }
 }
 
 RouterService::Pending* RouterService::OnlyCallInFlight(UpstreamState& up) {

@@ -5,7 +5,9 @@
 #include <boost/json/array.hpp>
 #include <cstdint>
 #include <functional>
+#include <chrono>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,12 +26,16 @@ class ClientSink {
   virtual ~ClientSink() = default;
   // Delivers a message for `call_id`; `final` marks the last one (the response).
   virtual void Send(uint64_t call_id, std::string message, bool final) = 0;
+  // Delivers a message that belongs to no call (list_changed, resources/updated) to a session.
+  virtual void SendToSession(const std::string& session_id, std::string message) = 0;
 };
 
 struct RouterOptions {
   int64_t request_timeout_ms = 300000;  // reset by each progress notification
   int64_t list_timeout_ms = 15000;      // per upstream, for merged lists
   int max_list_pages = 50;              // pages followed per upstream for one merged list
+  int64_t session_idle_ms = 3600000;    // a session not heard from for this long is forgotten
+  size_t max_sessions = 100000;         // sessions remembered for unsolicited messages
   std::string version = "0.1.0";
 };
 
@@ -127,6 +133,11 @@ class RouterService {
   void RelayServerRequest(const std::string& server, UpstreamState& up, std::string_view message,
                           const jsonrpc::Envelope& env);
   void RelayClientResponse(Call& call);
+  // Remembers which stream last carried a session, so messages not tied to a call reach it.
+  void NoteSession(const Call& call);
+  // Sends an upstream's list_changed or resources/updated to every session that sees it.
+  void FanOutToSessions(const std::string& server, std::string_view message,
+                        const jsonrpc::Envelope& env);
   void ArmTimer(const std::string& server, uint64_t id, Pending& pending, int64_t timeout_ms);
 
   boost::asio::any_io_executor executor_;
@@ -146,6 +157,14 @@ class RouterService {
     std::string session_id;   // only this session may answer
   };
   std::map<uint64_t, Relay> relays_;
+  // Sessions seen recently: where to send their unsolicited messages.
+  struct SessionInfo {
+    std::string endpoint;
+    std::weak_ptr<ClientSink> sink;
+    std::chrono::steady_clock::time_point last_seen;
+    std::set<std::string, std::less<>> subscriptions;  // resource URIs
+  };
+  std::map<std::string, SessionInfo, std::less<>> sessions_;
   uint64_t next_relay_ = 1;
   uint64_t next_generation_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -135,7 +135,11 @@ class RecordingSink final : public ClientSink {
   void Send(uint64_t call_id, std::string message, bool final) override {
     frames.push_back({call_id, std::move(message), final});
   }
+  void SendToSession(const std::string& session_id, std::string message) override {
+    session_frames.emplace_back(session_id, std::move(message));
+  }
   std::vector<Frame> frames;
+  std::vector<std::pair<std::string, std::string>> session_frames;
 };
 
 class RouterServiceTest : public testing::Test {
@@ -460,6 +464,45 @@ TEST_F(RouterServiceTest, LogMessagesGoToTheOnlyCallInFlight) {
   EXPECT_FALSE(sink->frames[0].final);
   EXPECT_THAT(sink->frames[0].message, testing::HasSubstr("notifications/message"));
   EXPECT_TRUE(sink->frames[1].final);
+}
+
+TEST_F(RouterServiceTest, ListChangedReachesEverySessionThatSeesTheServer) {
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  Send(a, 1, R"({"jsonrpc":"2.0","method":"notifications/initialized"})", "team", "sa");
+  Send(b, 1, R"({"jsonrpc":"2.0","method":"notifications/initialized"})", "solo", "sb");
+  Send(a, 2, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "team", "sa");
+  Drain();
+  factory_.upstreams["beta"]->Emit(R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})");
+  Drain();
+  // beta is in "team" only: session sa hears it, sb (namespace "solo" = alpha) does not.
+  ASSERT_EQ(a->session_frames.size(), 1u);
+  EXPECT_EQ(a->session_frames[0].first, "sa");
+  EXPECT_THAT(a->session_frames[0].second, testing::HasSubstr("tools/list_changed"));
+  EXPECT_TRUE(b->session_frames.empty());
+  factory_.upstreams["alpha"]->Emit(R"({"jsonrpc":"2.0","method":"notifications/prompts/list_changed"})");
+  Drain();
+  // alpha is in both namespaces: both sessions hear it.
+  EXPECT_EQ(a->session_frames.size(), 2u);
+  ASSERT_EQ(b->session_frames.size(), 1u);
+  EXPECT_EQ(b->session_frames[0].first, "sb");
+}
+
+TEST_F(RouterServiceTest, ResourceUpdatesGoOnlyToSubscribers) {
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  Send(a, 1, R"({"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"test://alpha/r1"}})", "team", "sa");
+  Send(b, 1, R"({"jsonrpc":"2.0","method":"notifications/initialized"})", "team", "sb");
+  Drain();
+  factory_.upstreams["alpha"]->Emit(R"({"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"test://alpha/r1"}})");
+  Drain();
+  ASSERT_EQ(a->session_frames.size(), 1u);
+  EXPECT_TRUE(b->session_frames.empty());
+  Send(a, 2, R"({"jsonrpc":"2.0","id":2,"method":"resources/unsubscribe","params":{"uri":"test://alpha/r1"}})", "team", "sa");
+  Drain();
+  factory_.upstreams["alpha"]->Emit(R"({"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"test://alpha/r1"}})");
+  Drain();
+  EXPECT_EQ(a->session_frames.size(), 1u);
 }
 
 TEST_F(RouterServiceTest, MalformedMessagesGetJsonRpcErrors) {
