@@ -5,15 +5,19 @@
 #   integration-tests/conformance/run.sh fixture       the fixture alone over Streamable HTTP
 #   integration-tests/conformance/run.sh switchboard   the whole stack on loopback with the fixture
 #                                                      as the only (STDIO) server of its endpoint
-#   integration-tests/conformance/run.sh [all]         both
+#   integration-tests/conformance/run.sh switchboard-http
+#                                                      the same with the fixture as a remote
+#                                                      Streamable HTTP server on 127.0.0.1
+#   integration-tests/conformance/run.sh [all]         all three
 #
 # Each run covers spec versions 2025-11-25 and 2025-06-18 and prints the suite's
 # "Total: N passed, M failed" line and every failed check. When a run fails, each failing
 # scenario is run once more through capture-proxy.mjs, which records every HTTP exchange to
 # <run dir>/capture/<scenario>/exchanges.txt. Exit status 0 only when no run reports a failure.
 #
-# Needs the npm packages of tools/npm (tools/dev/install-deps.sh) and, for `switchboard`, the
-# binaries in ${SB_BUILD_DIR:-build}. Results go to ${SB_CONFORMANCE_OUT:-$SB_BUILD_DIR/conformance}.
+# Needs the npm packages of tools/npm (tools/dev/install-deps.sh) and, for `switchboard` and
+# `switchboard-http`, the binaries in ${SB_BUILD_DIR:-build}. Results go to
+# ${SB_CONFORMANCE_OUT:-$SB_BUILD_DIR/conformance}.
 # SB_CONFORMANCE_SUITE may name another copy of the suite's dist/index.js (e.g. a pre-release).
 # The stack runs on ports SB_CONFORMANCE_PORT_BASE (default 23000) + 8 (edge), +101..+104
 # (router, runner, registry, auth), +432 (Postgres), +379 (Redis), with its state under the
@@ -174,8 +178,12 @@ endpoint_ready() {
   return $listed
 }
 
+# run_switchboard [stdio|http]: the fixture behind the stack as a STDIO server (the runner
+# starts it) or as a remote Streamable HTTP server (started here, on 127.0.0.1).
 run_switchboard() {
+  local kind=${1:-stdio}
   local dir=$out/switchboard
+  if [[ "$kind" == http ]]; then dir=$out/switchboard-http; fi
   local edge_port=$((base + 8)) registry_port=$((base + 103))
   stack_env=(
     SB_BUILD_DIR="$build" SB_STATE_DIR="$dir/stack"
@@ -199,13 +207,25 @@ run_switchboard() {
   env "${stack_env[@]}" "$repo/deploy/local/switchboard-local" up --detach --no-install --no-build \
     >"$dir/launcher.log" 2>&1 || { tail -20 "$dir/launcher.log" >&2; die "the stack did not start"; }
 
+  local server_yaml label
+  if [[ "$kind" == http ]]; then
+    start_background "$dir/fixture.out" "$dir/fixture.log" "$node22" "$fixture" http --port 0 ||
+      die "the fixture did not start in http mode"
+    server_yaml="    type: STREAMABLE_HTTP
+    description: The conformance fixture as a remote Streamable HTTP server
+    url: \"$started_url\""
+    label="through Switchboard (Streamable HTTP upstream)"
+  else
+    server_yaml="    type: STDIO
+    description: The conformance fixture in STDIO mode
+    command: \"$node22\"
+    args: [\"$fixture\", \"stdio\"]"
+    label="through Switchboard (STDIO upstream)"
+  fi
   cat >"$dir/switchboard.yaml" <<YAML
 servers:
   - name: fixture
-    type: STDIO
-    description: The conformance fixture in STDIO mode
-    command: "$node22"
-    args: ["$fixture", "stdio"]
+$server_yaml
 namespaces:
   - name: $endpoint
     description: The conformance fixture alone, names unprefixed
@@ -232,7 +252,7 @@ YAML
 
   local ok=0 spec result_dirs=()
   for spec in "${spec_versions[@]}"; do
-    run_suite "through Switchboard (STDIO upstream)" "$url" "$spec" "$dir/$spec" || ok=1
+    run_suite "$label" "$url" "$spec" "$dir/$spec" || ok=1
     result_dirs+=("$dir/$spec/results")
   done
   if ((ok)); then
@@ -246,11 +266,13 @@ mode=${1:-all}
 status=0
 case "$mode" in
   fixture) run_fixture || status=1 ;;
-  switchboard) run_switchboard || status=1 ;;
+  switchboard) run_switchboard stdio || status=1 ;;
+  switchboard-http) run_switchboard http || status=1 ;;
   all)
     run_fixture || status=1
-    run_switchboard || status=1
+    run_switchboard stdio || status=1
+    run_switchboard http || status=1
     ;;
-  *) die "usage: $0 [fixture|switchboard|all]" ;;
+  *) die "usage: $0 [fixture|switchboard|switchboard-http|all]" ;;
 esac
 exit $status

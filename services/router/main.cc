@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "services/router/src/http_upstream.h"
 #include "services/router/src/router_grpc.h"
 #include "services/router/src/router_service.h"
 #include "services/router/src/runner_upstream.h"
@@ -55,11 +56,13 @@ int main(int argc, char** argv) {
   cache.Start();
   router::RunnerUpstreamFactory runners(grpcutil::MakeChannel(cfg.runner_address),
                                         io.get_executor());
+  router::HttpUpstreamFactory remotes(io.get_executor());
+  router::CompositeUpstreamFactory upstreams(&runners, &remotes);
   router::RouterOptions options;
   options.request_timeout_ms = cfg.request_timeout_ms;
   options.list_timeout_ms = cfg.list_timeout_ms;
   router::RouterService service(io.get_executor(), [&cache] { return cache.Current(); },
-                                &runners, options);
+                                &upstreams, options);
   router::RouterGrpc grpc_service(&service);
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {

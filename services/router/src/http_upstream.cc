@@ -1,5 +1,7 @@
 #include "services/router/src/http_upstream.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,8 +15,6 @@
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
-#include <algorithm>
-#include <array>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -44,6 +44,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kProtocolVersion = "2025-11-25";
 constexpr std::string_view kLegacyVersion = "2024-11-05";
 constexpr int kMaxGetStreamFailures = 5;
+const std::optional<milliseconds> kNoTimeout;  // unsolicited messages may be hours apart
+constexpr size_t kMaxBody = 64u << 20;         // a JSON response body
 
 // Where to send an HTTP request: resolved from a URL with Boost.URL.
 struct Target {
@@ -158,8 +160,14 @@ struct Reply {
   bool keep_alive = false;
 };
 
+bool IsRequest(std::string_view message) {
+  jsonrpc::Envelope env;
+  jsonrpc::ScanError err;
+  return jsonrpc::Scan(message, &env, &err) && env.kind == jsonrpc::Kind::kRequest;
+}
+
 bool IsEventStream(std::string_view content_type) {
-  return content_type.substr(0, 17) == "text/event-stream";
+  return beast::iequals(content_type.substr(0, 17), "text/event-stream");
 }
 
 // A remote MCP server: a queue of outgoing messages served by a few workers, each with its own
@@ -198,6 +206,12 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   void Send(std::string message) override {
     asio::post(executor_, [self = shared_from_this(), m = std::move(message)]() mutable {
       if (self->Stopped()) return;
+      if (self->workers_started_ && self->idle_workers_ == 0 && !IsRequest(m)) {
+        // Every worker waits on a long answer, which may itself wait for this message (the
+        // client's answer to a sampling request): it goes on a connection of its own.
+        self->Spawn(self->PostAlone(std::move(m)));
+        return;
+      }
       self->queue_.push_back(std::move(m));
       self->wake_.cancel_one();
     });
@@ -216,13 +230,15 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   bool Stopped() const { return closed_ || ended_; }
 
   void Spawn(asio::awaitable<void> work) {
-    asio::co_spawn(executor_, std::move(work), [name = name_](std::exception_ptr e) {
-      if (!e) return;
+    asio::co_spawn(executor_, std::move(work), [weak = weak_from_this()](std::exception_ptr e) {
+      auto self = weak.lock();
+      if (!e || !self) return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& x) {
-        log::Error("remote upstream task failed", {{"server", name}, {"error", x.what()}});
+        log::Error("remote upstream task failed", {{"server", self->name_}, {"error", x.what()}});
       }
+      self->Fail("the HTTP client failed");
     });
   }
 
@@ -258,13 +274,10 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     return conn;
   }
 
-  std::string Where(const Target& t) const { return StrCat(t.host_header); }
-
   asio::awaitable<beast::error_code> Open(Conn& conn, const Target& target) {
     tcp::resolver resolver(executor_);
     auto [ec, results] = co_await resolver.async_resolve(target.host, target.port, kTuple);
     if (ec) co_return ec;
-    if (Stopped()) co_return asio::error::operation_aborted;
     conn.stream.expires_after(options_.connect_timeout);
     auto [cec, endpoint] = co_await conn.stream.async_connect(results, kTuple);
     co_return cec;
@@ -293,9 +306,9 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     return req;
   }
 
-  // Writes `req` and reads the answer. An event-stream body goes to `on_event` as it arrives
-  // (each read waits at most `*body_timeout`, or forever when it is empty); any other body is
-  // returned whole.
+  // Writes `req` and reads the answer. An event-stream body goes to `on_event` as it arrives;
+  // any other body is returned whole. Each read waits at most the read timeout, except the reads
+  // of an event stream when `body_timeout` is given: `*body_timeout`, or forever when empty.
   asio::awaitable<Reply> Exchange(Conn& conn, http::request<http::string_body> req,
                                   const std::optional<milliseconds>* body_timeout,
                                   const std::function<void(SseEvent&)>& on_event) {
@@ -330,21 +343,24 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     while (!parser.is_done()) {
       parser.get().body().data = buf.data();
       parser.get().body().size = buf.size();
-      if (!reply.event_stream) {
+      if (!reply.event_stream || body_timeout == nullptr) {
         conn.stream.expires_after(options_.read_timeout);
-      } else if (body_timeout != nullptr && body_timeout->has_value()) {
+      } else if (body_timeout->has_value()) {
         conn.stream.expires_after(**body_timeout);
       } else {
         conn.stream.expires_never();
       }
-      auto [ec, n] = co_await http::async_read(conn.stream, conn.buffer, parser, kTuple);
+      auto [ec, n] = co_await http::async_read_some(conn.stream, conn.buffer, parser, kTuple);
       if (ec == http::error::need_buffer) ec = {};
       size_t got = buf.size() - parser.get().body().size;
       if (got > 0) {
         std::string_view bytes(buf.data(), got);
         if (reply.event_stream) {
           sse.Feed(bytes, on_event);
-        } else if (reply.body.size() < (64u << 20)) {
+        } else if (reply.body.size() + bytes.size() > kMaxBody) {
+          reply.ec = http::error::body_limit;
+          co_return reply;
+        } else {
           reply.body.append(bytes);
         }
       }
@@ -386,7 +402,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
                "\"clientInfo\":{\"name\":\"switchboard-router\",\"version\":\"0.1.0\"}}"));
     auto conn = NewConn();
     if (auto ec = co_await Open(*conn, base_)) {
-      co_return StrCat("cannot reach ", Where(base_), ": ", ec.message());
+      co_return StrCat("cannot reach ", base_.host_header, ": ", ec.message());
     }
     std::string response;
     auto take = [&](std::string message) {
@@ -405,7 +421,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
                                     });
     if (Stopped()) co_return "closed";
     if (reply.ec && response.empty()) {
-      co_return StrCat("initialize failed at ", Where(base_), ": ", reply.ec.message());
+      co_return StrCat("initialize failed at ", base_.host_header, ": ", reply.ec.message());
     }
     if (reply.status != 200) {
       co_return StrCat("initialize answered HTTP ", reply.status, " ", reply.reason);
@@ -417,7 +433,8 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     const boost::json::value* version = nullptr;
     if (!jec && v.is_object()) {
       if (const auto* error = v.as_object().if_contains("error")) {
-        const boost::json::value* m = error->is_object() ? error->as_object().if_contains("message") : nullptr;
+        const boost::json::value* m =
+            error->is_object() ? error->as_object().if_contains("message") : nullptr;
         co_return StrCat("initialize failed: ",
                          m != nullptr && m->is_string() ? std::string(m->as_string()) : "error");
       }
@@ -434,7 +451,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     if (!reply.keep_alive || reply.ec) {
       conn = NewConn();
       if (auto ec = co_await Open(*conn, base_)) {
-        co_return StrCat("cannot reach ", Where(base_), ": ", ec.message());
+        co_return StrCat("cannot reach ", base_.host_header, ": ", ec.message());
       }
     }
     Reply sent = co_await Exchange(
@@ -448,8 +465,9 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
                        sent.ec ? sent.ec.message() : StrCat("HTTP ", sent.status));
     }
     ++session_generation_;
-    log::Info("remote upstream initialized",
-              {{"server", name_}, {"protocol_version", version_}, {"transport", "streamable_http"}});
+    log::Info(
+        "remote upstream initialized",
+        {{"server", name_}, {"protocol_version", version_}, {"transport", "streamable_http"}});
     co_return std::nullopt;
   }
 
@@ -484,15 +502,19 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
       if (!co_await Open(*conn, base_)) {
         auto req = MakeHttpRequest(http::verb::get, base_, "");
         if (!last_event_id.empty()) req.set("Last-Event-ID", last_event_id);
-        Reply reply = co_await Exchange(*conn, std::move(req), nullptr, [&](SseEvent& e) {
+        Reply reply = co_await Exchange(*conn, std::move(req), &kNoTimeout, [&](SseEvent& e) {
           events = true;
           if (e.has_id) last_event_id = e.id;
           if (e.event == "message") Deliver(std::move(e.data));
         });
-        if (Stopped() || (reply.got_header && reply.status >= 400) ||
-            generation != session_generation_) {
-          break;
+        if (Stopped()) break;
+        if (generation != session_generation_) {
+          // A new session: its own stream, from its start.
+          last_event_id.clear();
+          failures = 0;
+          continue;
         }
+        if (reply.got_header && reply.status >= 400) break;
       }
       failures = events ? 0 : failures + 1;
       asio::steady_timer pause(executor_, options_.retry_delay);
@@ -504,7 +526,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   asio::awaitable<void> DeleteSession() {
     auto self = shared_from_this();
     auto conn = std::make_shared<Conn>(executor_);
-    if (co_await OpenUnchecked(*conn, base_)) co_return;
+    if (co_await Open(*conn, base_)) co_return;
     auto req = MakeHttpRequest(http::verb::delete_, base_, "");
     conn->stream.expires_after(options_.connect_timeout);
     auto [wec, written] = co_await http::async_write(conn->stream, req, kTuple);
@@ -514,22 +536,13 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     co_await http::async_read(conn->stream, conn->buffer, res, kTuple);
   }
 
-  asio::awaitable<beast::error_code> OpenUnchecked(Conn& conn, const Target& target) {
-    tcp::resolver resolver(executor_);
-    auto [ec, results] = co_await resolver.async_resolve(target.host, target.port, kTuple);
-    if (ec) co_return ec;
-    conn.stream.expires_after(options_.connect_timeout);
-    auto [cec, endpoint] = co_await conn.stream.async_connect(results, kTuple);
-    co_return cec;
-  }
-
   // ---- Legacy SSE ----
 
   asio::awaitable<void> RunLegacy() {
     auto self = shared_from_this();
     auto conn = NewConn();
     if (auto ec = co_await Open(*conn, base_)) {
-      Fail(StrCat("cannot reach ", Where(base_), ": ", ec.message()));
+      Fail(StrCat("cannot reach ", base_.host_header, ": ", ec.message()));
       co_return;
     }
     std::optional<milliseconds> timeout = options_.read_timeout;
@@ -554,8 +567,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
             post_ = *target;
             timeout.reset();
             version_ = std::string(kLegacyVersion);
-            log::Info("remote upstream connected",
-                      {{"server", name_}, {"transport", "sse"}});
+            log::Info("remote upstream connected", {{"server", name_}, {"transport", "sse"}});
             StartWorkers();
           } else if (e.event == "message") {
             Deliver(std::move(e.data));
@@ -577,6 +589,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   // ---- Sending ----
 
   void StartWorkers() {
+    workers_started_ = true;
     for (int i = 0; i < std::max(1, options_.connections); ++i) Spawn(Worker());
   }
 
@@ -585,13 +598,21 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     std::shared_ptr<Conn> conn;
     while (!Stopped()) {
       if (queue_.empty()) {
+        ++idle_workers_;
         co_await wake_.async_wait(kTuple);
+        --idle_workers_;
         continue;
       }
       std::string message = std::move(queue_.front());
       queue_.pop_front();
       co_await Post(conn, std::move(message));
     }
+  }
+
+  asio::awaitable<void> PostAlone(std::string message) {
+    auto self = shared_from_this();
+    std::shared_ptr<Conn> conn;
+    co_await Post(conn, std::move(message));
   }
 
   // Answers a request the server could not take with a JSON-RPC error for its id.
@@ -615,16 +636,16 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
           conn.reset();
           if (Stopped()) co_return;
           RequestFailed(message, StrCat("is unreachable: ", ec.message()));
-          Fail(StrCat("cannot reach ", Where(target), ": ", ec.message()));
+          Fail(StrCat("cannot reach ", target.host_header, ": ", ec.message()));
           co_return;
         }
       }
       bool reused = conn->used;
-      Reply reply = co_await Exchange(
-          *conn, MakeHttpRequest(http::verb::post, target, message), nullptr,
-          [&](SseEvent& e) {
-            if (e.event == "message" && !legacy_) Deliver(std::move(e.data));
-          });
+      Reply reply = co_await Exchange(*conn, MakeHttpRequest(http::verb::post, target, message),
+                                      nullptr, [&](SseEvent& e) {
+                                        if (e.event == "message" && !legacy_)
+                                          Deliver(std::move(e.data));
+                                      });
       if (Stopped()) co_return;
       if (reply.ec || !reply.keep_alive) conn.reset();
       if (reply.ec && !reply.got_header) {
@@ -671,6 +692,8 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   uint64_t init_count_ = 0;
   uint64_t session_generation_ = 0;
   bool reinitializing_ = false;
+  bool workers_started_ = false;
+  int idle_workers_ = 0;
   bool get_stream_running_ = false;
   bool closed_ = false;  // the router called Close
   bool ended_ = false;   // on_closed was sent

@@ -17,10 +17,10 @@ struct HttpUpstreamOptions {
 };
 
 // Connects to remote MCP servers over http:// as their client: type STREAMABLE_HTTP
-// (initialize, Mcp-Session-Id, POSTs answered with JSON or SSE, the GET stream; a 404 re-initializes
-// and retries once) and SSE (the 2024-11-05 transport: the GET stream's `endpoint` event names
-// where to POST). Messages pass through as bytes; an HTTP failure of a request comes back as a
-// JSON-RPC error for its id. All I/O and every event run on `executor`, which must be the
+// (initialize, Mcp-Session-Id, POSTs answered with JSON or SSE, the GET stream; a 404
+// re-initializes and retries once) and SSE (the 2024-11-05 transport: the GET stream's `endpoint`
+// event names where to POST). Messages pass through as bytes; an HTTP failure of a request comes
+// back as a JSON-RPC error for its id. All I/O and every event run on `executor`, which must be the
 // router's executor.
 class HttpUpstreamFactory final : public UpstreamFactory {
  public:

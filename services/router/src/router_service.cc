@@ -251,7 +251,9 @@ void RouterService::Initialize(Call& call) {
 RouterService::UpstreamState* RouterService::GetUpstream(const registry::v1::Server& server) {
   auto it = upstreams_.find(server.name());
   if (it != upstreams_.end()) return &it->second;
-  if (server.type() != "STDIO") return nullptr;
+  if (server.type() != "STDIO" && server.type() != "SSE" && server.type() != "STREAMABLE_HTTP") {
+    return nullptr;
+  }
   uint64_t generation = next_generation_++;
   std::weak_ptr<bool> alive = alive_;
   UpstreamEvents events;
