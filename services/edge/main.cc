@@ -8,6 +8,7 @@
 #include "services/edge/src/http_server.h"
 #include "services/edge/src/io_pool.h"
 #include "services/edge/src/redis_session_store.h"
+#include "services/edge/src/session_events.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
@@ -50,12 +51,17 @@ int main(int argc, char** argv) {
   edge::IoContextPool pool(static_cast<size_t>(cfg.threads));
   auto redis = redis::RedisClient::Create(pool.At(0).get_executor(), redis_endpoint);
   edge::RedisSessionStore sessions(redis, std::chrono::seconds(cfg.session_ttl_seconds));
+  edge::SessionEvents events(redis, redis_endpoint, pool.At(0).get_executor(),
+                             std::chrono::seconds(cfg.session_ttl_seconds),
+                             static_cast<size_t>(cfg.event_stream_max_len));
 
   edge::EdgeOptions options;
   options.origins = *edge::OriginPolicy::Create(cfg.allowed_origins);
   options.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
+  options.sse_keepalive = std::chrono::milliseconds(cfg.sse_keepalive_ms);
+  options.sse_retry = std::chrono::milliseconds(cfg.sse_retry_ms);
   options.config_synced = [&config_cache] { return config_cache.Synced(); };
-  edge::EdgeService service(std::move(options), auth, router, sessions);
+  edge::EdgeService service(std::move(options), auth, router, sessions, &events);
 
   edge::HttpServerOptions server_options;
   server_options.max_body_bytes = static_cast<size_t>(cfg.max_body_bytes);
@@ -74,6 +80,7 @@ int main(int argc, char** argv) {
 
   int signal = WaitForTerminationSignal();
   log::Info("stopping", {{"signal", signal}});
+  events.Close();  // ends the event streams, which would otherwise hold the grace period
   server.Stop(kShutdownGrace);
   config_cache.Stop();
   redis->Close();

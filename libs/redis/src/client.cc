@@ -221,20 +221,8 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
 
     // AUTH and SELECT complete before any user command is written, so a command can never run
     // unauthenticated or against the wrong database.
-    std::string hello;
     size_t expected = 0;
-    if (!endpoint_.password.empty()) {
-      if (endpoint_.username.empty()) {
-        AppendCommand({"AUTH", endpoint_.password}, &hello);
-      } else {
-        AppendCommand({"AUTH", endpoint_.username, endpoint_.password}, &hello);
-      }
-      ++expected;
-    }
-    if (endpoint_.db != 0) {
-      AppendCommand({"SELECT", std::to_string(endpoint_.db)}, &hello);
-      ++expected;
-    }
+    std::string hello = HandshakeCommands(endpoint_, &expected);
     if (expected > 0) {
       auto written = co_await (asio::async_write(socket_, asio::buffer(hello), kTuple) ||
                                deadline.async_wait(kTuple));

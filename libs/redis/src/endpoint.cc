@@ -5,12 +5,31 @@
 #include <charconv>
 
 #include "switchboard/common/strings.h"
+#include "switchboard/redis/resp.h"
 
 namespace switchboard::redis {
 
 std::string RedisEndpoint::Describe() const {
   bool ipv6 = host.find(':') != std::string::npos;
   return StrCat(ipv6 ? "[" : "", host, ipv6 ? "]" : "", ":", port, "/", db);
+}
+
+std::string HandshakeCommands(const RedisEndpoint& endpoint, size_t* replies) {
+  std::string hello;
+  *replies = 0;
+  if (!endpoint.password.empty()) {
+    if (endpoint.username.empty()) {
+      AppendCommand({"AUTH", endpoint.password}, &hello);
+    } else {
+      AppendCommand({"AUTH", endpoint.username, endpoint.password}, &hello);
+    }
+    ++*replies;
+  }
+  if (endpoint.db != 0) {
+    AppendCommand({"SELECT", std::to_string(endpoint.db)}, &hello);
+    ++*replies;
+  }
+  return hello;
 }
 
 absl::StatusOr<RedisEndpoint> ParseRedisUrl(std::string_view url) {

@@ -64,5 +64,23 @@ TEST(ParseRedisUrlTest, RejectsBadUrlsWithoutEchoingThem) {
   }
 }
 
+TEST(HandshakeCommandsTest, AuthAndSelectOnlyWhenNeeded) {
+  RedisEndpoint plain;
+  size_t replies = 9;
+  EXPECT_EQ(HandshakeCommands(plain, &replies), "");
+  EXPECT_EQ(replies, 0u);
+  RedisEndpoint full;
+  full.username = "u";
+  full.password = "p";
+  full.db = 3;
+  EXPECT_EQ(HandshakeCommands(full, &replies),
+            "*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$1\r\np\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n");
+  EXPECT_EQ(replies, 2u);
+  RedisEndpoint password_only;
+  password_only.password = "p";
+  EXPECT_EQ(HandshakeCommands(password_only, &replies), "*2\r\n$4\r\nAUTH\r\n$1\r\np\r\n");
+  EXPECT_EQ(replies, 1u);
+}
+
 }  // namespace
 }  // namespace switchboard::redis

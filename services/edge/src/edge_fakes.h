@@ -111,6 +111,21 @@ class FakeRouterClient : public RouterClient {
     cv_.notify_all();
   }
 
+  void SetSessionMessageHandler(SessionMessageHandler handler) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    session_handler_ = std::move(handler);
+  }
+
+  // Delivers a message for a session, as the router does with a call_id 0 frame.
+  void PushSessionMessage(std::string session_id, std::string message) {
+    SessionMessageHandler handler;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handler = session_handler_;
+    }
+    if (handler) handler(std::move(session_id), std::move(message));
+  }
+
   std::vector<RouterMessage> calls() const {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;
@@ -213,6 +228,7 @@ class FakeRouterClient : public RouterClient {
   std::vector<RouterMessage> calls_;
   std::vector<RouterMessage> sent_;
   std::vector<uint64_t> cancelled_;
+  SessionMessageHandler session_handler_;
 };
 
 // Sessions in a map.

@@ -1,13 +1,18 @@
 #include "services/edge/src/edge_service.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <vector>
 
+#include "services/edge/src/sse.h"
 #include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/status.h"
@@ -27,8 +32,10 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::chrono::milliseconds kSseKeepAlive{15000};
 constexpr std::chrono::milliseconds kReadyTimeout{2000};
+constexpr std::string_view kLegacyVersion = "2024-11-05";
+// Frames relayed for one legacy request at most (its final one normally ends it sooner).
+constexpr int kMaxRelayedFrames = 100000;
 
 // Waits up to `wait` for the call's next frame; nullopt when the wait elapsed first.
 asio::awaitable<std::optional<absl::StatusOr<RouterFrame>>> WaitFrame(
@@ -61,11 +68,12 @@ std::string ShortId(std::string_view session_id) { return std::string(session_id
 class RouterEventStream : public BodyStream {
  public:
   RouterEventStream(std::unique_ptr<RouterCall> call, RouterFrame first, std::string raw_id,
-                    std::chrono::milliseconds timeout)
+                    std::chrono::milliseconds timeout, std::chrono::milliseconds keepalive)
       : call_(std::move(call)),
         pending_(std::move(first)),
         raw_id_(std::move(raw_id)),
         timeout_(timeout),
+        keepalive_(keepalive),
         deadline_(Clock::now() + timeout) {}
 
   asio::awaitable<std::optional<std::string>> Next() override {
@@ -73,35 +81,120 @@ class RouterEventStream : public BodyStream {
       RouterFrame frame = std::move(*pending_);
       pending_.reset();
       done_ = frame.final;
-      co_return SseEvent(frame.message);
+      co_return Event(frame.message);
     }
     if (done_) co_return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
     if (left <= std::chrono::milliseconds::zero()) co_return Final(TimedOut(*call_, raw_id_));
-    auto frame = co_await WaitFrame(*call_, std::min(left, kSseKeepAlive));
+    auto frame = co_await WaitFrame(*call_, std::min(left, keepalive_));
     if (!frame) {
       if (Clock::now() >= deadline_) co_return Final(TimedOut(*call_, raw_id_));
-      co_return std::string(":\n\n");
+      co_return SseKeepAlive();
     }
     if (!frame->ok()) co_return Final(Unavailable(raw_id_));
     deadline_ = Clock::now() + timeout_;
     done_ = (*frame)->final;
-    co_return SseEvent((*frame)->message);
+    co_return Event((*frame)->message);
   }
 
  private:
   std::string Final(RouterFrame frame) {
     done_ = true;
-    return SseEvent(frame.message);
+    return Event(frame.message);
+  }
+
+  std::string Event(std::string_view message) {
+    return SseFrame("message", StrCat(id_prefix_, ++events_), message);
   }
 
   std::unique_ptr<RouterCall> call_;
   std::optional<RouterFrame> pending_;
   std::string raw_id_;
   std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds keepalive_;
   Clock::time_point deadline_;
   bool done_ = false;
+  // Ids unique within the session that can never be taken for a replayable stream entry id.
+  std::string id_prefix_ = StrCat(crypto::RandomHex(8), ".");
+  int64_t events_ = 0;
 };
+
+// A session's event stream: `first`, then every message appended to the session's Redis
+// stream after `cursor`, each as an SSE event whose id is its entry id, with `:` keep-alives
+// (each renewing the session) while it is quiet. Ends when the session ends, another stream
+// replaces it, the edge stops or Redis fails (the client then resumes with Last-Event-ID).
+class SessionEventStream : public BodyStream {
+ public:
+  SessionEventStream(SessionEvents& events, SessionStore& sessions, SessionListener listener,
+                     std::string cursor, std::string first, std::chrono::milliseconds keepalive,
+                     std::function<void()> on_end)
+      : events_(events),
+        sessions_(sessions),
+        listener_(std::move(listener)),
+        cursor_(std::move(cursor)),
+        first_(std::move(first)),
+        keepalive_(keepalive),
+        on_end_(std::move(on_end)) {}
+
+  ~SessionEventStream() override {
+    events_.Unlisten(listener_);
+    if (on_end_) on_end_();
+  }
+
+  asio::awaitable<std::optional<std::string>> Next() override {
+    if (!first_.empty()) co_return std::exchange(first_, std::string());
+    // A round reads what is new, else waits for a wake-up; a wake-up leads to a read, so three
+    // rounds always produce an event unless the stream was woken for nothing.
+    for (int round = 0; round < 3; ++round) {
+      if (!buffered_.empty()) {
+        StoredEvent event = std::move(buffered_.front());
+        buffered_.pop_front();
+        co_return SseFrame("message", event.id, event.message);
+      }
+      if (closed_) co_return std::nullopt;
+      auto read = co_await events_.ReadAfter(listener_.session_id, cursor_);
+      if (!read.ok()) {
+        log::Warn("cannot read a session's events", {{"session", ShortId(listener_.session_id)},
+                                                     {"error", MessageOf(read.status())}});
+        co_return std::nullopt;
+      }
+      if (!read->empty()) {
+        cursor_ = read->back().id;
+        for (StoredEvent& event : *read) buffered_.push_back(std::move(event));
+        continue;
+      }
+      asio::steady_timer timer(co_await asio::this_coro::executor, keepalive_);
+      auto signal = co_await (listener_.signals->AsyncPop(kTuple) || timer.async_wait(kTuple));
+      if (signal.index() == 1) {
+        // An open stream is use of the session, so it renews it; and a session that ended
+        // while its close signal could not arrive (pub/sub reconnecting) ends the stream here.
+        auto session = co_await sessions_.Touch(listener_.session_id);
+        if (session.ok() && !session->has_value()) co_return std::nullopt;
+        co_return SseKeepAlive();
+      }
+      auto [ec, value] = std::get<0>(signal);
+      if (ec || value == StreamSignal::kClose) closed_ = true;
+    }
+    co_return SseKeepAlive();
+  }
+
+ private:
+  SessionEvents& events_;
+  SessionStore& sessions_;
+  SessionListener listener_;
+  std::string cursor_;
+  std::string first_;
+  std::chrono::milliseconds keepalive_;
+  std::function<void()> on_end_;
+  std::deque<StoredEvent> buffered_;
+  bool closed_ = false;
+};
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -114,8 +207,18 @@ asio::awaitable<RouterFrame> NextFrame(RouterCall& call, std::string_view raw_id
 }
 
 EdgeService::EdgeService(EdgeOptions options, AuthClient& auth, RouterClient& router,
-                         SessionStore& sessions)
-    : options_(std::move(options)), auth_(auth), router_(router), sessions_(sessions) {}
+                         SessionStore& sessions, SessionEvents* events)
+    : options_(std::move(options)),
+      auth_(auth),
+      router_(router),
+      sessions_(sessions),
+      events_(events) {
+  if (events_ != nullptr) {
+    router_.SetSessionMessageHandler([events](std::string session_id, std::string message) {
+      events->Publish(std::move(session_id), std::move(message));
+    });
+  }
+}
 
 asio::awaitable<HttpResponse> EdgeService::Handle(HttpRequest request) {
   Route route = ClassifyPath(request.path);
@@ -129,7 +232,16 @@ asio::awaitable<HttpResponse> EdgeService::Handle(HttpRequest request) {
     case RouteKind::kMcp:
       if (request.method == "POST") co_return co_await Post(request, route.endpoint);
       if (request.method == "DELETE") co_return co_await Delete(request, route.endpoint);
-      co_return MethodNotAllowed("POST, DELETE");
+      if (request.method == "GET") co_return co_await Get(request, route.endpoint);
+      co_return MethodNotAllowed(events_ != nullptr ? "GET, POST, DELETE" : "POST, DELETE");
+    case RouteKind::kLegacySse:
+      if (events_ == nullptr) break;
+      if (request.method != "GET") co_return MethodNotAllowed("GET");
+      co_return co_await LegacySse(request, route.endpoint);
+    case RouteKind::kLegacyMessage:
+      if (events_ == nullptr) break;
+      if (request.method != "POST") co_return MethodNotAllowed("POST");
+      co_return co_await LegacyMessage(request, route.endpoint);
     case RouteKind::kNotFound:
       break;
   }
@@ -195,6 +307,23 @@ asio::awaitable<std::optional<SessionRecord>> EdgeService::FindSession(
     co_return std::nullopt;
   }
   co_return std::move(*found);
+}
+
+asio::awaitable<std::optional<SessionRecord>> EdgeService::SessionOfRequest(
+    const HttpRequest& request, const std::string& endpoint, HttpResponse* refusal) {
+  std::string session_id(request.Header("mcp-session-id").value_or(""));
+  AuthResult principal;
+  if (auto refused =
+          co_await Authorize(request, endpoint, std::string(), session_id, "null", &principal)) {
+    *refusal = std::move(*refused);
+    co_return std::nullopt;
+  }
+  if (session_id.empty() || !IsValidSessionId(session_id)) {
+    *refusal = JsonRpcErrorResponse(400, "null", kHttpLayerError,
+                                    "Bad Request: Mcp-Session-Id header is required");
+    co_return std::nullopt;
+  }
+  co_return co_await FindSession(session_id, endpoint, principal, "null", refusal);
 }
 
 asio::awaitable<HttpResponse> EdgeService::Post(const HttpRequest& request,
@@ -283,9 +412,7 @@ asio::awaitable<HttpResponse> EdgeService::Initialize(const HttpRequest& request
     record.protocol_version = jsonrpc::DecodeString(chosen->In(frame.message)).value_or("");
   }
   if (record.protocol_version.empty()) record.protocol_version = requested;
-  record.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+  record.created_unix = NowUnix();
   absl::Status stored = co_await sessions_.Create(record);
   if (!stored.ok()) {
     log::Warn("cannot store a new session", {{"endpoint", endpoint}, {"error", MessageOf(stored)}});
@@ -305,28 +432,224 @@ asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::s
   if (first.final) co_return JsonResponse(200, std::move(first.message));
   HttpResponse response;
   SetEventStreamHeaders(&response);
-  response.stream = std::make_unique<RouterEventStream>(
-      std::move(call), std::move(first), std::move(raw_id), options_.request_timeout);
+  response.stream =
+      std::make_unique<RouterEventStream>(std::move(call), std::move(first), std::move(raw_id),
+                                          options_.request_timeout, options_.sse_keepalive);
   co_return response;
+}
+
+asio::awaitable<HttpResponse> EdgeService::Get(const HttpRequest& request,
+                                               const std::string& endpoint) {
+  if (events_ == nullptr) co_return MethodNotAllowed("POST, DELETE");
+  if (auto refusal = CheckOrigin(request, options_.origins)) co_return std::move(*refusal);
+  std::string accept = request.HeaderList("accept");
+  if (accept.empty() || !AcceptsEventStream(accept)) {
+    co_return JsonRpcErrorResponse(406, "null", kHttpLayerError,
+                                   "Not Acceptable: Accept must include text/event-stream");
+  }
+  if (auto version = request.Header("mcp-protocol-version");
+      version && !IsSupportedProtocolVersion(*version)) {
+    co_return JsonRpcErrorResponse(400, "null", kHttpLayerError,
+                                   "Bad Request: unsupported MCP-Protocol-Version");
+  }
+  HttpResponse refusal;
+  std::optional<SessionRecord> session = co_await SessionOfRequest(request, endpoint, &refusal);
+  if (!session) co_return refusal;
+  std::optional<std::string> resume;
+  if (auto last = request.Header("last-event-id")) resume = ParseLastEventId(*last);
+  co_return co_await OpenEventStream(session->id, std::move(resume), std::string());
+}
+
+asio::awaitable<HttpResponse> EdgeService::OpenEventStream(const std::string& session_id,
+                                                           std::optional<std::string> resume,
+                                                           std::string first) {
+  absl::StatusOr<SessionListener> listener = co_await events_->Listen(session_id);
+  if (!listener.ok()) {
+    log::Warn("cannot listen for a session's events",
+              {{"session", ShortId(session_id)}, {"error", MessageOf(listener.status())}});
+    co_return JsonRpcErrorResponse(503, "null", kHttpLayerError,
+                                   "Service Unavailable: event store unreachable");
+  }
+  // Subscribed first, then the cursor: an entry appended in between is read, not missed.
+  std::string cursor;
+  if (resume) {
+    cursor = std::move(*resume);
+  } else {
+    absl::StatusOr<std::string> last = co_await events_->LastId(session_id);
+    if (!last.ok()) {
+      events_->Unlisten(*listener);
+      co_return JsonRpcErrorResponse(503, "null", kHttpLayerError,
+                                     "Service Unavailable: event store unreachable");
+    }
+    cursor = std::move(*last);
+  }
+  std::function<void()> on_end;
+  if (first.empty()) {
+    first = SsePrimingEvent(cursor, options_.sse_retry);
+  } else {
+    // A 2024-11-05 session is its SSE connection: when that ends, so does the session.
+    // (GCC 12 miscompiles a co_await inside a lambda capture, hence the local.)
+    asio::any_io_executor executor = co_await asio::this_coro::executor;
+    on_end = [this, executor, session_id] {
+      asio::co_spawn(executor, EndLegacySession(session_id), asio::detached);
+    };
+  }
+  HttpResponse response;
+  SetEventStreamHeaders(&response);
+  response.stream = std::make_unique<SessionEventStream>(*events_, sessions_, std::move(*listener),
+                                                         std::move(cursor), std::move(first),
+                                                         options_.sse_keepalive, std::move(on_end));
+  co_return response;
+}
+
+asio::awaitable<void> EdgeService::EndLegacySession(std::string session_id) {
+  absl::StatusOr<bool> deleted = co_await sessions_.Delete(session_id);
+  absl::Status ended = co_await events_->End(session_id);
+  if (!deleted.ok() || !ended.ok()) {
+    log::Warn("cannot end a legacy session", {{"session", ShortId(session_id)}});
+    co_return;
+  }
+  log::Info("session ended", {{"session", ShortId(session_id)}, {"transport", "sse"}});
+}
+
+asio::awaitable<HttpResponse> EdgeService::LegacySse(const HttpRequest& request,
+                                                     const std::string& endpoint) {
+  if (auto refusal = CheckOrigin(request, options_.origins)) co_return std::move(*refusal);
+  if (!AcceptsEventStream(request.HeaderList("accept"))) {
+    co_return JsonRpcErrorResponse(406, "null", kHttpLayerError,
+                                   "Not Acceptable: Accept must include text/event-stream");
+  }
+  AuthResult principal;
+  if (auto refusal =
+          co_await Authorize(request, endpoint, std::string(), std::string(), "null", &principal)) {
+    co_return std::move(*refusal);
+  }
+  SessionRecord record;
+  record.id = crypto::RandomHex(32);
+  record.endpoint = endpoint;
+  record.user_email = principal.user_email;
+  record.api_key_id = principal.api_key_id;
+  record.protocol_version = std::string(kLegacyVersion);
+  record.created_unix = NowUnix();
+  record.transport = "sse";
+  absl::Status stored = co_await sessions_.Create(record);
+  if (!stored.ok()) {
+    log::Warn("cannot store a new session", {{"endpoint", endpoint}, {"error", MessageOf(stored)}});
+    co_return JsonRpcErrorResponse(503, "null", kHttpLayerError,
+                                   "Service Unavailable: cannot store the session");
+  }
+  // SDKs resolve the endpoint against the /sse URL and keep nothing else of it, so a key that
+  // came in the query must ride along.
+  std::string url = StrCat("/metamcp/", endpoint, "/message?sessionId=", record.id);
+  Credential credential = ExtractCredential(request);
+  if (credential.source == "query") {
+    url.append(StrCat("&api_key=", PercentEncode(credential.value)));
+  }
+  log::Info("session created",
+            {{"endpoint", endpoint}, {"session", ShortId(record.id)}, {"transport", "sse"}});
+  co_return co_await OpenEventStream(record.id, std::nullopt, SseFrame("endpoint", "", url));
+}
+
+asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& request,
+                                                         const std::string& endpoint) {
+  std::variant<McpPost, HttpResponse> checked = ValidateLegacyPost(request, options_.origins);
+  if (auto* refusal = std::get_if<HttpResponse>(&checked)) co_return std::move(*refusal);
+  McpPost post = std::move(std::get<McpPost>(checked));
+  const jsonrpc::Envelope& env = post.envelope;
+  bool is_request = env.kind == jsonrpc::Kind::kRequest;
+  std::string_view reply_id = is_request ? std::string_view(post.raw_id) : "null";
+  std::string session_id = QueryParam(request.query, "sessionId").value_or("");
+
+  AuthResult principal;
+  std::string tool = is_request && env.method == "tools/call" ? post.tool : std::string();
+  if (auto refusal = co_await Authorize(request, endpoint, std::move(tool), session_id, reply_id,
+                                        &principal)) {
+    co_return std::move(*refusal);
+  }
+  if (session_id.empty() || !IsValidSessionId(session_id)) {
+    co_return JsonRpcErrorResponse(400, reply_id, kHttpLayerError,
+                                   "Bad Request: the sessionId query parameter is required");
+  }
+  HttpResponse refusal;
+  std::optional<SessionRecord> session =
+      co_await FindSession(session_id, endpoint, principal, reply_id, &refusal);
+  if (!session) co_return refusal;
+
+  bool initialize = is_request && env.method == "initialize";
+  std::string version = session->protocol_version;
+  if (initialize && !post.requested_version.empty()) version = post.requested_version;
+  RouterMessage message{endpoint,     session->id,          version,
+                        request.body, principal.user_email, principal.api_key_id};
+  if (!is_request) {
+    router_.Send(std::move(message));
+    co_return Accepted();
+  }
+  if (env.method == "ping") {
+    absl::StatusOr<std::string> appended =
+        co_await events_->Append(session->id, jsonrpc::MakeResult(post.raw_id, "{}"));
+    if (!appended.ok()) {
+      co_return JsonRpcErrorResponse(503, reply_id, kHttpLayerError,
+                                     "Service Unavailable: event store unreachable");
+    }
+    co_return Accepted();
+  }
+  // The answer travels on the session's event stream, wherever that is held; the POST is done.
+  asio::co_spawn(co_await asio::this_coro::executor,
+                 Relay(std::move(*session), std::move(message), post.raw_id, initialize),
+                 [](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     log::Error("relaying a legacy request failed", {{"error", ex.what()}});
+                   }
+                 });
+  co_return Accepted();
+}
+
+asio::awaitable<void> EdgeService::Relay(SessionRecord session, RouterMessage message,
+                                         std::string raw_id, bool initialize) {
+  std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
+  for (int n = 0; n < kMaxRelayedFrames; ++n) {
+    RouterFrame frame = co_await NextFrame(*call, raw_id, options_.request_timeout);
+    if (frame.final && initialize) {
+      jsonrpc::Envelope env;
+      jsonrpc::ScanError error;
+      if (jsonrpc::Scan(frame.message, &env, &error) && env.kind == jsonrpc::Kind::kResponse &&
+          !env.result.empty()) {
+        if (auto chosen = jsonrpc::FindMember(frame.message, env.result, "protocolVersion")) {
+          std::string version =
+              jsonrpc::DecodeString(chosen->In(frame.message)).value_or(session.protocol_version);
+          if (version != session.protocol_version) {
+            session.protocol_version = std::move(version);
+            absl::Status stored = co_await sessions_.Create(session);
+            if (!stored.ok()) {
+              log::Warn("cannot store a session's protocol version",
+                        {{"session", ShortId(session.id)}, {"error", MessageOf(stored)}});
+            }
+          }
+        }
+      }
+    }
+    bool final = frame.final;
+    absl::StatusOr<std::string> appended =
+        co_await events_->Append(session.id, std::move(frame.message));
+    if (!appended.ok()) {
+      log::Warn("cannot deliver a legacy answer",
+                {{"session", ShortId(session.id)}, {"error", MessageOf(appended.status())}});
+    }
+    if (final) co_return;
+  }
+  call->Cancel();
 }
 
 asio::awaitable<HttpResponse> EdgeService::Delete(const HttpRequest& request,
                                                   const std::string& endpoint) {
   if (auto refusal = CheckOrigin(request, options_.origins)) co_return std::move(*refusal);
-  std::string session_id(request.Header("mcp-session-id").value_or(""));
-  AuthResult principal;
-  if (auto refusal =
-          co_await Authorize(request, endpoint, std::string(), session_id, "null", &principal)) {
-    co_return std::move(*refusal);
-  }
-  if (session_id.empty() || !IsValidSessionId(session_id)) {
-    co_return JsonRpcErrorResponse(400, "null", kHttpLayerError,
-                                   "Bad Request: Mcp-Session-Id header is required");
-  }
   HttpResponse refusal;
-  std::optional<SessionRecord> session =
-      co_await FindSession(session_id, endpoint, principal, "null", &refusal);
+  std::optional<SessionRecord> session = co_await SessionOfRequest(request, endpoint, &refusal);
   if (!session) co_return refusal;
+  const std::string& session_id = session->id;
   absl::StatusOr<bool> deleted = co_await sessions_.Delete(session_id);
   if (!deleted.ok()) {
     log::Warn("session store unavailable", {{"error", MessageOf(deleted.status())}});
@@ -335,6 +658,13 @@ asio::awaitable<HttpResponse> EdgeService::Delete(const HttpRequest& request,
   }
   if (!*deleted) {
     co_return JsonRpcErrorResponse(404, "null", kHttpLayerError, "Not Found: session not found");
+  }
+  if (events_ != nullptr) {
+    absl::Status ended = co_await events_->End(session_id);
+    if (!ended.ok()) {
+      log::Warn("cannot close a session's event stream",
+                {{"session", ShortId(session_id)}, {"error", MessageOf(ended)}});
+    }
   }
   log::Info("session ended", {{"endpoint", endpoint}, {"session", ShortId(session_id)}});
   HttpResponse response;

@@ -9,6 +9,7 @@
 #include "services/edge/src/origin.h"
 #include "services/edge/src/request.h"
 #include "services/edge/src/router_client.h"
+#include "services/edge/src/session_events.h"
 #include "services/edge/src/session_store.h"
 
 namespace switchboard::edge {
@@ -19,6 +20,9 @@ struct EdgeOptions {
   // How long a request may wait for the router's next frame before it is answered with
   // -32002 and cancelled at the router. Each frame (a progress notification, say) restarts it.
   std::chrono::milliseconds request_timeout{300000};
+  // Event streams: a `:` comment after this long without a message, and the `retry:` delay.
+  std::chrono::milliseconds sse_keepalive{15000};
+  std::chrono::milliseconds sse_retry{3000};
   // Readiness: true while the registry Watch is synced.
   std::function<bool()> config_synced = [] { return true; };
 };
@@ -26,10 +30,14 @@ struct EdgeOptions {
 // The edge's request logic for MCP Streamable HTTP, free of Beast and gRPC types: checks a
 // request, asks auth, keeps sessions in the SessionStore, answers ping itself and relays
 // everything else through the router, as one JSON response or as an SSE stream when the
-// router sends notifications before the response. Holds no per-session state of its own.
+// router sends notifications before the response. With `events` it also serves each session's
+// GET event stream (messages the router sends for the session, shared across replicas, with
+// Last-Event-ID replay) and the 2024-11-05 HTTP+SSE transport (/sse + /message); without, GET
+// is 405 and the legacy URLs are 404. Holds no per-session state beyond the open streams.
 class EdgeService : public HttpHandler {
  public:
-  EdgeService(EdgeOptions options, AuthClient& auth, RouterClient& router, SessionStore& sessions);
+  EdgeService(EdgeOptions options, AuthClient& auth, RouterClient& router, SessionStore& sessions,
+              SessionEvents* events = nullptr);
 
   boost::asio::awaitable<HttpResponse> Handle(HttpRequest request) override;
 
@@ -42,12 +50,33 @@ class EdgeService : public HttpHandler {
                                                   const std::string& endpoint,
                                                   const AuthResult& principal);
   boost::asio::awaitable<HttpResponse> Forward(RouterMessage message, std::string raw_id);
+  boost::asio::awaitable<HttpResponse> Get(const HttpRequest& request, const std::string& endpoint);
+  boost::asio::awaitable<HttpResponse> LegacySse(const HttpRequest& request,
+                                                 const std::string& endpoint);
+  boost::asio::awaitable<HttpResponse> LegacyMessage(const HttpRequest& request,
+                                                     const std::string& endpoint);
+  // The session's event stream, from the entry after `resume` or from now, opening with
+  // `first` (an `endpoint` event) or else a priming event.
+  boost::asio::awaitable<HttpResponse> OpenEventStream(const std::string& session_id,
+                                                       std::optional<std::string> resume,
+                                                       std::string first);
+  // Relays one legacy request to the router and appends every frame of its answer to the
+  // session's event stream; after an initialize, stores the protocol version chosen.
+  // Ends a 2024-11-05 session whose SSE connection closed.
+  boost::asio::awaitable<void> EndLegacySession(std::string session_id);
+  boost::asio::awaitable<void> Relay(SessionRecord session, RouterMessage message,
+                                     std::string raw_id, bool initialize);
   boost::asio::awaitable<HttpResponse> Ready();
 
   // Asks auth; nullopt when the request may proceed, else the refusal to send.
   boost::asio::awaitable<std::optional<HttpResponse>> Authorize(
       const HttpRequest& request, const std::string& endpoint, std::string tool,
       std::string session_id, std::string_view raw_id, AuthResult* result);
+  // Authorizes a GET or DELETE and finds the session its Mcp-Session-Id names; nullopt and
+  // `refusal` set when the request may not proceed.
+  boost::asio::awaitable<std::optional<SessionRecord>> SessionOfRequest(const HttpRequest& request,
+                                                                        const std::string& endpoint,
+                                                                        HttpResponse* refusal);
   // Finds the caller's session; nullopt and `refusal` set when it cannot be used.
   boost::asio::awaitable<std::optional<SessionRecord>> FindSession(const std::string& session_id,
                                                                    const std::string& endpoint,
@@ -59,6 +88,7 @@ class EdgeService : public HttpHandler {
   AuthClient& auth_;
   RouterClient& router_;
   SessionStore& sessions_;
+  SessionEvents* events_;
 };
 
 // Waits for the next frame of `call` for at most `timeout`. A timeout becomes a final -32002

@@ -33,8 +33,8 @@ using router::v1::RouterRequest;
 using router::v1::RouterResponse;
 
 // A router that answers each request on its stream: "hang" gets nothing, "notify:x" gets a
-// notification and then "reply:x", "break" ends the stream with UNAVAILABLE, anything else gets
-// "reply:<message>".
+// notification and then "reply:x", "session:x" first sends x for the request's session under
+// call_id 0, "break" ends the stream with UNAVAILABLE, anything else gets "reply:<message>".
 class FakeRouterService : public router::v1::Router::Service {
  public:
   grpc::Status Exchange(grpc::ServerContext*,
@@ -51,6 +51,18 @@ class FakeRouterService : public router::v1::Router::Service {
       const std::string& message = request.message();
       if (message == "hang") continue;
       if (message == "break") return grpc::Status(grpc::StatusCode::UNAVAILABLE, "going away");
+      if (message.rfind("session:", 0) == 0) {
+        // A message for the session, not tied to the call (call_id 0), before the reply.
+        RouterResponse unsolicited;
+        unsolicited.set_call_id(0);
+        unsolicited.set_session_id(request.session_id());
+        unsolicited.set_message(message.substr(8));
+        stream->Write(unsolicited);
+        RouterResponse orphan;  // call_id 0 without a session: dropped
+        orphan.set_call_id(0);
+        orphan.set_message("orphan");
+        stream->Write(orphan);
+      }
       if (message.rfind("notify:", 0) == 0) {
         RouterResponse note;
         note.set_call_id(request.call_id());
@@ -207,6 +219,24 @@ TEST_F(GrpcClientsTest, NotificationsArriveBeforeTheFinalFrame) {
   EXPECT_FALSE(frames[0]->final);
   EXPECT_EQ(frames[1]->message, "reply:notify:x");
   EXPECT_TRUE(frames[1]->final);
+}
+
+TEST_F(GrpcClientsTest, CallIdZeroFramesGoToTheSessionHandler) {
+  GrpcRouterClient client(grpcutil::MakeChannel(address_));
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> received;
+  client.SetSessionMessageHandler([&](std::string session_id, std::string message) {
+    std::lock_guard<std::mutex> lock(mu);
+    received.emplace_back(std::move(session_id), std::move(message));
+  });
+  auto call = client.Call(Message("session:list_changed"));
+  auto frames = Run(AllFrames(*call));
+  ASSERT_EQ(frames.size(), 1u);  // the call sees only its own reply
+  EXPECT_EQ(frames[0]->message, "reply:session:list_changed");
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].first, "s-1");
+  EXPECT_EQ(received[0].second, "list_changed");
 }
 
 TEST_F(GrpcClientsTest, BrokenStreamFailsPendingCallsAndTheNextCallReconnects) {

@@ -225,8 +225,21 @@ void GrpcRouterClient::Send(RouterMessage message) {
   }
 }
 
+void GrpcRouterClient::SetSessionMessageHandler(SessionMessageHandler handler) {
+  session_handler_ = std::move(handler);
+}
+
 void GrpcRouterClient::OnResponse(RouterResponse& response, Stream& stream) {
   uint64_t call_id = response.call_id();
+  if (call_id == 0) {
+    if (response.session_id().empty() || !session_handler_) {
+      log::Debug("router message for no session dropped");
+      return;
+    }
+    session_handler_(std::move(*response.mutable_session_id()),
+                     std::move(*response.mutable_message()));
+    return;
+  }
   RouterFrame frame{std::move(*response.mutable_message()), response.final()};
   switch (registry_.Deliver(call_id, std::move(frame))) {
     case CallRegistry::DeliverResult::kDelivered:

@@ -28,6 +28,7 @@ class GrpcRouterClient : public RouterClient {
 
   std::unique_ptr<RouterCall> Call(RouterMessage message) override;
   void Send(RouterMessage message) override;
+  void SetSessionMessageHandler(SessionMessageHandler handler) override;
 
  private:
   class Stream;
@@ -45,6 +46,7 @@ class GrpcRouterClient : public RouterClient {
   std::unique_ptr<router::v1::Router::Stub> stub_;
   const size_t max_frames_per_call_;
   CallRegistry registry_;
+  SessionMessageHandler session_handler_;  // set before traffic, then only read
   std::atomic<uint64_t> next_call_id_{1};
 
   std::mutex mu_;

@@ -36,7 +36,7 @@ asio::awaitable<absl::Status> RedisSessionStore::Create(SessionRecord record) {
       {"MULTI"},
       {"HSET", key, "endpoint", record.endpoint, "user_email", record.user_email, "api_key_id",
        record.api_key_id, "protocol_version", record.protocol_version, "created_unix",
-       std::to_string(record.created_unix)},
+       std::to_string(record.created_unix), "transport", record.transport},
       {"EXPIRE", key, ttl_seconds_},
       {"EXEC"}};
   auto [ec, replies] = co_await redis_->AsyncPipeline(std::move(commands), kTuple);
@@ -71,6 +71,8 @@ asio::awaitable<absl::StatusOr<std::optional<SessionRecord>>> RedisSessionStore:
       record.api_key_id = value;
     } else if (field == "protocol_version") {
       record.protocol_version = value;
+    } else if (field == "transport") {
+      record.transport = value;
     } else if (field == "created_unix") {
       std::from_chars(value.data(), value.data() + value.size(), record.created_unix);
     }

@@ -10,8 +10,8 @@
 namespace switchboard::edge {
 
 // Sessions in Redis: one hash per session at `sb:session:{id}` (endpoint, user_email,
-// api_key_id, protocol_version, created_unix) whose time to live every use renews. Nothing is
-// cached locally, so a session minted or ended on any replica is seen at once by all.
+// api_key_id, protocol_version, created_unix, transport) whose time to live every use renews.
+// Nothing is cached locally, so a session minted or ended on any replica is seen at once by all.
 class RedisSessionStore : public SessionStore {
  public:
   RedisSessionStore(std::shared_ptr<redis::RedisClient> redis, std::chrono::seconds ttl);

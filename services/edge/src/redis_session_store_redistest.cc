@@ -69,6 +69,7 @@ class RedisSessionStoreTest : public ::testing::Test {
     r.api_key_id = "key-1";
     r.protocol_version = "2025-06-18";
     r.created_unix = 1700000000;
+    r.transport = "sse";
     created_.push_back(r.id);
     return r;
   }
@@ -95,6 +96,7 @@ TEST_F(RedisSessionStoreTest, CreatedSessionIsSeenByAnotherReplicaWithAllFields)
   EXPECT_EQ(got.api_key_id, "key-1");
   EXPECT_EQ(got.protocol_version, "2025-06-18");
   EXPECT_EQ(got.created_unix, 1700000000);
+  EXPECT_EQ(got.transport, "sse");
 }
 
 TEST_F(RedisSessionStoreTest, SessionsExpireAndUseRenewsTheTtl) {

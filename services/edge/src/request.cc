@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 
+#include "services/edge/src/sse.h"
 #include "switchboard/common/strings.h"
 
 namespace switchboard::edge {
@@ -43,6 +44,8 @@ MediaRange ParseRange(std::string_view range) {
   return out;
 }
 
+}  // namespace
+
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     size_t amp = query.find('&');
@@ -76,21 +79,41 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
-}  // namespace
+std::string PercentEncode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
 
 Route ClassifyPath(std::string_view path) {
   if (path == "/healthz") return {RouteKind::kHealthz, {}};
   if (path == "/readyz") return {RouteKind::kReadyz, {}};
   constexpr std::string_view kPrefix = "/metamcp/";
-  constexpr std::string_view kSuffix = "/mcp";
-  if (path.size() > kPrefix.size() + kSuffix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
-      path.substr(path.size() - kSuffix.size()) == kSuffix) {
-    std::string_view endpoint =
-        path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
-    bool ok = !endpoint.empty() && endpoint != "." && endpoint != "..";
-    for (char c : endpoint) ok = ok && IsEndpointChar(c);
-    if (ok) return {RouteKind::kMcp, std::string(endpoint)};
+  if (path.size() <= kPrefix.size() || path.substr(0, kPrefix.size()) != kPrefix) {
+    return {RouteKind::kNotFound, {}};
   }
+  std::string_view rest = path.substr(kPrefix.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return {RouteKind::kNotFound, {}};
+  std::string_view endpoint = rest.substr(0, slash);
+  std::string_view suffix = rest.substr(slash);
+  bool ok = !endpoint.empty() && endpoint != "." && endpoint != "..";
+  for (char c : endpoint) ok = ok && IsEndpointChar(c);
+  if (!ok) return {RouteKind::kNotFound, {}};
+  if (suffix == "/mcp") return {RouteKind::kMcp, std::string(endpoint)};
+  if (suffix == "/sse") return {RouteKind::kLegacySse, std::string(endpoint)};
+  if (suffix == "/message") return {RouteKind::kLegacyMessage, std::string(endpoint)};
   return {RouteKind::kNotFound, {}};
 }
 
@@ -145,6 +168,23 @@ bool AcceptsJsonAndEventStream(std::string_view accept) {
   return json && sse && !json_refused && !sse_refused;
 }
 
+bool AcceptsEventStream(std::string_view accept) {
+  if (Trim(accept).empty()) return true;
+  bool admitted = false;
+  while (true) {
+    size_t comma = accept.find(',');
+    MediaRange range = ParseRange(accept.substr(0, comma));
+    if (range.type == "text/event-stream" && range.refused) return false;
+    if (!range.refused &&
+        (range.type == "*/*" || range.type == "text/*" || range.type == "text/event-stream")) {
+      admitted = true;
+    }
+    if (comma == std::string_view::npos) break;
+    accept.remove_prefix(comma + 1);
+  }
+  return admitted;
+}
+
 bool IsJsonContentType(std::string_view content_type) {
   size_t semi = content_type.find(';');
   return EqualsIgnoreCase(Trim(content_type.substr(0, semi)), "application/json");
@@ -166,14 +206,16 @@ std::optional<HttpResponse> CheckOrigin(const HttpRequest& request, const Origin
   return std::nullopt;
 }
 
-std::variant<McpPost, HttpResponse> ValidatePost(const HttpRequest& request,
-                                                 const OriginPolicy& origins) {
+namespace {
+
+std::variant<McpPost, HttpResponse> CheckPost(const HttpRequest& request,
+                                              const OriginPolicy& origins, bool legacy) {
   if (auto refused = CheckOrigin(request, origins)) return std::move(*refused);
   if (!IsJsonContentType(request.Header("content-type").value_or(""))) {
     return JsonRpcErrorResponse(415, "null", kHttpLayerError,
                                 "Unsupported Media Type: Content-Type must be application/json");
   }
-  if (!AcceptsJsonAndEventStream(request.HeaderList("accept"))) {
+  if (!legacy && !AcceptsJsonAndEventStream(request.HeaderList("accept"))) {
     return JsonRpcErrorResponse(
         406, "null", kHttpLayerError,
         "Not Acceptable: Accept must include application/json and text/event-stream");
@@ -219,6 +261,18 @@ std::variant<McpPost, HttpResponse> ValidatePost(const HttpRequest& request,
   return post;
 }
 
+}  // namespace
+
+std::variant<McpPost, HttpResponse> ValidatePost(const HttpRequest& request,
+                                                 const OriginPolicy& origins) {
+  return CheckPost(request, origins, false);
+}
+
+std::variant<McpPost, HttpResponse> ValidateLegacyPost(const HttpRequest& request,
+                                                       const OriginPolicy& origins) {
+  return CheckPost(request, origins, true);
+}
+
 HttpResponse JsonResponse(int status, std::string body) {
   HttpResponse response;
   response.status = status;
@@ -259,19 +313,6 @@ std::string TraceIdOf(std::string_view traceparent) {
   return all_zero ? "" : std::string(id);
 }
 
-std::string SseEvent(std::string_view data) {
-  std::string out = "event: message\n";
-  while (true) {
-    size_t nl = data.find_first_of("\r\n");
-    out.append("data: ");
-    out.append(data.substr(0, nl));
-    out.push_back('\n');
-    if (nl == std::string_view::npos) break;
-    if (data[nl] == '\r' && nl + 1 < data.size() && data[nl + 1] == '\n') ++nl;
-    data.remove_prefix(nl + 1);
-  }
-  out.push_back('\n');
-  return out;
-}
+std::string SseEvent(std::string_view data) { return SseFrame("message", "", data); }
 
 }  // namespace switchboard::edge

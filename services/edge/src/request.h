@@ -15,16 +15,29 @@ namespace switchboard::edge {
 inline constexpr int kHttpLayerError = -32000;
 
 // What a request path names.
-enum class RouteKind { kMcp, kHealthz, kReadyz, kNotFound };
+enum class RouteKind {
+  kMcp,            // /metamcp/{endpoint}/mcp: Streamable HTTP
+  kLegacySse,      // /metamcp/{endpoint}/sse: the 2024-11-05 HTTP+SSE stream
+  kLegacyMessage,  // /metamcp/{endpoint}/message: the 2024-11-05 HTTP+SSE POSTs
+  kHealthz,
+  kReadyz,
+  kNotFound
+};
 
 struct Route {
   RouteKind kind = RouteKind::kNotFound;
-  std::string endpoint;  // for kMcp: the {endpoint} of /metamcp/{endpoint}/mcp
+  std::string endpoint;  // the {endpoint} of /metamcp/{endpoint}/...
 };
 
 // Maps a request path (without query) to a route. Endpoint names are one path segment of
 // letters, digits, '-', '_', '.' and '~'.
 Route ClassifyPath(std::string_view path);
+
+// The percent-decoded value of query parameter `name` ('+' is a space), or nullopt when absent.
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name);
+
+// Percent-encodes everything but RFC 3986 unreserved characters, for a query parameter value.
+std::string PercentEncode(std::string_view value);
 
 // The caller's credential as presented, and where it came from ("authorization", "x-api-key"
 // or "query"); both empty when there is none. The value is a secret: never log it.
@@ -43,6 +56,10 @@ bool IsSupportedProtocolVersion(std::string_view version);
 // True when an Accept header value admits both application/json and text/event-stream
 // (wildcards count; a range with q=0 refuses).
 bool AcceptsJsonAndEventStream(std::string_view accept);
+
+// True when an Accept header value admits text/event-stream (wildcards count, q=0 refuses); an
+// absent or empty header admits everything.
+bool AcceptsEventStream(std::string_view accept);
 
 // True when a Content-Type value is application/json (parameters such as charset allowed).
 bool IsJsonContentType(std::string_view content_type);
@@ -66,6 +83,10 @@ struct McpPost {
 // the response to send.
 std::variant<McpPost, HttpResponse> ValidatePost(const HttpRequest& request,
                                                  const OriginPolicy& origins);
+
+// ValidatePost for a 2024-11-05 HTTP+SSE POST (/message), whose clients need not send Accept.
+std::variant<McpPost, HttpResponse> ValidateLegacyPost(const HttpRequest& request,
+                                                       const OriginPolicy& origins);
 
 // The 403 response when the request carries an Origin the policy refuses.
 std::optional<HttpResponse> CheckOrigin(const HttpRequest& request, const OriginPolicy& origins);

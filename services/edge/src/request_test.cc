@@ -43,9 +43,16 @@ TEST(ClassifyPathTest, Routes) {
   Route mcp = ClassifyPath("/metamcp/my-team_1.x/mcp");
   EXPECT_EQ(mcp.kind, RouteKind::kMcp);
   EXPECT_EQ(mcp.endpoint, "my-team_1.x");
-  for (const char* path : {"/", "/metamcp/mcp", "/metamcp//mcp", "/metamcp/a/b/mcp",
-                           "/metamcp/../mcp", "/metamcp/a/mcp/", "/metamcp/a/sse",
-                           "/metamcp/a%20b/mcp", "/healthz/", "/other/team/mcp"}) {
+  Route sse = ClassifyPath("/metamcp/team/sse");
+  EXPECT_EQ(sse.kind, RouteKind::kLegacySse);
+  EXPECT_EQ(sse.endpoint, "team");
+  Route message = ClassifyPath("/metamcp/team/message");
+  EXPECT_EQ(message.kind, RouteKind::kLegacyMessage);
+  EXPECT_EQ(message.endpoint, "team");
+  for (const char* path :
+       {"/", "/metamcp/mcp", "/metamcp//mcp", "/metamcp/a/b/mcp", "/metamcp/../mcp",
+        "/metamcp/a/mcp/", "/metamcp/a/sse/", "/metamcp/a/messages", "/metamcp/a%20b/mcp",
+        "/healthz/", "/other/team/mcp"}) {
     EXPECT_EQ(ClassifyPath(path).kind, RouteKind::kNotFound) << path;
   }
 }

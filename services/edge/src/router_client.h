@@ -3,6 +3,7 @@
 #include <absl/status/statusor.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,12 @@ class RouterClient {
   virtual std::unique_ptr<RouterCall> Call(RouterMessage message) = 0;
   // Sends a notification or a response to a server-to-client request; nothing comes back.
   virtual void Send(RouterMessage message) = 0;
+
+  // Receives the router's messages that belong to a session rather than to a call
+  // (list_changed, resources/updated): (session_id, message), from any thread.
+  using SessionMessageHandler = std::function<void(std::string session_id, std::string message)>;
+  // Sets where those messages go; without a handler they are dropped. Call before traffic.
+  virtual void SetSessionMessageHandler(SessionMessageHandler handler) = 0;
 };
 
 }  // namespace switchboard::edge

@@ -17,6 +17,9 @@ struct SessionRecord {
   std::string api_key_id;
   std::string protocol_version;
   int64_t created_unix = 0;
+  // "sse" for a 2024-11-05 HTTP+SSE session, whose replies all travel on its event stream;
+  // empty for Streamable HTTP.
+  std::string transport;
 };
 
 // Where sessions live. Any replica must see a session another one created, and a Delete on one

@@ -226,10 +226,10 @@ void RouterService::Initialize(Call& call) {
   json::object result;
   result["protocolVersion"] = version;
   json::object caps;
-  caps["tools"] = json::object();
-  caps["prompts"] = json::object();
-  // listChanged and subscribe are declared once the edge delivers session messages (GET stream).
-  caps["resources"] = json::object();
+  // Session messages (list_changed, resources/updated) reach clients on the edge's GET stream.
+  caps["resources"] = json::object{{"subscribe", true}, {"listChanged", true}};
+  caps["tools"] = json::object{{"listChanged", true}};
+  caps["prompts"] = json::object{{"listChanged", true}};
   caps["completions"] = json::object();
   caps["logging"] = json::object();
   result["capabilities"] = std::move(caps);

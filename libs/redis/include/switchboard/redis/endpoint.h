@@ -2,6 +2,7 @@
 
 #include <absl/status/statusor.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ struct RedisEndpoint {
   // "host:port/db" without credentials, safe for logs and error messages.
   std::string Describe() const;
 };
+
+// The commands a new connection sends before any other (AUTH when there is a password, SELECT
+// when the database is not 0), RESP-encoded, and how many replies they get.
+std::string HandshakeCommands(const RedisEndpoint& endpoint, size_t* replies);
 
 // Parses redis://[[username]:password@]host[:port][/db]. User and password may be
 // percent-encoded; an IPv6 host goes in brackets. Errors never repeat the URL, which may hold a
