@@ -29,17 +29,14 @@ int main(int argc, char** argv) {
       .String("registry_address", &cfg.registry_address, config::CheckHostPort)
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-auth", argc, argv);
-  log::Level level;
-  log::ParseLevel(cfg.log_level, &level);
-  log::Init("auth", level);
+  log::Init("auth", cfg.log_level);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "auth");
   cache.Start();
   auth::AuthGrpc service(&cache);
   auto server = grpcutil::StartServer(cfg.listen, {&service});
   if (!server.ok()) {
-    std::fprintf(stderr, "sb-auth: %s\n", std::string(MessageOf(server.status())).c_str());
-    return 1;
+    ExitWithError("sb-auth", MessageOf(server.status()));
   }
   log::Info("auth listening", {{"address", cfg.listen}});
   int sig = WaitForTerminationSignal();

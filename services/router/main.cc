@@ -44,9 +44,7 @@ int main(int argc, char** argv) {
       .Int("list_timeout_ms", &cfg.list_timeout_ms, 100, 600000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-router", argc, argv);
-  log::Level level;
-  log::ParseLevel(cfg.log_level, &level);
-  log::Init("router", level);
+  log::Init("router", cfg.log_level);
 
   asio::io_context io(1);
   auto work = asio::make_work_guard(io);
@@ -66,8 +64,7 @@ int main(int argc, char** argv) {
   router::RouterGrpc grpc_service(&service);
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {
-    std::fprintf(stderr, "sb-router: %s\n", std::string(MessageOf(server.status())).c_str());
-    return 1;
+    ExitWithError("sb-router", MessageOf(server.status()));
   }
   log::Info("router listening", {{"address", cfg.listen}});
   int sig = WaitForTerminationSignal();

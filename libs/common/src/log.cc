@@ -48,6 +48,12 @@ void Init(std::string_view service, Level min_level) {
   g_min_level = static_cast<int>(min_level);
 }
 
+void Init(std::string_view service, std::string_view level_name) {
+  Level level = Level::kInfo;
+  ParseLevel(level_name, &level);
+  Init(service, level);
+}
+
 bool ParseLevel(std::string_view name, Level* out) {
   if (name == "debug") {
     *out = Level::kDebug;

@@ -1,6 +1,7 @@
 #include "switchboard/config/schema.h"
 
 #include "switchboard/common/log.h"
+#include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include <yaml-cpp/yaml.h>
@@ -217,11 +218,7 @@ absl::Status CheckLogLevel(std::string_view value) {
 }
 
 void LoadOrExit(Schema& schema, std::string_view service, int argc, char** argv) {
-  auto die = [&](std::string_view message) {
-    std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(service.size()), service.data(),
-                 static_cast<int>(message.size()), message.data());
-    std::exit(2);
-  };
+  auto die = [&](std::string_view message) { ExitWithError(service, message, 2); };
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--config" || arg == "-c") {

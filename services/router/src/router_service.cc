@@ -89,16 +89,7 @@ void RouterService::Handle(std::shared_ptr<ClientSink> sink, router::v1::RouterR
 void RouterService::Detach(const ClientSink* sink) {
   asio::post(executor_, [this, alive = std::weak_ptr<bool>(alive_), sink] {
     if (alive.expired()) return;
-    for (auto& [server, up] : upstreams_) {
-      std::vector<uint64_t> ids;
-      up.pending.ForEach([&](uint64_t id, const Pending& p) {
-        if (p.sink_key == sink) ids.push_back(id);
-      });
-      for (uint64_t id : ids) {
-        auto p = up.pending.Take(id);
-        if (p && !p->list) up.connection->Send(CancelledNotification(id, "client went away"));
-      }
-    }
+    CancelWhere([sink](const Pending& p) { return p.sink_key == sink; }, "client went away");
   });
 }
 
@@ -375,34 +366,40 @@ void RouterService::Forward(const std::string& server, UpstreamState& up, Pendin
 void RouterService::RouteByName(Call& call) {
   const std::string& message = call.request.message();
   const Envelope& env = call.envelope;
-  std::string raw_id(env.id.In(message));
-  bool is_tool = env.method == "tools/call";
   std::optional<Span> name_span;
   if (!env.params.empty()) name_span = jsonrpc::FindMember(message, env.params, "name");
+  RouteToNamed(call, name_span, env.method == "tools/call" ? "tool" : "prompt", "params.name");
+}
+
+void RouterService::RouteToNamed(Call& call, std::optional<Span> name_span,
+                                 std::string_view kind, std::string_view field) {
+  const std::string& message = call.request.message();
+  std::string raw_id(call.envelope.id.In(message));
   std::optional<std::string> name;
   if (name_span) name = jsonrpc::DecodeString(name_span->In(message));
   if (!name) {
-    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "params.name is required"));
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, StrCat(field, " is required")));
     return;
   }
   std::string_view inner_name;
   const registry::v1::Server* server = ResolvePrefixed(call, *name, &inner_name);
   if (server == nullptr) {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
-                                   StrCat(is_tool ? "Unknown tool: " : "Unknown prompt: ", *name)));
+                                   StrCat(kind == "tool" ? "Unknown tool: " : "Unknown prompt: ",
+                                          *name)));
     return;
   }
   UpstreamState* up = GetUpstream(*server);
   if (up == nullptr) {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kUpstreamUnavailable,
                                    StrCat("MCP server '", server->name(), "' of type ",
-                                          server->type(), " is not supported yet")));
+                                          server->type(), " is not supported")));
     return;
   }
-  Pending p = PendingFor(call, raw_id);
   std::vector<std::pair<Span, std::string>> edits;
   if (!call.ns->disable_prefix()) edits.emplace_back(*name_span, jsonrpc::EncodeString(inner_name));
-  Forward(server->name(), *up, std::move(p), message, env, std::move(edits));
+  Forward(server->name(), *up, PendingFor(call, raw_id), message, call.envelope,
+          std::move(edits));
 }
 
 std::vector<std::string> RouterService::ResourceCandidates(const Call& call,
@@ -424,20 +421,24 @@ std::vector<std::string> RouterService::ResourceCandidates(const Call& call,
 
 void RouterService::RouteByUri(Call& call) {
   const std::string& message = call.request.message();
-  const Envelope& env = call.envelope;
-  std::string raw_id(env.id.In(message));
   std::optional<std::string> uri;
-  if (!env.params.empty()) {
-    if (auto span = jsonrpc::FindMember(message, env.params, "uri")) {
+  if (!call.envelope.params.empty()) {
+    if (auto span = jsonrpc::FindMember(message, call.envelope.params, "uri")) {
       uri = jsonrpc::DecodeString(span->In(message));
     }
   }
+  RouteToResource(call, uri, "params.uri");
+}
+
+void RouterService::RouteToResource(Call& call, const std::optional<std::string>& uri,
+                                    std::string_view field) {
+  const std::string& message = call.request.message();
+  std::string raw_id(call.envelope.id.In(message));
   if (!uri) {
-    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "params.uri is required"));
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, StrCat(field, " is required")));
     return;
   }
   std::vector<std::string> candidates = ResourceCandidates(call, *uri);
-  // Remote servers are not reachable yet: skip them rather than fail the whole lookup.
   std::erase_if(candidates, [&](const std::string& name) {
     const auto* server = call.config->FindServer(name);
     return server == nullptr || GetUpstream(*server) == nullptr;
@@ -454,58 +455,32 @@ void RouterService::RouteByUri(Call& call) {
     p.retry_message = message;
     p.candidates = std::move(candidates);
   }
-  Forward(first, upstreams_.find(first)->second, std::move(p), message, env, {});
+  Forward(first, upstreams_.find(first)->second, std::move(p), message, call.envelope, {});
 }
 
 void RouterService::RouteCompletion(Call& call) {
   const std::string& message = call.request.message();
   const Envelope& env = call.envelope;
-  std::string raw_id(env.id.In(message));
   std::optional<Span> ref;
   if (!env.params.empty()) ref = jsonrpc::FindMember(message, env.params, "ref");
   if (!ref || message[ref->pos] != '{') {
-    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "params.ref is required"));
+    Reply(call, jsonrpc::MakeError(env.id.In(message), jsonrpc::kInvalidParams,
+                                   "params.ref is required"));
     return;
   }
-  auto type_span = jsonrpc::FindMember(message, *ref, "type");
   std::optional<std::string> type;
-  if (type_span) type = jsonrpc::DecodeString(type_span->In(message));
+  if (auto type_span = jsonrpc::FindMember(message, *ref, "type")) {
+    type = jsonrpc::DecodeString(type_span->In(message));
+  }
   if (type && *type == "ref/resource") {
-    auto uri_span = jsonrpc::FindMember(message, *ref, "uri");
     std::optional<std::string> uri;
-    if (uri_span) uri = jsonrpc::DecodeString(uri_span->In(message));
-    if (!uri) {
-      Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams, "ref.uri is required"));
-      return;
+    if (auto uri_span = jsonrpc::FindMember(message, *ref, "uri")) {
+      uri = jsonrpc::DecodeString(uri_span->In(message));
     }
-    std::vector<std::string> candidates = ResourceCandidates(call, *uri);
-    for (const std::string& name : candidates) {
-      const auto* server = call.config->FindServer(name);
-      UpstreamState* up = server ? GetUpstream(*server) : nullptr;
-      if (up == nullptr) continue;
-      Pending p = PendingFor(call, raw_id);
-      Forward(name, *up, std::move(p), message, env, {});
-      return;
-    }
-    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
-                                   StrCat("Resource not found: ", *uri)));
+    RouteToResource(call, uri, "ref.uri");
     return;
   }
-  auto name_span = jsonrpc::FindMember(message, *ref, "name");
-  std::optional<std::string> name;
-  if (name_span) name = jsonrpc::DecodeString(name_span->In(message));
-  std::string_view inner;
-  const registry::v1::Server* server = name ? ResolvePrefixed(call, *name, &inner) : nullptr;
-  UpstreamState* up = server ? GetUpstream(*server) : nullptr;
-  if (up == nullptr) {
-    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
-                                   StrCat("Unknown prompt: ", name ? *name : "")));
-    return;
-  }
-  Pending p = PendingFor(call, raw_id);
-  std::vector<std::pair<Span, std::string>> edits;
-  if (!call.ns->disable_prefix()) edits.emplace_back(*name_span, jsonrpc::EncodeString(inner));
-  Forward(server->name(), *up, std::move(p), message, env, std::move(edits));
+  RouteToNamed(call, jsonrpc::FindMember(message, *ref, "name"), "prompt", "ref.name");
 }
 
 void RouterService::SetLevel(Call& call) {
@@ -525,17 +500,23 @@ void RouterService::SetLevel(Call& call) {
 }
 
 void RouterService::CancelCall(const ClientSink* sink, uint64_t call_id) {
+  CancelWhere([&](const Pending& p) { return p.sink_key == sink && p.call_id == call_id; },
+              "cancelled");
+}
+
+void RouterService::CancelWhere(const std::function<bool(const Pending&)>& pred,
+                                std::string_view reason) {
   for (auto& [server, up] : upstreams_) {
     std::vector<uint64_t> ids;
     up.pending.ForEach([&](uint64_t id, const Pending& p) {
-      if (p.sink_key == sink && p.call_id == call_id) ids.push_back(id);
+      if (pred(p)) ids.push_back(id);
     });
     for (uint64_t id : ids) {
-      auto p = up.pending.Take(id);
+      std::optional<Pending> p = up.pending.Take(id);
       if (p->list) {
         p->list->done = true;
-      } else {
-        up.connection->Send(CancelledNotification(id, "cancelled"));
+      } else if (!p->discard) {
+        up.connection->Send(CancelledNotification(id, reason));
       }
     }
   }

@@ -103,6 +103,15 @@ class RouterService {
   void StartList(Call& call, std::string_view array_key, bool rename);
   void RouteByName(Call& call);
   void RouteByUri(Call& call);
+  // Routes `call` to the server named by the prefixed name at `name_span` (a `kind`, "tool" or
+  // "prompt"), renaming it to the server's own name; `field` names it in errors.
+  void RouteToNamed(Call& call, std::optional<jsonrpc::Span> name_span, std::string_view kind,
+                    std::string_view field);
+  // Routes `call` to the server most likely to hold `uri`, trying the others in namespace
+  // order when it says no; `field` names the URI in errors.
+  void RouteToResource(Call& call, const std::optional<std::string>& uri, std::string_view field);
+  // Forgets every pending upstream request matching `pred`, telling the upstream to cancel it.
+  void CancelWhere(const std::function<bool(const Pending&)>& pred, std::string_view reason);
   void RouteCompletion(Call& call);
   void SetLevel(Call& call);
   // Sends the client's `message` to `server` as a request of its own: replaces the id (and

@@ -28,6 +28,10 @@ struct Field {
 // Names the service in every line and sets the lowest level written.
 void Init(std::string_view service, Level min_level);
 
+// Init with a level given by name (as read from config, already checked there); an unknown
+// name means info.
+void Init(std::string_view service, std::string_view level_name);
+
 // Parses "debug" | "info" | "warn" | "error"; false when the name is unknown.
 bool ParseLevel(std::string_view name, Level* out);
 
