@@ -1,5 +1,6 @@
 #include "switchboard/jsonrpc/message.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -422,6 +423,23 @@ std::string Replace(std::string_view text, Span span, std::string_view replaceme
   out.append(text.substr(0, span.pos));
   out.append(replacement);
   out.append(text.substr(span.pos + span.len));
+  return out;
+}
+
+std::string Replace(std::string_view text, std::vector<Edit> edits) {
+  std::sort(edits.begin(), edits.end(),
+            [](const Edit& a, const Edit& b) { return a.span.pos < b.span.pos; });
+  size_t size = text.size();
+  for (const Edit& e : edits) size += e.text.size() - e.span.len;
+  std::string out;
+  out.reserve(size);
+  size_t at = 0;
+  for (const Edit& e : edits) {
+    out.append(text.substr(at, e.span.pos - at));
+    out.append(e.text);
+    at = e.span.pos + e.span.len;
+  }
+  out.append(text.substr(at));
   return out;
 }
 

@@ -117,6 +117,14 @@ TEST(ReplaceTest, RewritesIdInPlace) {
   Envelope env = MustScan(text);
   std::string out = Replace(text, env.id, "42");
   EXPECT_EQ(out, R"({"jsonrpc":"2.0","id":42,"method":"ping"})");
+  std::string call = R"({"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"a__b","_meta":{"progressToken":"t"}}})";
+  Envelope call_env = MustScan(call);
+  auto name = FindMember(call, call_env.params, "name");
+  auto meta = FindMember(call, call_env.params, "_meta");
+  auto token = FindMember(call, *meta, "progressToken");
+  // Edits in any order, growing and shrinking, land in one pass.
+  EXPECT_EQ(Replace(call, {{*token, "7"}, {call_env.id, "7"}, {*name, R"("b")"}}),
+            R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"b","_meta":{"progressToken":7}}})");
   EXPECT_EQ(ParseUintId("42"), 42u);
   EXPECT_FALSE(ParseUintId("\"42\""));
   EXPECT_FALSE(ParseUintId("-1"));

@@ -17,21 +17,6 @@ using jsonrpc::Span;
 
 namespace {
 
-// One place in a message to overwrite.
-struct Edit {
-  Span span;
-  std::string text;
-};
-
-// Applies non-overlapping edits, last first, so earlier spans stay valid.
-std::string ApplyEdits(std::string_view message, std::vector<Edit> edits) {
-  std::sort(edits.begin(), edits.end(),
-            [](const Edit& a, const Edit& b) { return a.span.pos > b.span.pos; });
-  std::string out(message);
-  for (const Edit& e : edits) out.replace(e.span.pos, e.span.len, e.text);
-  return out;
-}
-
 bool IsMember(const registry::v1::Namespace& ns, std::string_view server) {
   for (const auto& m : ns.servers()) {
     if (m.server() == server) return !m.disabled();
@@ -344,7 +329,7 @@ const registry::v1::Server* RouterService::ResolvePrefixed(const Call& call,
 
 void RouterService::Forward(const std::string& server, UpstreamState& up, Pending pending,
                             std::string_view message, const Envelope& env,
-                            std::vector<std::pair<Span, std::string>> extra) {
+                            std::vector<jsonrpc::Edit> edits) {
   std::optional<Span> token_span;
   if (!env.params.empty()) {
     if (auto meta = jsonrpc::FindMember(message, env.params, "_meta")) {
@@ -355,12 +340,10 @@ void RouterService::Forward(const std::string& server, UpstreamState& up, Pendin
   }
   if (token_span) pending.progress_token = std::string(token_span->In(message));
   uint64_t id = up.pending.Add(std::move(pending));
-  std::vector<Edit> edits;
   edits.push_back({env.id, std::to_string(id)});
   if (token_span) edits.push_back({*token_span, std::to_string(id)});
-  for (auto& [span, text] : extra) edits.push_back({span, std::move(text)});
   ArmTimer(server, id, *up.pending.Find(id), options_.request_timeout_ms);
-  up.connection->Send(ApplyEdits(message, std::move(edits)));
+  up.connection->Send(jsonrpc::Replace(message, std::move(edits)));
 }
 
 void RouterService::RouteByName(Call& call) {
@@ -396,8 +379,8 @@ void RouterService::RouteToNamed(Call& call, std::optional<Span> name_span,
                                           server->type(), " is not supported")));
     return;
   }
-  std::vector<std::pair<Span, std::string>> edits;
-  if (!call.ns->disable_prefix()) edits.emplace_back(*name_span, jsonrpc::EncodeString(inner_name));
+  std::vector<jsonrpc::Edit> edits;
+  if (!call.ns->disable_prefix()) edits.push_back({*name_span, jsonrpc::EncodeString(inner_name)});
   Forward(server->name(), *up, PendingFor(call, raw_id), message, call.envelope,
           std::move(edits));
 }

@@ -118,7 +118,7 @@ class RouterService {
   // progress token) with the router's, applies `edits`, and arms the timeout.
   void Forward(const std::string& server, UpstreamState& up, Pending pending,
                std::string_view message, const jsonrpc::Envelope& env,
-               std::vector<std::pair<jsonrpc::Span, std::string>> edits);
+               std::vector<jsonrpc::Edit> edits);
   // Servers of the namespace that may hold `uri`, most likely first.
   std::vector<std::string> ResourceCandidates(const Call& call, std::string_view uri) const;
   // Resolves "{server}__{name}" (or a bare name when prefixing is off) within the namespace.

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::jsonrpc {
 
@@ -66,6 +67,15 @@ std::string EncodeString(std::string_view value);
 
 // Returns `text` with the bytes of `span` replaced by `replacement`.
 std::string Replace(std::string_view text, Span span, std::string_view replacement);
+
+// One span of a message to overwrite.
+struct Edit {
+  Span span;
+  std::string text;
+};
+
+// Returns `text` with every edit applied, in one pass. Spans must not overlap; order is free.
+std::string Replace(std::string_view text, std::vector<Edit> edits);
 
 // Reads a non-negative integer id such as `42`; nullopt for anything else.
 std::optional<uint64_t> ParseUintId(std::string_view raw_id);
