@@ -4,60 +4,24 @@
 // the SDK, it is a live event stream with a priming event.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { require, startStack } from './lib/stack.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(repo, 'tools/npm/package.json'));
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { SSEClientTransport } = require('@modelcontextprotocol/sdk/client/sse.js');
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(String(port)));
-    });
-  });
-}
-
-const stateDir = process.env.SB_STATE_DIR ?? path.join(repo, 'build', 'it-legacy-sse');
-const launcher = path.join(repo, 'deploy/local/switchboard-local');
-const ports = {};
-let env;
+let stack;
 let base;
 let key;
-
-function launch(...args) {
-  return spawnSync(launcher, args, { env, encoding: 'utf8', timeout: 240_000 });
-}
-
-function redis(...args) {
-  const r = spawnSync('redis-cli', ['-p', ports.SB_REDIS_PORT, ...args], { encoding: 'utf8' });
-  return r.stdout.trim();
-}
+const redis = (...args) => stack.redis(...args);
 
 before(async () => {
-  for (const name of ['SB_EDGE_PORT', 'SB_ROUTER_PORT', 'SB_RUNNER_PORT', 'SB_REGISTRY_PORT',
-    'SB_AUTH_PORT', 'SB_PG_PORT', 'SB_REDIS_PORT']) {
-    ports[name] = await freePort();
-  }
-  env = { ...process.env, ...ports, SB_STATE_DIR: stateDir };
-  base = `http://127.0.0.1:${ports.SB_EDGE_PORT}/metamcp/demo`;
-  fs.rmSync(stateDir, { recursive: true, force: true });
-  const r = launch('up', '--detach', '--no-install', '--no-build');
-  assert.equal(r.status, 0, `launcher failed:\n${r.stderr}\n${r.stdout}`);
-  key = fs.readFileSync(path.join(stateDir, 'demo-api-key'), 'utf8').trim();
+  stack = await startStack('it-legacy-sse');
+  ({ key } = stack);
+  base = `${stack.edge}/metamcp/demo`;
 });
 
 after(() => {
-  launch('down');
+  stack?.launch('down');
 });
 
 test('SSEClientTransport lists and calls tools over the legacy transport', async () => {

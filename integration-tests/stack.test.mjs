@@ -3,65 +3,33 @@
 // STDIO MCP servers (@modelcontextprotocol/server-everything) behind the runner.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { require, startStack } from './lib/stack.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(repo, 'tools/npm/package.json'));
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 
-// Free loopback ports chosen at start, so this test never collides with a stack already up.
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(String(port)));
-    });
-  });
-}
-
-const stateDir = process.env.SB_STATE_DIR ?? path.join(repo, 'build', 'it-stack');
-const launcher = path.join(repo, 'deploy/local/switchboard-local');
 const mcpHeaders = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 const initialize = JSON.stringify({
   jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'it', version: '1' } },
 });
-const ports = {};
-let env;
+let stack;
 let url;
 let key;
 
-function launch(...args) {
-  const r = spawnSync(launcher, args, { env, encoding: 'utf8', timeout: 240_000 });
-  return r;
-}
-
 before(async () => {
-  for (const name of ['SB_EDGE_PORT', 'SB_ROUTER_PORT', 'SB_RUNNER_PORT', 'SB_REGISTRY_PORT',
-    'SB_AUTH_PORT', 'SB_PG_PORT', 'SB_REDIS_PORT']) {
-    ports[name] = await freePort();
-  }
-  env = { ...process.env, ...ports, SB_STATE_DIR: stateDir };
-  url = `http://127.0.0.1:${ports.SB_EDGE_PORT}/metamcp/demo/mcp`;
-  fs.rmSync(stateDir, { recursive: true, force: true });
-  const r = launch('up', '--detach', '--no-install', '--no-build');
-  assert.equal(r.status, 0, `launcher failed:\n${r.stderr}\n${r.stdout}`);
-  assert.ok(r.stdout.includes(`"url": "${url}"`), 'the launcher prints the endpoint in the client config');
-  key = fs.readFileSync(path.join(stateDir, 'demo-api-key'), 'utf8').trim();
+  stack = await startStack('it-stack');
+  ({ key } = stack);
+  url = `${stack.edge}/metamcp/demo/mcp`;
+  assert.ok(stack.up.stdout.includes(`"url": "${url}"`), 'the launcher prints the endpoint in the client config');
   assert.match(key, /^sk_sb_[0-9a-f]{64}$/);
-  assert.ok(r.stdout.includes(key), 'the launcher prints the key in the client config');
+  assert.ok(stack.up.stdout.includes(key), 'the launcher prints the key in the client config');
 });
 
 after(() => {
-  launch('down');
+  stack?.launch('down');
 });
 
 async function connect(headers) {
@@ -71,10 +39,7 @@ async function connect(headers) {
   return { client, transport };
 }
 
-function redis(...args) {
-  const r = spawnSync('redis-cli', ['-p', ports.SB_REDIS_PORT, ...args], { encoding: 'utf8' });
-  return r.stdout.trim();
-}
+const redis = (...args) => stack.redis(...args);
 
 test('the SDK client lists and calls tools of both servers through one URL', async () => {
   const { client, transport } = await connect({ Authorization: `Bearer ${key}` });
@@ -172,10 +137,10 @@ function alive(pid) {
 }
 
 test('stopping the stack leaves no STDIO server running', () => {
-  const runner = Number(fs.readFileSync(path.join(stateDir, 'pids/runner'), 'utf8'));
+  const runner = Number(fs.readFileSync(path.join(stack.stateDir, 'pids/runner'), 'utf8'));
   const kids = descendants(runner);
   assert.ok(kids.length >= 2, `the runner has STDIO children (found ${kids.length})`);
-  const r = launch('down');
+  const r = stack.launch('down');
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!alive(runner), 'runner stopped');
   const left = kids.filter(alive);

@@ -26,16 +26,16 @@ const id = (o) => `${o.kind}/${o.metadata?.name}`;
 
 // Schema validation.
 const modules = new Map();
+// kubernetes-models has a directory per apiVersion ("v1" is the core group, "apps/v1", ...).
 async function modelFor(apiVersion) {
-  const dir = apiVersion.includes("/") ? apiVersion : apiVersion; // "v1" is the core group
-  if (!modules.has(dir)) {
+  if (!modules.has(apiVersion)) {
     try {
-      modules.set(dir, await import(pathToFileURL(join(npm, "node_modules/kubernetes-models", dir, "index.js"))));
+      modules.set(apiVersion, await import(pathToFileURL(join(npm, "node_modules/kubernetes-models", apiVersion, "index.js"))));
     } catch {
-      modules.set(dir, null);
+      modules.set(apiVersion, null);
     }
   }
-  return modules.get(dir);
+  return modules.get(apiVersion);
 }
 const structural = {
   "gateway.networking.k8s.io/v1/HTTPRoute": (o) =>

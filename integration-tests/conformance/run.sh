@@ -197,10 +197,10 @@ run_switchboard() {
   fi
   rm -rf "$dir"
   mkdir -p "$dir"
-  local p
-  for p in "$edge_port" $((base + 101)) $((base + 102)) "$registry_port" $((base + 104)) \
-    $((base + 432)) $((base + 379)); do
-    tcp_open "$p" && die "port $p is in use (set SB_CONFORMANCE_PORT_BASE to move the stack)"
+  local var
+  for var in "${stack_env[@]}"; do
+    [[ "$var" == *_PORT=* ]] || continue
+    tcp_open "${var#*=}" && die "port ${var#*=} is in use (set SB_CONFORMANCE_PORT_BASE to move the stack)"
   done
   say "starting the stack (state $dir/stack)"
   stack_up=1

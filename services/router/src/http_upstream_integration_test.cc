@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -132,6 +133,10 @@ class NodeServer {
   std::string log_;
 };
 
+std::string LocalUrl(int port, std::string_view path) {
+  return StrCat("http://127.0.0.1:", port, path);
+}
+
 std::unique_ptr<NodeServer> StartFixture(int port) {
   return NodeServer::Start({SourceDir() + "/integration-tests/conformance/fixture/server.mjs",
                             "http", "--port", std::to_string(port)},
@@ -144,6 +149,11 @@ std::unique_ptr<NodeServer> StartEverything(const std::string& mode, int port) {
            "/tools/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
        mode},
       {StrCat("PORT=", port)}, port);
+}
+
+bool HasId(const json::object& o, int64_t id) {
+  const auto* v = o.if_contains("id");
+  return v != nullptr && v->is_int64() && v->as_int64() == id;
 }
 
 // Everything an upstream reported, with the thread it was reported on.
@@ -189,9 +199,7 @@ class Recorder {
   // The response with id `id`.
   std::optional<json::object> Response(int64_t id) {
     return WaitFor([id](const json::object& o) {
-      const auto* v = o.if_contains("id");
-      return v != nullptr && v->is_int64() && v->as_int64() == id &&
-             (o.contains("result") || o.contains("error"));
+      return HasId(o, id) && (o.contains("result") || o.contains("error"));
     });
   }
 
@@ -204,6 +212,11 @@ class Recorder {
       if (!ec && v.is_object() && match(v.as_object())) return static_cast<int>(i);
     }
     return -1;
+  }
+
+  // Index of the first message with id `id`, or -1.
+  int IndexOfId(int64_t id) {
+    return IndexOf([id](const json::object& o) { return HasId(o, id); });
   }
 
   std::optional<std::string> WaitClosed(milliseconds timeout) {
@@ -242,6 +255,14 @@ bool IsProgress(const json::object& o, std::string_view token) {
   return t != nullptr && t->is_string() && t->as_string() == token;
 }
 
+// A progress notification for `token` arrived, and before the response with id `id`.
+void ExpectProgressBeforeResponse(Recorder& recorder, std::string_view token, int64_t id) {
+  int progress = recorder.IndexOf([token](const json::object& o) { return IsProgress(o, token); });
+  int response = recorder.IndexOfId(id);
+  EXPECT_GE(progress, 0);
+  EXPECT_LT(progress, response);
+}
+
 std::string ToolNames(const json::object& response) {
   std::string names;
   const auto* result = response.if_contains("result");
@@ -273,6 +294,10 @@ class HttpUpstreamTest : public testing::Test {
     io_.stop();
     thread_.join();
   }
+
+  // A recorder that outlives the test body: links stay open until the destructor closes them,
+  // and may report until then.
+  Recorder& NewRecorder() { return *recorders_.emplace_back(std::make_unique<Recorder>()); }
 
   std::shared_ptr<Upstream> Connect(const std::string& type, const std::string& url,
                                     Recorder& recorder) {
@@ -310,13 +335,7 @@ class HttpUpstreamTest : public testing::Test {
     auto done = recorder.Response(43);
     ASSERT_TRUE(done.has_value());
     EXPECT_TRUE(done->contains("result")) << json::serialize(*done);
-    int progress = recorder.IndexOf([](const json::object& o) { return IsProgress(o, "p-43"); });
-    int response = recorder.IndexOf([](const json::object& o) {
-      const auto* id = o.if_contains("id");
-      return id != nullptr && id->is_int64() && id->as_int64() == 43;
-    });
-    EXPECT_GE(progress, 0);
-    EXPECT_LT(progress, response);
+    ExpectProgressBeforeResponse(recorder, "p-43", 43);
     EXPECT_FALSE(recorder.closed().has_value()) << *recorder.closed();
     ExpectOnIoThread(recorder);
   }
@@ -327,14 +346,15 @@ class HttpUpstreamTest : public testing::Test {
   std::thread thread_;
   std::thread::id io_thread_;
   std::vector<std::shared_ptr<Upstream>> links_;
+  std::vector<std::unique_ptr<Recorder>> recorders_;
 };
 
 TEST_F(HttpUpstreamTest, FixtureOverStreamableHttp) {
   int port = FreePort();
   auto fixture = StartFixture(port);
   ASSERT_NE(fixture, nullptr);
-  Recorder recorder;
-  auto link = Connect("STREAMABLE_HTTP", StrCat("http://127.0.0.1:", port, "/mcp"), recorder);
+  Recorder& recorder = NewRecorder();
+  auto link = Connect("STREAMABLE_HTTP", LocalUrl(port, "/mcp"), recorder);
 
   link->Send(R"({"jsonrpc":"2.0","id":7,"method":"tools/list"})");
   auto list = recorder.Response(7);
@@ -352,13 +372,7 @@ TEST_F(HttpUpstreamTest, FixtureOverStreamableHttp) {
   auto done = recorder.Response(9);
   ASSERT_TRUE(done.has_value());
   EXPECT_NE(json::serialize(*done).find("tok-9"), std::string::npos) << json::serialize(*done);
-  int progress = recorder.IndexOf([](const json::object& o) { return IsProgress(o, "tok-9"); });
-  int response = recorder.IndexOf([](const json::object& o) {
-    const auto* id = o.if_contains("id");
-    return id != nullptr && id->is_int64() && id->as_int64() == 9;
-  });
-  EXPECT_GE(progress, 0);
-  EXPECT_LT(progress, response);
+  ExpectProgressBeforeResponse(recorder, "tok-9", 9);
 
   // Several requests in flight at once are each answered under their own id.
   for (int id = 100; id < 108; ++id) {
@@ -388,10 +402,10 @@ TEST_F(HttpUpstreamTest, RequestsCarryTheTransportHeaders) {
   ASSERT_NE(fixture, nullptr);
   std::string capture = StrCat("capture-", getpid());
   auto proxy = NodeServer::Start({SourceDir() + "/integration-tests/conformance/capture-proxy.mjs",
-                                  "--target", StrCat("http://127.0.0.1:", port), "--log", capture},
+                                  "--target", LocalUrl(port, ""), "--log", capture},
                                  {}, 0);
   ASSERT_NE(proxy, nullptr);
-  Recorder recorder;
+  Recorder& recorder = NewRecorder();
   auto link = Connect("STREAMABLE_HTTP", proxy->ListeningUrl() + "/mcp", recorder);
   link->Send(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
   ASSERT_TRUE(recorder.Response(1).has_value()) << recorder.closed().value_or("no answer");
@@ -453,8 +467,8 @@ TEST_F(HttpUpstreamTest, ExpiredSessionIsInitializedAgain) {
   int port = FreePort();
   auto fixture = StartFixture(port);
   ASSERT_NE(fixture, nullptr);
-  Recorder recorder;
-  auto link = Connect("STREAMABLE_HTTP", StrCat("http://127.0.0.1:", port, "/mcp"), recorder);
+  Recorder& recorder = NewRecorder();
+  auto link = Connect("STREAMABLE_HTTP", LocalUrl(port, "/mcp"), recorder);
   link->Send(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
   ASSERT_TRUE(recorder.Response(1).has_value()) << recorder.closed().value_or("no answer");
 
@@ -474,18 +488,15 @@ TEST_F(HttpUpstreamTest, EverythingOverStreamableHttp) {
   int port = FreePort();
   auto server = StartEverything("streamableHttp", port);
   ASSERT_NE(server, nullptr);
-  Recorder recorder;
-  auto link = Connect("STREAMABLE_HTTP", StrCat("http://127.0.0.1:", port, "/mcp"), recorder);
+  Recorder& recorder = NewRecorder();
+  auto link = Connect("STREAMABLE_HTTP", LocalUrl(port, "/mcp"), recorder);
   ExerciseEverything(*link, recorder);
 
   // Simulated logging goes on every 5 s, outside any request: on the GET stream.
   link->Send(
       R"({"jsonrpc":"2.0","id":44,"method":"tools/call","params":{"name":"toggle-simulated-logging","arguments":{}}})");
   ASSERT_TRUE(recorder.Response(44).has_value());
-  int answered = recorder.IndexOf([](const json::object& o) {
-    const auto* id = o.if_contains("id");
-    return id != nullptr && id->is_int64() && id->as_int64() == 44;
-  });
+  int answered = recorder.IndexOfId(44);
   auto unsolicited = recorder.WaitFor(
       [](const json::object& o) {
         const auto* method = o.if_contains("method");
@@ -504,8 +515,8 @@ TEST_F(HttpUpstreamTest, EverythingOverLegacySse) {
   int port = FreePort();
   auto server = StartEverything("sse", port);
   ASSERT_NE(server, nullptr);
-  Recorder recorder;
-  auto link = Connect("SSE", StrCat("http://127.0.0.1:", port, "/sse"), recorder);
+  Recorder& recorder = NewRecorder();
+  auto link = Connect("SSE", LocalUrl(port, "/sse"), recorder);
   ExerciseEverything(*link, recorder);
 }
 
@@ -513,8 +524,8 @@ TEST_F(HttpUpstreamTest, LostSseStreamClosesTheUpstream) {
   int port = FreePort();
   auto server = StartEverything("sse", port);
   ASSERT_NE(server, nullptr);
-  Recorder recorder;
-  auto link = Connect("SSE", StrCat("http://127.0.0.1:", port, "/sse"), recorder);
+  Recorder& recorder = NewRecorder();
+  auto link = Connect("SSE", LocalUrl(port, "/sse"), recorder);
   link->Send(R"({"jsonrpc":"2.0","id":1,"method":"ping"})");
   ASSERT_TRUE(recorder.Response(1).has_value()) << recorder.closed().value_or("no answer");
   server->Stop();
@@ -525,8 +536,8 @@ TEST_F(HttpUpstreamTest, LostSseStreamClosesTheUpstream) {
 
 TEST_F(HttpUpstreamTest, UnreachableServerIsClosed) {
   for (const char* type : {"STREAMABLE_HTTP", "SSE"}) {
-    Recorder recorder;
-    auto link = Connect(type, StrCat("http://127.0.0.1:", FreePort(), "/mcp"), recorder);
+    Recorder& recorder = NewRecorder();
+    auto link = Connect(type, LocalUrl(FreePort(), "/mcp"), recorder);
     link->Send(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
     auto reason = recorder.WaitClosed(milliseconds(10000));
     ASSERT_TRUE(reason.has_value()) << type;
@@ -537,7 +548,7 @@ TEST_F(HttpUpstreamTest, UnreachableServerIsClosed) {
 }
 
 TEST_F(HttpUpstreamTest, HttpsIsRefusedClearly) {
-  Recorder recorder;
+  Recorder& recorder = NewRecorder();
   auto link = Connect("STREAMABLE_HTTP", "https://127.0.0.1:1/mcp", recorder);
   auto reason = recorder.WaitClosed(milliseconds(5000));
   ASSERT_TRUE(reason.has_value());
