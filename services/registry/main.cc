@@ -12,6 +12,7 @@
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/grpcutil/server.h"
 
@@ -21,11 +22,8 @@ namespace {
 constexpr char kName[] = "sb-registry";
 constexpr int kShutdownGraceMs = 5000;
 
-int Fail(std::string_view what, const absl::Status& status) {
-  std::string_view message = MessageOf(status);
-  std::fprintf(stderr, "%s: %.*s: %.*s\n", kName, static_cast<int>(what.size()), what.data(),
-               static_cast<int>(message.size()), message.data());
-  return 1;
+[[noreturn]] void Fail(std::string_view what, const absl::Status& status) {
+  ExitWithError(kName, StrCat(what, ": ", MessageOf(status)));
 }
 
 // Configuration, database, service, gRPC; then waits for SIGTERM and shuts down in order:
@@ -42,29 +40,27 @@ int Run(int argc, char** argv) {
       .String("log_level", &log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, kName, argc, argv);
 
-  log::Level level = log::Level::kInfo;
-  log::ParseLevel(log_level, &level);
-  log::Init("registry", level);
+  log::Init("registry", log_level);
 
   const std::string shown_url = RedactPostgresUrl(postgres_url);
   absl::StatusOr<std::vector<Migration>> migrations = OrderMigrations(EmbeddedMigrationFiles());
-  if (!migrations.ok()) return Fail("embedded migrations", migrations.status());
+  if (!migrations.ok()) Fail("embedded migrations", migrations.status());
   absl::StatusOr<int> applied = MigratePostgres(postgres_url, *migrations);
-  if (!applied.ok()) return Fail("database " + shown_url, applied.status());
+  if (!applied.ok()) Fail("database " + shown_url, applied.status());
   log::Info("database ready", {{"postgres", shown_url},
                                {"schema_version", static_cast<int64_t>(migrations->size())},
                                {"migrations_applied", *applied}});
 
   RegistryService service([postgres_url] { return std::make_unique<PgConfigStore>(postgres_url); });
   absl::Status started = service.Start();
-  if (!started.ok()) return Fail("database " + shown_url, started);
+  if (!started.ok()) Fail("database " + shown_url, started);
 
   RegistryGrpc grpc_service(&service);
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       grpcutil::StartServer(listen, {&grpc_service});
   if (!server.ok()) {
     service.Stop();
-    return Fail("listen", server.status());
+    Fail("listen", server.status());
   }
   log::Info("registry serving", {{"listen", listen}, {"revision", service.watch_hub().revision()}});
 

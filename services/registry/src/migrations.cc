@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "switchboard/common/crypto.h"
+#include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 
 namespace switchboard::registry {
@@ -48,9 +49,8 @@ absl::StatusOr<std::vector<Migration>> OrderMigrations(const std::vector<Migrati
   std::vector<Migration> out;
   out.reserve(files.size());
   for (const MigrationFile& f : files) {
-    absl::StatusOr<Migration> m = ParseFileName(f);
-    if (!m.ok()) return m.status();
-    out.push_back(std::move(*m));
+    SB_ASSIGN_OR_RETURN(Migration m, ParseFileName(f));
+    out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });

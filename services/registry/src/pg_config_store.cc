@@ -7,6 +7,7 @@
 #include "services/registry/src/postgres_url.h"
 #include "services/registry/src/snapshot_diff.h"
 #include "switchboard/common/log.h"
+#include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 
 namespace switchboard::registry {
@@ -408,8 +409,7 @@ absl::StatusOr<int64_t> PgConfigStore::Delete(Change::Kind kind, const std::stri
   return Run<int64_t>("delete", [&](Conn& c) -> absl::StatusOr<int64_t> {
     pqxx::work tx(c.db);
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
-    absl::Status deleted = DeleteObject(tx, kind, key);
-    if (!deleted.ok()) return deleted;
+    SB_RETURN_IF_ERROR(DeleteObject(tx, kind, key));
     int64_t revision = ReadRevision(tx);
     tx.commit();
     return revision;

@@ -73,8 +73,8 @@ class PgTest : public testing::Test {
   }
 
   void Migrate() {
-    auto applied = MigratePostgres(db_->url(), Migrations());
-    ASSERT_TRUE(applied.ok()) << applied.status();
+    absl::Status migrated = db_->Migrate();
+    ASSERT_TRUE(migrated.ok()) << migrated;
   }
 
   int64_t Revision() {

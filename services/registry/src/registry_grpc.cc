@@ -3,6 +3,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "switchboard/common/log.h"
 #include "switchboard/grpcutil/server.h"
@@ -15,13 +16,17 @@ using EventPtr = std::shared_ptr<const v1::WatchEvent>;
 
 constexpr size_t kMaxWatcherName = 100;
 
-// A callback that copies a service result into the response and finishes the call.
-template <typename Response>
-RegistryService::Done<Response> Finisher(grpc::ServerUnaryReactor* reactor, Response* response) {
-  return [reactor, response](absl::StatusOr<Response> result) {
+// Starts a unary call: `start` hands the service a callback that copies its result into the
+// response and finishes the call.
+template <typename Response, typename Start>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Response* response,
+                                Start start) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  start([reactor, response](absl::StatusOr<Response> result) {
     if (result.ok()) *response = std::move(*result);
     reactor->Finish(grpcutil::ToGrpc(result.status()));
-  };
+  });
+  return reactor;
 }
 
 // One Watch stream. Owned by itself (self_) until gRPC calls OnDone, and by the hub while
@@ -112,57 +117,44 @@ RegistryGrpc::RegistryGrpc(RegistryService* service, size_t max_pending_events)
 grpc::ServerUnaryReactor* RegistryGrpc::Apply(grpc::CallbackServerContext* context,
                                               const v1::ApplyRequest* request,
                                               v1::ApplyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service_->Apply(*request, Finisher(reactor, response));
-  return reactor;
+  return Unary(context, response, [&](auto done) { service_->Apply(*request, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListServers(grpc::CallbackServerContext* context,
                                                     const v1::ListRequest*,
                                                     v1::ListServersResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service_->ListServers(Finisher(reactor, response));
-  return reactor;
+  return Unary(context, response, [&](auto done) { service_->ListServers(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListNamespaces(grpc::CallbackServerContext* context,
                                                        const v1::ListRequest*,
                                                        v1::ListNamespacesResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service_->ListNamespaces(Finisher(reactor, response));
-  return reactor;
+  return Unary(context, response, [&](auto done) { service_->ListNamespaces(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListEndpoints(grpc::CallbackServerContext* context,
                                                       const v1::ListRequest*,
                                                       v1::ListEndpointsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service_->ListEndpoints(Finisher(reactor, response));
-  return reactor;
+  return Unary(context, response, [&](auto done) { service_->ListEndpoints(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListUsers(grpc::CallbackServerContext* context,
                                                   const v1::ListRequest*,
                                                   v1::ListUsersResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service_->ListUsers(Finisher(reactor, response));
-  return reactor;
+  return Unary(context, response, [&](auto done) { service_->ListUsers(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateApiKey(grpc::CallbackServerContext* context,
                                                      const v1::CreateApiKeyRequest* request,
                                                      v1::CreateApiKeyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service_->CreateApiKey(*request, Finisher(reactor, response));
-  return reactor;
+  return Unary(context, response,
+               [&](auto done) { service_->CreateApiKey(*request, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::Delete(grpc::CallbackServerContext* context,
                                                const v1::DeleteRequest* request,
                                                v1::DeleteResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service_->Delete(*request, Finisher(reactor, response));
-  return reactor;
+  return Unary(context, response, [&](auto done) { service_->Delete(*request, std::move(done)); });
 }
 
 grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServerContext*,

@@ -126,10 +126,8 @@ class RegistryGrpcTest : public testing::Test {
     auto db = TestDatabase::Create();
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto migrations = OrderMigrations(EmbeddedMigrationFiles());
-    ASSERT_TRUE(migrations.ok());
-    auto applied = MigratePostgres(db_->url(), *migrations);
-    ASSERT_TRUE(applied.ok()) << applied.status();
+    absl::Status migrated = db_->Migrate();
+    ASSERT_TRUE(migrated.ok()) << migrated;
     replica_ = std::make_unique<Replica>(db_->url());
     absl::Status started = replica_->Start();
     ASSERT_TRUE(started.ok()) << started;

@@ -46,12 +46,10 @@ RegistryService::~RegistryService() { Stop(); }
 absl::Status RegistryService::Start() {
   follower_store_ = factory_();
   // Listen before reading, so a change landing between the two is not missed.
-  absl::StatusOr<bool> listening = follower_store_->WaitForChange(std::chrono::milliseconds(0));
-  if (!listening.ok()) return listening.status();
-  absl::StatusOr<v1::Snapshot> snapshot = follower_store_->LoadSnapshot();
-  if (!snapshot.ok()) return snapshot.status();
-  int64_t revision = snapshot->revision();
-  hub_.Update(std::move(*snapshot));
+  SB_RETURN_IF_ERROR(follower_store_->WaitForChange(std::chrono::milliseconds(0)).status());
+  SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, follower_store_->LoadSnapshot());
+  int64_t revision = snapshot.revision();
+  hub_.Update(std::move(snapshot));
   pool_ = std::make_unique<StorePool>(factory_, options_.pool_threads, options_.max_queued);
   follower_ = std::thread([this] { Follow(); });
   log::Info("configuration loaded", {{"revision", revision}});

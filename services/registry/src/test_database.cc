@@ -3,8 +3,11 @@
 #include <cstdlib>
 #include <pqxx/pqxx>
 
+#include "services/registry/src/embedded_migrations.h"
+#include "services/registry/src/pg_config_store.h"
 #include "services/registry/src/postgres_url.h"
 #include "switchboard/common/crypto.h"
+#include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 
 // LeakSanitizer hook (used only in -DSB_SANITIZE=ON builds): libpqxx 6.4 leaks one PGresult
@@ -64,6 +67,11 @@ std::vector<std::vector<std::string>> TestDatabase::Query(const std::string& sql
     rows.push_back(std::move(columns));
   }
   return rows;
+}
+
+absl::Status TestDatabase::Migrate() const {
+  SB_ASSIGN_OR_RETURN(std::vector<Migration> migrations, OrderMigrations(EmbeddedMigrationFiles()));
+  return MigratePostgres(url_, migrations).status();
 }
 
 }  // namespace switchboard::registry

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
 #include <memory>
@@ -27,6 +28,9 @@ class TestDatabase {
   // Runs SQL outside any registry code (as someone at a psql prompt would) and returns every
   // row's columns as text ("" for NULL). Throws on SQL errors, failing the test.
   std::vector<std::vector<std::string>> Query(const std::string& sql) const;
+
+  // Brings this database to the current schema with the migrations compiled into the binary.
+  absl::Status Migrate() const;
 
  private:
   TestDatabase(std::string admin_url, std::string name, std::string url);
