@@ -41,9 +41,7 @@ int main(int argc, char** argv) {
       .Int("stop_grace_ms", &cfg.stop_grace_ms, 0, int64_t{600} * 1000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
-  log::Level level = log::Level::kInfo;
-  log::ParseLevel(cfg.log_level, &level);
-  log::Init("runner", level);
+  log::Init("runner", cfg.log_level);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
   cache.Start();
@@ -59,10 +57,9 @@ int main(int argc, char** argv) {
 
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {
-    std::fprintf(stderr, "sb-runner: %s\n", std::string(MessageOf(server.status())).c_str());
     service.Shutdown();
     cache.Stop();
-    return 1;
+    ExitWithError("sb-runner", MessageOf(server.status()));
   }
   log::Info("runner listening", {{"address", cfg.listen}, {"registry", cfg.registry_address}});
   int sig = WaitForTerminationSignal();

@@ -323,6 +323,13 @@ std::optional<Span> FindMember(std::string_view text, Span object, std::string_v
   }
 }
 
+std::optional<Span> FindProgressToken(std::string_view text, Span params) {
+  if (params.empty()) return std::nullopt;
+  std::optional<Span> meta = FindMember(text, params, "_meta");
+  if (!meta || text[meta->pos] != '{') return std::nullopt;
+  return FindMember(text, *meta, "progressToken");
+}
+
 std::optional<std::string> DecodeString(std::string_view literal) {
   if (literal.size() < 2 || literal.front() != '"' || literal.back() != '"') return std::nullopt;
   std::string out;

@@ -120,8 +120,9 @@ TEST(ReplaceTest, RewritesIdInPlace) {
   std::string call = R"({"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"a__b","_meta":{"progressToken":"t"}}})";
   Envelope call_env = MustScan(call);
   auto name = FindMember(call, call_env.params, "name");
-  auto meta = FindMember(call, call_env.params, "_meta");
-  auto token = FindMember(call, *meta, "progressToken");
+  auto token = FindProgressToken(call, call_env.params);
+  ASSERT_TRUE(token);
+  EXPECT_FALSE(FindProgressToken(call, Span{}));
   // Edits in any order, growing and shrinking, land in one pass.
   EXPECT_EQ(Replace(call, {{*token, "7"}, {call_env.id, "7"}, {*name, R"("b")"}}),
             R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"b","_meta":{"progressToken":7}}})");

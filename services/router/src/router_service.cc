@@ -330,14 +330,7 @@ const registry::v1::Server* RouterService::ResolvePrefixed(const Call& call,
 void RouterService::Forward(const std::string& server, UpstreamState& up, Pending pending,
                             std::string_view message, const Envelope& env,
                             std::vector<jsonrpc::Edit> edits) {
-  std::optional<Span> token_span;
-  if (!env.params.empty()) {
-    if (auto meta = jsonrpc::FindMember(message, env.params, "_meta")) {
-      if (message[meta->pos] == '{') {
-        token_span = jsonrpc::FindMember(message, *meta, "progressToken");
-      }
-    }
-  }
+  std::optional<Span> token_span = jsonrpc::FindProgressToken(message, env.params);
   if (token_span) pending.progress_token = std::string(token_span->In(message));
   uint64_t id = up.pending.Add(std::move(pending));
   edits.push_back({env.id, std::to_string(id)});

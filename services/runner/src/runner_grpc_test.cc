@@ -61,6 +61,15 @@ class RunnerGrpcTest : public ::testing::Test {
     return r;
   }
 
+  // Opens `stream` on the echo server; `response` holds the Opened frame. Fatal on failure:
+  // call it under ASSERT_NO_FATAL_FAILURE.
+  static void OpenEcho(grpc::ClientReaderWriterInterface<AttachRequest, AttachResponse>* stream,
+                       AttachResponse* response) {
+    ASSERT_TRUE(stream->Write(OpenFrame("echo")));
+    ASSERT_TRUE(stream->Read(response));
+    ASSERT_TRUE(response->has_opened());
+  }
+
   StaticServerCatalog catalog_;
   ForkExecLauncher launcher_;
   RunnerService service_{RunnerOptions{}, &catalog_, &launcher_};
@@ -72,10 +81,8 @@ class RunnerGrpcTest : public ::testing::Test {
 TEST_F(RunnerGrpcTest, AttachOpensAndCarriesMessagesBothWays) {
   auto context = Context();
   auto stream = stub_->Attach(context.get());
-  ASSERT_TRUE(stream->Write(OpenFrame("echo")));
   AttachResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  ASSERT_TRUE(response.has_opened());
+  ASSERT_NO_FATAL_FAILURE(OpenEcho(stream.get(), &response));
   EXPECT_GT(response.opened().pid(), 0);
   EXPECT_NE(response.opened().initialize_result().find(R"("name":"sb-mcp-echo")"),
             std::string::npos);
@@ -117,10 +124,8 @@ TEST_F(RunnerGrpcTest, FirstFrameMustBeOpen) {
 TEST_F(RunnerGrpcTest, ShutdownEndsOpenStreamsWithUnavailableAndStopsTheChild) {
   auto context = Context();
   auto stream = stub_->Attach(context.get());
-  ASSERT_TRUE(stream->Write(OpenFrame("echo")));
   AttachResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  ASSERT_TRUE(response.has_opened());
+  ASSERT_NO_FATAL_FAILURE(OpenEcho(stream.get(), &response));
   pid_t pid = static_cast<pid_t>(response.opened().pid());
 
   service_.Shutdown();

@@ -18,21 +18,6 @@ using jsonrpc::Span;
 constexpr size_t kMaxQueuedMessages = 10000;
 constexpr std::string_view kProtocolVersion = "2025-06-18";
 
-// The span of params._meta.progressToken, if the request has one.
-std::optional<Span> ProgressTokenSpan(std::string_view text, Span params) {
-  if (params.empty()) return std::nullopt;
-  std::optional<Span> meta = jsonrpc::FindMember(text, params, "_meta");
-  if (!meta || text[meta->pos] != '{') return std::nullopt;
-  return jsonrpc::FindMember(text, *meta, "progressToken");
-}
-
-// Replaces two distinct spans of `text` with the same bytes.
-std::string ReplaceBoth(std::string_view text, Span a, Span b, std::string_view replacement) {
-  if (a.pos < b.pos) std::swap(a, b);  // rewrite the later one first: the earlier one stays put
-  std::string once = jsonrpc::Replace(text, a, replacement);
-  return jsonrpc::Replace(once, b, replacement);
-}
-
 }  // namespace
 
 SharedProcess::SharedProcess(ProcessContext* ctx, std::string server)
@@ -270,14 +255,15 @@ void SharedProcess::ForwardRequest(uint64_t attachment, Client& client, const st
     client.sink->OnMessage(jsonrpc::MakeResult(client_id, init_result_));
     return;
   }
-  std::optional<Span> token = ProgressTokenSpan(text, env.params);
+  std::optional<Span> token = jsonrpc::FindProgressToken(text, env.params);
   uint64_t runner_id = pending_.Add(
       Pending{attachment, client_id, token ? std::string(token->In(text)) : std::string()});
   std::string id_text = std::to_string(runner_id);
   // The runner id doubles as the progress token: unique on this process, and it names the
   // caller when the server reports progress.
   std::string out =
-      token ? ReplaceBoth(text, env.id, *token, id_text) : jsonrpc::Replace(text, env.id, id_text);
+      token ? jsonrpc::Replace(text, {{env.id, id_text}, {*token, id_text}})
+            : jsonrpc::Replace(text, env.id, id_text);
   client.inflight[client_id] = runner_id;
   if (!child_ || !child_->Write(std::move(out))) {
     pending_.Take(runner_id);

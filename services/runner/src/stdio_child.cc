@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 
@@ -261,9 +262,10 @@ void StdioChild::MaybeFinish() {
 
 bool StdioChild::Write(std::string line) {
   if (finished_ || !stdin_.is_open()) return false;
+  // The newline goes out as a second buffer of the same write: appending it here would
+  // reallocate and copy most messages, which are built to their exact size.
   if (queued_bytes_ + line.size() + 1 > max_queued_bytes_) return false;
-  line.push_back('\n');
-  queued_bytes_ += line.size();
+  queued_bytes_ += line.size() + 1;
   writes_.push_back(std::move(line));
   if (!writing_) WriteNext();
   return true;
@@ -272,7 +274,10 @@ bool StdioChild::Write(std::string line) {
 void StdioChild::WriteNext() {
   writing_ = true;
   // deque::push_back keeps references valid, so the front string stays put while it is written.
-  asio::async_write(stdin_, asio::buffer(writes_.front()),
+  static constexpr char kNewline = '\n';
+  std::array<asio::const_buffer, 2> line{asio::buffer(writes_.front()),
+                                         asio::buffer(&kNewline, 1)};
+  asio::async_write(stdin_, line,
                     [self = shared_from_this()](const error_code& ec, size_t) {
                       self->writing_ = false;
                       if (ec) {
@@ -288,7 +293,7 @@ void StdioChild::WriteNext() {
                         self->queued_bytes_ = 0;
                         return;
                       }
-                      self->queued_bytes_ -= self->writes_.front().size();
+                      self->queued_bytes_ -= self->writes_.front().size() + 1;
                       self->writes_.pop_front();
                       if (!self->writes_.empty() && self->stdin_.is_open()) self->WriteNext();
                     });

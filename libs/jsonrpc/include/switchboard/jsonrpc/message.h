@@ -59,6 +59,9 @@ bool IsValidJson(std::string_view text);
 // span of its value.
 std::optional<Span> FindMember(std::string_view text, Span object, std::string_view key);
 
+// Finds params._meta.progressToken of a request whose params are at `params`.
+std::optional<Span> FindProgressToken(std::string_view text, Span params);
+
 // Decodes a JSON string literal (with quotes); nullopt when `literal` is not a string.
 std::optional<std::string> DecodeString(std::string_view literal);
 
