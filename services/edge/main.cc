@@ -22,10 +22,7 @@ namespace {
 constexpr std::chrono::milliseconds kAuthTimeout{5000};
 constexpr std::chrono::seconds kShutdownGrace{10};
 
-[[noreturn]] void Die(std::string_view message) {
-  std::fprintf(stderr, "sb-edge: %.*s\n", static_cast<int>(message.size()), message.data());
-  std::exit(2);
-}
+[[noreturn]] void Die(std::string_view message) { switchboard::ExitWithError("sb-edge", message, 2); }
 
 }  // namespace
 
@@ -38,9 +35,7 @@ int main(int argc, char** argv) {
   edge::BindSchema(schema, &cfg);
   config::LoadOrExit(schema, "sb-edge", argc, argv);
   if (absl::Status s = edge::Validate(cfg); !s.ok()) Die(MessageOf(s));
-  log::Level level = log::Level::kInfo;
-  log::ParseLevel(cfg.log_level, &level);
-  log::Init("edge", level);
+  log::Init("edge", cfg.log_level);
   redis::RedisEndpoint redis_endpoint = *redis::ParseRedisUrl(cfg.redis_url);
 
   // Declared in dependency order, so that destruction runs the other way: the pool (and any

@@ -19,6 +19,7 @@
 #include <deque>
 #include <exception>
 
+#include "libs/redis/src/connect.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
 
@@ -197,61 +198,12 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   }
 
   asio::awaitable<void> Connect(uint64_t gen) {
-    using namespace asio::experimental::awaitable_operators;
     auto self = shared_from_this();
-    constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-    asio::steady_timer deadline(strand_);
-    deadline.expires_after(options_.connect_timeout);
-
-    asio::ip::tcp::resolver resolver(strand_);
-    auto resolved =
-        co_await (resolver.async_resolve(endpoint_.host, std::to_string(endpoint_.port), kTuple) ||
-                  deadline.async_wait(kTuple));
+    error_code ec = co_await ConnectAndHandshake(socket_, endpoint_, options_.connect_timeout,
+                                                 /*keep_alive=*/false, decoder_, read_buf_,
+                                                 [this, gen] { return gen != generation_; });
     if (gen != generation_) co_return;
-    if (resolved.index() == 1) co_return ConnectFailed(Error::kTimeout);
-    auto [resolve_ec, results] = std::get<0>(resolved);
-    if (resolve_ec) co_return ConnectFailed(resolve_ec);
-
-    auto connected =
-        co_await (asio::async_connect(socket_, results, kTuple) || deadline.async_wait(kTuple));
-    if (gen != generation_) co_return;
-    if (connected.index() == 1) co_return ConnectFailed(Error::kTimeout);
-    if (auto ec = std::get<0>(std::get<0>(connected))) co_return ConnectFailed(ec);
-    socket_.set_option(asio::ip::tcp::no_delay(true));
-
-    // AUTH and SELECT complete before any user command is written, so a command can never run
-    // unauthenticated or against the wrong database.
-    size_t expected = 0;
-    std::string hello = HandshakeCommands(endpoint_, &expected);
-    if (expected > 0) {
-      auto written = co_await (asio::async_write(socket_, asio::buffer(hello), kTuple) ||
-                               deadline.async_wait(kTuple));
-      if (gen != generation_) co_return;
-      if (written.index() == 1) co_return ConnectFailed(Error::kTimeout);
-      if (auto ec = std::get<0>(std::get<0>(written))) co_return ConnectFailed(ec);
-      while (expected > 0) {
-        auto next = decoder_.Next();
-        if (!next.ok()) co_return ConnectFailed(Error::kProtocol);
-        if (next->has_value()) {
-          if ((*next)->IsError()) {
-            log::Error("redis handshake refused",
-                       {{"redis", endpoint_.Describe()}, {"reply", (*next)->str}});
-            co_return ConnectFailed(Error::kHandshake);
-          }
-          --expected;
-          continue;
-        }
-        auto read = co_await (socket_.async_read_some(asio::buffer(read_buf_), kTuple) ||
-                              deadline.async_wait(kTuple));
-        if (gen != generation_) co_return;
-        if (read.index() == 1) co_return ConnectFailed(Error::kTimeout);
-        auto [read_ec, n] = std::get<0>(read);
-        if (read_ec) co_return ConnectFailed(read_ec);
-        if (!decoder_.Feed(std::string_view(read_buf_.data(), n)).ok()) {
-          co_return ConnectFailed(Error::kProtocol);
-        }
-      }
-    }
+    if (ec) co_return ConnectFailed(ec);
     state_ = State::kReady;
     if (logged_down_) {
       log::Info("redis connection restored", {{"redis", endpoint_.Describe()}});

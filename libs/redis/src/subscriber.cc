@@ -19,6 +19,7 @@
 #include <set>
 #include <vector>
 
+#include "libs/redis/src/connect.h"
 #include "switchboard/common/log.h"
 
 // GCC 12 reports a false -Wmismatched-new-delete on some Asio coroutine frames, which are
@@ -182,49 +183,10 @@ class SubscriberImpl : public std::enable_shared_from_this<SubscriberImpl> {
   }
 
   asio::awaitable<error_code> Connect() {
-    using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer deadline(strand_);
-    deadline.expires_after(options_.connect_timeout);
-    asio::ip::tcp::resolver resolver(strand_);
-    auto resolved =
-        co_await (resolver.async_resolve(endpoint_.host, std::to_string(endpoint_.port), kTuple) ||
-                  deadline.async_wait(kTuple));
-    if (resolved.index() == 1) co_return error_code(Error::kTimeout);
-    auto [resolve_ec, results] = std::get<0>(resolved);
-    if (resolve_ec) co_return resolve_ec;
-    auto connected =
-        co_await (asio::async_connect(socket_, results, kTuple) || deadline.async_wait(kTuple));
-    if (connected.index() == 1) co_return error_code(Error::kTimeout);
-    if (auto ec = std::get<0>(std::get<0>(connected))) co_return ec;
-    error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     // The connection is mostly idle: keep-alive probes find a peer that vanished silently.
-    socket_.set_option(asio::socket_base::keep_alive(true), ignored);
-    size_t expected = 0;
-    std::string hello = HandshakeCommands(endpoint_, &expected);
-    if (expected == 0) co_return error_code();
-    auto written = co_await (asio::async_write(socket_, asio::buffer(hello), kTuple) ||
-                             deadline.async_wait(kTuple));
-    if (written.index() == 1) co_return error_code(Error::kTimeout);
-    if (auto ec = std::get<0>(std::get<0>(written))) co_return ec;
-    while (expected > 0) {
-      auto next = decoder_.Next();
-      if (!next.ok()) co_return error_code(Error::kProtocol);
-      if (next->has_value()) {
-        if ((*next)->IsError()) co_return error_code(Error::kHandshake);
-        --expected;
-        continue;
-      }
-      auto read = co_await (socket_.async_read_some(asio::buffer(read_buf_), kTuple) ||
-                            deadline.async_wait(kTuple));
-      if (read.index() == 1) co_return error_code(Error::kTimeout);
-      auto [read_ec, n] = std::get<0>(read);
-      if (read_ec) co_return read_ec;
-      if (!decoder_.Feed(std::string_view(read_buf_.data(), n)).ok()) {
-        co_return error_code(Error::kProtocol);
-      }
-    }
-    co_return error_code();
+    co_return co_await ConnectAndHandshake(socket_, endpoint_, options_.connect_timeout,
+                                           /*keep_alive=*/true, decoder_, read_buf_,
+                                           [] { return false; });
   }
 
   asio::awaitable<error_code> ReadLoop() {

@@ -1,7 +1,6 @@
 #include "services/edge/src/edge_config.h"
 
 #include "services/edge/src/origin.h"
-#include "switchboard/common/log.h"
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/redis/endpoint.h"
@@ -22,7 +21,7 @@ void BindSchema(config::Schema& schema, EdgeConfig* config) {
       .Int("sse_retry_ms", &config->sse_retry_ms, 0, 3600 * 1000)
       .Int("event_stream_max_len", &config->event_stream_max_len, 10, 1000000)
       .StringList("allowed_origins", &config->allowed_origins)
-      .String("log_level", &config->log_level, config::CheckNotEmpty);
+      .String("log_level", &config->log_level, config::CheckLogLevel);
 }
 
 absl::Status Validate(const EdgeConfig& config) {
@@ -34,13 +33,6 @@ absl::Status Validate(const EdgeConfig& config) {
   if (!origins.ok()) {
     return absl::InvalidArgumentError(
         StrCat("field 'allowed_origins': ", MessageOf(origins.status())));
-  }
-  log::Level level;
-  if (!log::ParseLevel(config.log_level, &level)) {
-    return absl::InvalidArgumentError(
-        StrCat("field 'log_level': expected debug, info, warn or "
-               "error, got '",
-               config.log_level, "'"));
   }
   return absl::OkStatus();
 }

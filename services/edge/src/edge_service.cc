@@ -46,6 +46,13 @@ asio::awaitable<std::optional<absl::StatusOr<RouterFrame>>> WaitFrame(
   co_return std::move(std::get<0>(result));
 }
 
+// The protocolVersion that an initialize result (`env`, scanned from `message`) names, if any.
+std::optional<std::string> ChosenVersion(std::string_view message, const jsonrpc::Envelope& env) {
+  std::optional<jsonrpc::Span> chosen = jsonrpc::FindMember(message, env.result, "protocolVersion");
+  if (!chosen) return std::nullopt;
+  return jsonrpc::DecodeString(chosen->In(message));
+}
+
 RouterFrame Unavailable(std::string_view raw_id) {
   return {jsonrpc::MakeError(raw_id, jsonrpc::kUpstreamUnavailable, "router unavailable"), true};
 }
@@ -408,9 +415,7 @@ asio::awaitable<HttpResponse> EdgeService::Initialize(const HttpRequest& request
   record.endpoint = endpoint;
   record.user_email = principal.user_email;
   record.api_key_id = principal.api_key_id;
-  if (auto chosen = jsonrpc::FindMember(frame.message, env.result, "protocolVersion")) {
-    record.protocol_version = jsonrpc::DecodeString(chosen->In(frame.message)).value_or("");
-  }
+  record.protocol_version = ChosenVersion(frame.message, env).value_or("");
   if (record.protocol_version.empty()) record.protocol_version = requested;
   record.created_unix = NowUnix();
   absl::Status stored = co_await sessions_.Create(record);
@@ -615,19 +620,17 @@ asio::awaitable<void> EdgeService::Relay(SessionRecord session, RouterMessage me
     if (frame.final && initialize) {
       jsonrpc::Envelope env;
       jsonrpc::ScanError error;
+      std::string version = session.protocol_version;
       if (jsonrpc::Scan(frame.message, &env, &error) && env.kind == jsonrpc::Kind::kResponse &&
           !env.result.empty()) {
-        if (auto chosen = jsonrpc::FindMember(frame.message, env.result, "protocolVersion")) {
-          std::string version =
-              jsonrpc::DecodeString(chosen->In(frame.message)).value_or(session.protocol_version);
-          if (version != session.protocol_version) {
-            session.protocol_version = std::move(version);
-            absl::Status stored = co_await sessions_.Create(session);
-            if (!stored.ok()) {
-              log::Warn("cannot store a session's protocol version",
-                        {{"session", ShortId(session.id)}, {"error", MessageOf(stored)}});
-            }
-          }
+        version = ChosenVersion(frame.message, env).value_or(session.protocol_version);
+      }
+      if (version != session.protocol_version) {
+        session.protocol_version = std::move(version);
+        absl::Status stored = co_await sessions_.Create(session);
+        if (!stored.ok()) {
+          log::Warn("cannot store a session's protocol version",
+                    {{"session", ShortId(session.id)}, {"error", MessageOf(stored)}});
         }
       }
     }

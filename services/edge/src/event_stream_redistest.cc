@@ -21,6 +21,7 @@
 
 #include "services/edge/src/edge_fakes.h"
 #include "services/edge/src/edge_service.h"
+#include "services/edge/src/edge_test_http.h"
 #include "services/edge/src/http_server.h"
 #include "services/edge/src/redis_session_store.h"
 #include "services/edge/src/session_events.h"
@@ -33,11 +34,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
 using asio::ip::tcp;
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
+using testing_http::HeaderList;
+using testing_http::kInitialize;
+using testing_http::Reply;
 
-constexpr std::string_view kInitialize =
-    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",)"
-    R"("capabilities":{},"clientInfo":{"name":"test","version":"1"}}})";
 constexpr std::chrono::seconds kWait{5};
 
 struct Event {
@@ -142,16 +142,6 @@ class SseClient {
   http::response_parser<http::string_body> parser_;
 };
 
-struct Reply {
-  int status = 0;
-  std::map<std::string, std::string> headers;
-  std::string body;
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
-
 // One edge replica: its own Redis clients, session store, event bus, router and server.
 struct Replica {
   Replica(const redis::RedisEndpoint& endpoint, FakeAuthClient& auth) {
@@ -208,13 +198,10 @@ struct Replica {
 class EventStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* url = std::getenv("SB_TEST_REDIS_URL");
-    ASSERT_TRUE(url != nullptr && *url != '\0')
-        << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis";
-    auto endpoint = redis::ParseRedisUrl(url);
-    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-    a_ = std::make_unique<Replica>(*endpoint, auth_);
-    b_ = std::make_unique<Replica>(*endpoint, auth_);
+    redis::RedisEndpoint endpoint;
+    ASSERT_NO_FATAL_FAILURE(testing_http::TestRedisEndpoint(&endpoint));
+    a_ = std::make_unique<Replica>(endpoint, auth_);
+    b_ = std::make_unique<Replica>(endpoint, auth_);
   }
 
   void TearDown() override {
@@ -224,26 +211,7 @@ class EventStreamTest : public ::testing::Test {
 
   static Reply Send(uint16_t port, http::verb method, std::string_view target,
                     const HeaderList& headers, std::string body = "") {
-    asio::io_context io;
-    beast::tcp_stream stream(io);
-    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    http::request<http::string_body> request{method, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    for (const auto& [name, value] : headers) request.set(name, value);
-    request.body() = std::move(body);
-    request.prepare_payload();
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    stream.expires_after(kWait);
-    http::read(stream, buffer, response);
-    Reply reply;
-    reply.status = response.result_int();
-    for (const auto& field : response) {
-      reply.headers[AsciiLower(field.name_string())] = std::string(field.value());
-    }
-    reply.body = response.body();
-    return reply;
+    return testing_http::Send(port, method, target, headers, std::move(body), kWait);
   }
 
   static HeaderList PostHeaders(const std::string& session = "",

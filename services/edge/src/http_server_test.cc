@@ -17,6 +17,7 @@
 
 #include "services/edge/src/edge_fakes.h"
 #include "services/edge/src/edge_service.h"
+#include "services/edge/src/edge_test_http.h"
 
 namespace switchboard::edge {
 namespace {
@@ -28,24 +29,10 @@ namespace json = boost::json;
 using asio::ip::tcp;
 
 constexpr size_t kBodyLimit = 64 * 1024;
-constexpr std::string_view kInitialize =
-    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",)"
-    R"("capabilities":{},"clientInfo":{"name":"test","version":"1"}}})";
-
-struct Reply {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lowercase names
-  std::string body;
-
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-  json::object Json() const { return json::parse(body).as_object(); }
-  int64_t ErrorCode() const { return Json().at("error").at("code").as_int64(); }
-};
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
+using testing_http::HeaderList;
+using testing_http::kInitialize;
+using testing_http::MakeRequest;
+using testing_http::Reply;
 
 class EdgeHttpTest : public ::testing::Test {
  protected:
@@ -81,36 +68,12 @@ class EdgeHttpTest : public ::testing::Test {
   }
 
   static Reply Read(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    http::read(stream, buffer, parser);
-    Reply reply;
-    reply.status = parser.get().result_int();
-    for (const auto& field : parser.get()) {
-      reply.headers[AsciiLower(field.name_string())] = std::string(field.value());
-    }
-    reply.body = parser.get().body();
-    return reply;
-  }
-
-  static http::request<http::string_body> MakeRequest(http::verb method, std::string_view target,
-                                                      const HeaderList& headers, std::string body) {
-    http::request<http::string_body> request{method, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    for (const auto& [name, value] : headers) request.set(name, value);
-    request.body() = std::move(body);
-    request.prepare_payload();
-    return request;
+    return testing_http::ReadReply(stream, buffer);
   }
 
   Reply Send(http::verb method, std::string_view target, const HeaderList& headers = {},
              std::string body = "") {
-    asio::io_context io;
-    beast::tcp_stream stream(io);
-    stream.connect(Endpoint());
-    http::write(stream, MakeRequest(method, target, headers, std::move(body)));
-    beast::flat_buffer buffer;
-    return Read(stream, buffer);
+    return testing_http::Send(server_->port(), method, target, headers, std::move(body));
   }
 
   static HeaderList McpHeaders(const HeaderList& extra = {}) {

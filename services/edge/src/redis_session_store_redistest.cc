@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "services/edge/src/edge_test_http.h"
 #include "services/edge/src/redis_session_store.h"
 #include "switchboard/common/crypto.h"
 
@@ -20,16 +21,12 @@ namespace asio = boost::asio;
 class RedisSessionStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* url = std::getenv("SB_TEST_REDIS_URL");
-    ASSERT_TRUE(url != nullptr && *url != '\0')
-        << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis, whose `backing` "
-           "fixture starts a private Redis";
-    auto endpoint = redis::ParseRedisUrl(url);
-    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    redis::RedisEndpoint endpoint;
+    ASSERT_NO_FATAL_FAILURE(testing_http::TestRedisEndpoint(&endpoint));
     thread_ = std::thread([this] { io_.run(); });
-    redis_ = redis::RedisClient::Create(io_.get_executor(), *endpoint);
+    redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint);
     // A second client stands for another edge replica sharing the same Redis.
-    other_redis_ = redis::RedisClient::Create(io_.get_executor(), *endpoint);
+    other_redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint);
     store_ = std::make_unique<RedisSessionStore>(redis_, std::chrono::seconds(120));
     other_store_ = std::make_unique<RedisSessionStore>(other_redis_, std::chrono::seconds(120));
     run_prefix_ = "sbtest-" + crypto::RandomHex(6) + "-";

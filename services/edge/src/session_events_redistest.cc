@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "services/edge/src/edge_test_http.h"
 #include "services/edge/src/session_events.h"
 #include "switchboard/common/crypto.h"
 
@@ -30,12 +31,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 class SessionEventsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* url = std::getenv("SB_TEST_REDIS_URL");
-    ASSERT_TRUE(url != nullptr && *url != '\0')
-        << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis";
-    auto endpoint = redis::ParseRedisUrl(url);
-    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-    endpoint_ = *endpoint;
+    ASSERT_NO_FATAL_FAILURE(testing_http::TestRedisEndpoint(&endpoint_));
     thread_ = std::thread([this] { io_.run(); });
     redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint_);
     other_redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint_);
