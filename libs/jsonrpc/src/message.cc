@@ -459,13 +459,18 @@ std::optional<uint64_t> ParseUintId(std::string_view raw_id) {
   return v;
 }
 
-std::string MakeError(std::string_view raw_id, int code, std::string_view message) {
+std::string MakeError(std::string_view raw_id, int code, std::string_view message,
+                      std::string_view data_json) {
   std::string out = R"({"jsonrpc":"2.0","id":)";
   out.append(raw_id.empty() ? "null" : raw_id);
   out.append(R"(,"error":{"code":)");
   out.append(std::to_string(code));
   out.append(R"(,"message":)");
   out.append(EncodeString(message));
+  if (!data_json.empty()) {
+    out.append(R"(,"data":)");
+    out.append(data_json);
+  }
   out.append("}}");
   return out;
 }

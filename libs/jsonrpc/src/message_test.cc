@@ -107,6 +107,8 @@ TEST(BuildTest, MessagesAreValidJson) {
   EXPECT_EQ(v["id"].as_string(), "a");
   EXPECT_EQ(v["error"].as_object()["code"].as_int64(), -32601);
   EXPECT_TRUE(boost::json::parse(MakeError("", kParseError, "Parse error")).as_object()["id"].is_null());
+  auto with_data = boost::json::parse(MakeError("7", -32021, "x", R"({"requiredCapabilities":{}})"));
+  EXPECT_TRUE(with_data.at("error").as_object().at("data").as_object().contains("requiredCapabilities"));
   EXPECT_TRUE(IsValidJson(MakeResult("1", "{}")));
   EXPECT_TRUE(IsValidJson(MakeRequest("2", "tools/list", "")));
   EXPECT_TRUE(IsValidJson(MakeNotification("notifications/initialized", "{}")));

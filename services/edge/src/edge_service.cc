@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "services/edge/src/sse.h"
+#include "services/edge/src/stateless.h"
 #include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/status.h"
@@ -110,9 +111,9 @@ class RouterEventStream : public BodyStream {
     return Event(frame.message);
   }
 
-  std::string Event(std::string_view message) {
-    return SseFrame("message", StrCat(id_prefix_, ++events_), message);
-  }
+  // No event ids: a request's stream is not kept for replay (only the session's GET stream
+  // is), and an id would invite a client to resume what cannot be resumed.
+  std::string Event(std::string_view message) { return SseFrame("message", "", message); }
 
   std::unique_ptr<RouterCall> call_;
   std::optional<RouterFrame> pending_;
@@ -121,9 +122,6 @@ class RouterEventStream : public BodyStream {
   std::chrono::milliseconds keepalive_;
   Clock::time_point deadline_;
   bool done_ = false;
-  // Ids unique within the session that can never be taken for a replayable stream entry id.
-  std::string id_prefix_ = StrCat(crypto::RandomHex(8), ".");
-  int64_t events_ = 0;
 };
 
 // A session's event stream: `first`, then every message appended to the session's Redis
@@ -338,6 +336,7 @@ asio::awaitable<HttpResponse> EdgeService::Post(const HttpRequest& request,
   std::variant<McpPost, HttpResponse> checked = ValidatePost(request, options_.origins);
   if (auto* refusal = std::get_if<HttpResponse>(&checked)) co_return std::move(*refusal);
   McpPost post = std::move(std::get<McpPost>(checked));
+  if (IsStatelessPost(request, post)) co_return co_await Stateless(request, post, endpoint);
   const jsonrpc::Envelope& env = post.envelope;
   bool is_request = env.kind == jsonrpc::Kind::kRequest;
   std::string_view reply_id = is_request ? std::string_view(post.raw_id) : "null";
@@ -431,10 +430,39 @@ asio::awaitable<HttpResponse> EdgeService::Initialize(const HttpRequest& request
   co_return response;
 }
 
-asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::string raw_id) {
+asio::awaitable<HttpResponse> EdgeService::Stateless(const HttpRequest& request,
+                                                     const McpPost& post,
+                                                     const std::string& endpoint) {
+  const jsonrpc::Envelope& env = post.envelope;
+  // Nothing in the stateless protocol needs a notification (a request is cancelled by closing
+  // its stream), and a client never answers the server: input comes in the retried request.
+  if (env.kind == jsonrpc::Kind::kNotification) co_return Accepted();
+  if (env.kind == jsonrpc::Kind::kResponse) {
+    co_return JsonRpcErrorResponse(400, "null", jsonrpc::kInvalidRequest,
+                                   "Bad Request: stateless requests carry no responses; send "
+                                   "input in the retried request's inputResponses");
+  }
+  if (auto refusal = CheckStatelessPost(request, post)) co_return std::move(*refusal);
+  AuthResult principal;
+  std::string tool = env.method == "tools/call" ? post.tool : std::string();
+  if (auto refusal =
+          co_await Authorize(request, endpoint, std::move(tool), "", post.raw_id, &principal)) {
+    co_return std::move(*refusal);
+  }
+  // Built as a named local: GCC 12 mishandles aggregate temporaries in co_await expressions.
+  RouterMessage message{endpoint,     "", std::string(kStatelessVersion), request.body,
+                        principal.user_email, principal.api_key_id};
+  co_return co_await Forward(std::move(message), post.raw_id, /*stateless=*/true);
+}
+
+asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::string raw_id,
+                                                   bool stateless) {
   std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   RouterFrame first = co_await NextFrame(*call, raw_id, options_.request_timeout);
-  if (first.final) co_return JsonResponse(200, std::move(first.message));
+  if (first.final) {
+    int status = stateless ? StatelessStatus(first.message) : 200;
+    co_return JsonResponse(status, std::move(first.message));
+  }
   HttpResponse response;
   SetEventStreamHeaders(&response);
   response.stream =
@@ -560,6 +588,7 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
   std::variant<McpPost, HttpResponse> checked = ValidateLegacyPost(request, options_.origins);
   if (auto* refusal = std::get_if<HttpResponse>(&checked)) co_return std::move(*refusal);
   McpPost post = std::move(std::get<McpPost>(checked));
+  if (IsStatelessPost(request, post)) co_return co_await Stateless(request, post, endpoint);
   const jsonrpc::Envelope& env = post.envelope;
   bool is_request = env.kind == jsonrpc::Kind::kRequest;
   std::string_view reply_id = is_request ? std::string_view(post.raw_id) : "null";

@@ -49,7 +49,13 @@ class EdgeService : public HttpHandler {
   boost::asio::awaitable<HttpResponse> Initialize(const HttpRequest& request, const McpPost& post,
                                                   const std::string& endpoint,
                                                   const AuthResult& principal);
-  boost::asio::awaitable<HttpResponse> Forward(RouterMessage message, std::string raw_id);
+  // A 2026-07-28 request: checked, authorized and relayed with no session.
+  boost::asio::awaitable<HttpResponse> Stateless(const HttpRequest& request, const McpPost& post,
+                                                 const std::string& endpoint);
+  // Relays a request and answers with its response (as JSON) or its frames (as SSE); a
+  // stateless request's error response takes the HTTP status its code calls for.
+  boost::asio::awaitable<HttpResponse> Forward(RouterMessage message, std::string raw_id,
+                                               bool stateless = false);
   boost::asio::awaitable<HttpResponse> Get(const HttpRequest& request, const std::string& endpoint);
   boost::asio::awaitable<HttpResponse> LegacySse(const HttpRequest& request,
                                                  const std::string& endpoint);

@@ -137,13 +137,23 @@ Credential ExtractCredential(const HttpRequest& request) {
   return {};
 }
 
+namespace {
+constexpr std::array<std::string_view, 4> kSessionVersions = {"2024-11-05", "2025-03-26",
+                                                              "2025-06-18", "2025-11-25"};
+}  // namespace
+
 bool IsSupportedProtocolVersion(std::string_view version) {
-  static constexpr std::array<std::string_view, 4> kVersions = {"2024-11-05", "2025-03-26",
-                                                                "2025-06-18", "2025-11-25"};
-  for (std::string_view v : kVersions) {
+  for (std::string_view v : kSessionVersions) {
     if (v == version) return true;
   }
   return false;
+}
+
+std::string SupportedVersionsJson() {
+  std::string out;
+  for (std::string_view v : kSessionVersions) out.append(StrCat("\"", v, "\","));
+  out.append("\"2026-07-28\"");
+  return out;
 }
 
 bool AcceptsJsonAndEventStream(std::string_view accept) {
@@ -231,7 +241,8 @@ std::variant<McpPost, HttpResponse> CheckPost(const HttpRequest& request,
   std::string_view reply_id =
       env.kind == jsonrpc::Kind::kRequest ? std::string_view(post.raw_id) : "null";
   if (auto version = request.Header("mcp-protocol-version")) {
-    if (!IsSupportedProtocolVersion(*version)) {
+    // A request without a session may be a stateless (2026-07-28) one, checked by the caller.
+    if (!IsSupportedProtocolVersion(*version) && (legacy || request.Header("mcp-session-id"))) {
       return JsonRpcErrorResponse(
           400, reply_id, kHttpLayerError,
           StrCat("Bad Request: unsupported MCP-Protocol-Version (supported: 2024-11-05, "

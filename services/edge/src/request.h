@@ -50,8 +50,12 @@ struct Credential {
 // (auth decides whether an endpoint accepts that one).
 Credential ExtractCredential(const HttpRequest& request);
 
-// True for the MCP-Protocol-Version values the edge speaks over Streamable HTTP.
+// True for the session-based MCP-Protocol-Version values the edge speaks over Streamable HTTP.
 bool IsSupportedProtocolVersion(std::string_view version);
+
+// Every protocol version the edge speaks, session-based and stateless, as the members of a JSON
+// array ("2024-11-05",...).
+std::string SupportedVersionsJson();
 
 // True when an Accept header value admits both application/json and text/event-stream
 // (wildcards count; a range with q=0 refuses).
@@ -79,7 +83,8 @@ struct McpPost {
 
 // Runs the checks every MCP POST must pass, in order: Origin (403), Content-Type (415), Accept
 // (406), a single JSON-RPC message in the body (400 with -32700 or -32600),
-// MCP-Protocol-Version (400) and the form of Mcp-Session-Id (400). Returns the parsed message or
+// MCP-Protocol-Version with a session (400; without one the request may be stateless, which the
+// caller checks) and the form of Mcp-Session-Id (400). Returns the parsed message or
 // the response to send.
 std::variant<McpPost, HttpResponse> ValidatePost(const HttpRequest& request,
                                                  const OriginPolicy& origins);

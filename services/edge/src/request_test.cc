@@ -146,9 +146,12 @@ TEST(ValidatePostTest, UnsupportedProtocolVersionIs400) {
     SetHeader(&r, "mcp-protocol-version", version);
     EXPECT_EQ(Refusal(ValidatePost(r, OriginPolicy())), nullptr) << version;
   }
+  // With a session the version must be a session-based one; without, the request may be a
+  // stateless one (stateless_test.cc).
   for (const char* version : {"2026-07-28", "2025-06-19", "", "latest"}) {
     HttpRequest r = McpPostRequest(std::string(kCall));
     SetHeader(&r, "mcp-protocol-version", version);
+    SetHeader(&r, "mcp-session-id", "s1");
     auto v = ValidatePost(r, OriginPolicy());
     ASSERT_NE(Refusal(v), nullptr) << version;
     EXPECT_EQ(Refusal(v)->status, 400);

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/jsonrpc/names.h"
@@ -46,6 +47,7 @@ struct RouterService::ListAggregate {
   std::vector<json::array> items;    // per server
   size_t outstanding = 0;
   bool done = false;
+  bool stateless = false;  // the result is marked for 2026-07-28
 };
 
 const std::vector<std::string>& RouterService::SupportedVersions() {
@@ -101,6 +103,9 @@ void RouterService::HandleOnExecutor(std::shared_ptr<ClientSink> sink,
     Reply(call, jsonrpc::MakeError(err.raw_id, err.code, err.message));
     return;
   }
+  call.stateless = call.request.session_id().empty() &&
+                   call.request.protocol_version() == kStatelessVersion;
+  if (call.stateless) call.client = ReadStatelessClient(message, call.envelope.params);
   call.config = config_();
   if (call.config != nullptr) {
     const auto* endpoint = call.config->FindEndpoint(call.request.endpoint());
@@ -127,6 +132,12 @@ void RouterService::Reply(const Call& call, std::string message) {
 void RouterService::HandleRequest(Call& call) {
   const std::string& method = call.envelope.method;
   std::string raw_id(call.envelope.id.In(call.request.message()));
+  if (call.stateless && IsRemovedInStateless(method)) {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kMethodNotFound,
+                                   StrCat("Method not found: ", method, " (not in ",
+                                          kStatelessVersion, ")")));
+    return;
+  }
   if (method == "ping") {
     Reply(call, jsonrpc::MakeResult(raw_id, "{}"));
     return;
@@ -136,8 +147,18 @@ void RouterService::HandleRequest(Call& call) {
                                    StrCat("unknown endpoint '", call.request.endpoint(), "'")));
     return;
   }
+  if (call.stateless && !call.envelope.params.empty() &&
+      call.request.message()[call.envelope.params.pos] == '{') {
+    if (auto state = jsonrpc::FindMember(call.request.message(), call.envelope.params,
+                                         "requestState")) {
+      ResumeWithInput(call, *state);
+      return;
+    }
+  }
   if (method == "initialize") {
     Initialize(call);
+  } else if (method == "server/discover" && call.stateless) {
+    Discover(call);
   } else if (method == "tools/list") {
     StartList(call, "tools", !call.ns->disable_prefix());
   } else if (method == "prompts/list") {
@@ -201,19 +222,13 @@ void RouterService::Initialize(Call& call) {
   }
   json::object result;
   result["protocolVersion"] = version;
-  json::object caps;
+  json::object caps = Capabilities();
   // Session messages (list_changed, resources/updated) reach clients on the edge's GET stream.
   caps["resources"] = json::object{{"subscribe", true}, {"listChanged", true}};
   caps["tools"] = json::object{{"listChanged", true}};
   caps["prompts"] = json::object{{"listChanged", true}};
-  caps["completions"] = json::object();
-  caps["logging"] = json::object();
   result["capabilities"] = std::move(caps);
-  json::object info;
-  info["name"] = "switchboard";
-  info["title"] = StrCat("Switchboard: ", call.ns->name());
-  info["version"] = options_.version;
-  result["serverInfo"] = std::move(info);
+  result["serverInfo"] = ServerInfo(call);
   if (!call.ns->description().empty()) result["instructions"] = call.ns->description();
   Reply(call, jsonrpc::MakeResult(call.envelope.id.In(message), json::serialize(result)));
 
@@ -222,6 +237,92 @@ void RouterService::Initialize(Call& call) {
     if (member.disabled()) continue;
     if (const auto* server = call.config->FindServer(member.server())) GetUpstream(*server);
   }
+}
+
+json::object RouterService::Capabilities() const {
+  json::object caps;
+  caps["resources"] = json::object();
+  caps["tools"] = json::object();
+  caps["prompts"] = json::object();
+  caps["completions"] = json::object();
+  caps["logging"] = json::object();
+  return caps;
+}
+
+json::object RouterService::ServerInfo(const Call& call) const {
+  json::object info;
+  info["name"] = "switchboard";
+  info["title"] = StrCat("Switchboard: ", call.ns->name());
+  info["version"] = options_.version;
+  return info;
+}
+
+void RouterService::Discover(Call& call) {
+  json::object result;
+  json::array versions;
+  for (const std::string& v : SupportedVersions()) versions.emplace_back(v);
+  versions.emplace_back(kStatelessVersion);
+  result["supportedVersions"] = std::move(versions);
+  // Without a session there is no stream for list_changed or resources/updated yet, so neither
+  // is offered.
+  result["capabilities"] = Capabilities();
+  result["_meta"] = json::object{{"io.modelcontextprotocol/serverInfo", ServerInfo(call)}};
+  if (!call.ns->description().empty()) result["instructions"] = call.ns->description();
+  Reply(call, MarkComplete(jsonrpc::MakeResult(call.envelope.id.In(call.request.message()),
+                                               json::serialize(result)),
+                           "server/discover"));
+}
+
+void RouterService::ResumeWithInput(Call& call, Span state_span) {
+  const std::string& message = call.request.message();
+  std::string raw_id(call.envelope.id.In(message));
+  auto refuse = [&] {
+    Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
+                                   "Invalid params: requestState is unknown or has expired"));
+  };
+  // requestState is "sbm-<relay>-<random>": the relay finds the question, the random part
+  // proves the client was handed it.
+  std::optional<std::string> state = jsonrpc::DecodeString(state_span.In(message));
+  if (!state || state->rfind("sbm-", 0) != 0) return refuse();
+  std::string_view rest = std::string_view(*state).substr(4);
+  std::optional<uint64_t> relay_id = jsonrpc::ParseUintId(rest.substr(0, rest.find('-')));
+  auto it = relay_id ? relays_.find(*relay_id) : relays_.end();
+  if (it == relays_.end() || it->second.request_state != *state ||
+      it->second.user != call.request.principal().user_email()) {
+    return refuse();
+  }
+  Relay& relay = it->second;
+  auto up = upstreams_.find(relay.server);
+  Pending* parked = up == upstreams_.end() || up->second.generation != relay.generation
+                        ? nullptr
+                        : up->second.pending.Find(relay.parked);
+  if (parked == nullptr) {
+    relays_.erase(it);
+    return refuse();
+  }
+  std::string key = StrCat("sbr-", it->first);
+  std::optional<Span> answer;
+  if (auto responses = jsonrpc::FindMember(message, call.envelope.params, "inputResponses");
+      responses && message[responses->pos] == '{') {
+    answer = jsonrpc::FindMember(message, *responses, key);
+  }
+  if (!answer) {
+    // Not answered (yet): the question stands.
+    Reply(call, InputRequired(raw_id, key, relay.method, relay.params, relay.request_state));
+    return;
+  }
+  Relay done = std::move(relay);
+  relays_.erase(it);
+  // The retried call takes over the parked request: its answer, progress and logs go there.
+  parked->sink = call.sink;
+  parked->sink_key = call.sink.get();
+  parked->call_id = call.request.call_id();
+  parked->client_id = raw_id;
+  parked->client = call.client;
+  std::optional<Span> token = jsonrpc::FindProgressToken(message, call.envelope.params);
+  parked->progress_token = token ? std::string(token->In(message)) : std::string();
+  ArmTimer(done.server, done.parked, *parked, options_.request_timeout_ms);
+  up->second.connection->Send(jsonrpc::MakeResult(done.upstream_id, answer->In(message)));
 }
 
 RouterService::UpstreamState* RouterService::GetUpstream(const registry::v1::Server& server) {
@@ -265,6 +366,7 @@ void RouterService::StartList(Call& call, std::string_view array_key, bool renam
   list->method = call.envelope.method;
   list->array_key = std::string(array_key);
   list->rename = rename;
+  list->stateless = call.stateless;
   if (!call.envelope.params.empty() && jsonrpc::FindMember(message, call.envelope.params, "cursor")) {
     // The merged list is returned whole, so no cursor was ever handed out.
     Reply(call, jsonrpc::MakeError(list->client_id, jsonrpc::kInvalidParams, "Invalid cursor"));
@@ -306,6 +408,11 @@ RouterService::Pending RouterService::PendingFor(const Call& call, std::string_v
   p.call_id = call.request.call_id();
   p.session_id = call.request.session_id();
   p.client_id = std::string(client_id);
+  p.user = call.request.principal().user_email();
+  if (call.stateless) {
+    p.stateless_method = call.envelope.method;
+    p.client = call.client;
+  }
   return p;
 }
 
@@ -537,7 +644,11 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
       }
     }
     if (auto sink = pending->sink.lock()) {
-      sink->Send(pending->call_id, jsonrpc::Replace(message, env.id, pending->client_id), true);
+      std::string reply = jsonrpc::Replace(message, env.id, pending->client_id);
+      if (!pending->stateless_method.empty()) {
+        reply = MarkComplete(std::move(reply), pending->stateless_method);
+      }
+      sink->Send(pending->call_id, std::move(reply), true);
     }
     return;
   }
@@ -570,6 +681,13 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     // A log line is related to the call it was written during; with several calls in flight
     // on a shared server it cannot be placed, and is not shown to a client it may not concern.
     if (Pending* only = OnlyCallInFlight(up)) {
+      // A stateless client gets log messages only at or above the level its _meta asks for.
+      if (!only->stateless_method.empty()) {
+        if (only->client.log_level < 0 || env.params.empty()) return;
+        auto level = jsonrpc::FindMember(message, env.params, "level");
+        int rank = level ? LogLevelRank(jsonrpc::DecodeString(level->In(message)).value_or("")) : -1;
+        if (rank < only->client.log_level) return;
+      }
       if (auto sink = only->sink.lock()) sink->Send(only->call_id, std::move(message), false);
     }
     return;
@@ -641,22 +759,25 @@ void RouterService::FanOutToSessions(const std::string& server, std::string_view
   }
 }
 
-RouterService::Pending* RouterService::OnlyCallInFlight(UpstreamState& up) {
+RouterService::Pending* RouterService::OnlyCallInFlight(UpstreamState& up, uint64_t* id) {
   uint64_t only = 0;
   int calls = 0;
-  up.pending.ForEach([&](uint64_t id, const Pending& p) {
+  up.pending.ForEach([&](uint64_t pending_id, const Pending& p) {
     if (!p.list && !p.discard) {
-      only = id;
+      only = pending_id;
       ++calls;
     }
   });
-  return calls == 1 ? up.pending.Find(only) : nullptr;
+  if (calls != 1) return nullptr;
+  if (id != nullptr) *id = only;
+  return up.pending.Find(only);
 }
 
 void RouterService::RelayServerRequest(const std::string& server, UpstreamState& up,
                                        std::string_view message, const Envelope& env) {
   std::string_view upstream_id = env.id.In(message);
-  Pending* only = OnlyCallInFlight(up);
+  uint64_t only_id = 0;
+  Pending* only = OnlyCallInFlight(up, &only_id);
   std::shared_ptr<ClientSink> sink = only ? only->sink.lock() : nullptr;
   if (sink == nullptr) {
     up.connection->Send(jsonrpc::MakeError(
@@ -667,11 +788,62 @@ void RouterService::RelayServerRequest(const std::string& server, UpstreamState&
   }
   constexpr size_t kMaxRelays = 10000;  // clients that never answer do not grow this forever
   if (relays_.size() >= kMaxRelays) relays_.erase(relays_.begin());
+  if (!only->stateless_method.empty()) {
+    AskStatelessClient(server, up, only_id, *only, std::move(sink), message, env);
+    return;
+  }
   uint64_t relay = next_relay_++;
   relays_[relay] = Relay{server, up.generation, std::string(upstream_id), only->session_id};
   sink->Send(only->call_id,
              jsonrpc::Replace(message, env.id, jsonrpc::EncodeString(StrCat("sbr-", relay))),
              false);
+}
+
+void RouterService::AskStatelessClient(const std::string& server, UpstreamState& up,
+                                       uint64_t pending_id, Pending& pending,
+                                       std::shared_ptr<ClientSink> sink,
+                                       std::string_view message, const Envelope& env) {
+  std::string_view upstream_id = env.id.In(message);
+  std::string_view capability = CapabilityFor(env.method);
+  if (capability.empty()) {
+    up.connection->Send(jsonrpc::MakeError(upstream_id, jsonrpc::kMethodNotFound,
+                                           StrCat("Method not found: ", env.method)));
+    return;
+  }
+  if (!Declares(pending.client, env.method)) {
+    // The server needs what the client never offered: the call fails, and the server is told
+    // no and that the call is off.
+    up.connection->Send(jsonrpc::MakeError(
+        upstream_id, jsonrpc::kMethodNotFound,
+        StrCat(env.method, ": the client did not declare the '", capability, "' capability")));
+    up.connection->Send(CancelledNotification(pending_id, "the client lacks a capability"));
+    std::optional<Pending> p = up.pending.Take(pending_id);
+    sink->Send(p->call_id,
+               jsonrpc::MakeError(p->client_id, kMissingClientCapability,
+                                  StrCat("Missing required client capability: ", capability),
+                                  StrCat(R"({"requiredCapabilities":{")", capability, R"(":{}}})")),
+               true);
+    return;
+  }
+  // The question goes back as the call's result; the upstream request waits, parked, for the
+  // client's retry (ResumeWithInput), under the call's timeout.
+  uint64_t relay = next_relay_++;
+  Relay& r = relays_[relay];
+  r.server = server;
+  r.generation = up.generation;
+  r.upstream_id = std::string(upstream_id);
+  r.parked = pending_id;
+  r.request_state = StrCat("sbm-", relay, "-", crypto::RandomHex(16));
+  r.user = pending.user;
+  r.method = env.method;
+  r.params = env.params.empty() ? std::string() : std::string(env.params.In(message));
+  sink->Send(pending.call_id,
+             InputRequired(pending.client_id, StrCat("sbr-", relay), r.method, r.params,
+                           r.request_state),
+             true);
+  pending.sink.reset();
+  pending.sink_key = nullptr;
+  pending.call_id = 0;
 }
 
 void RouterService::RelayClientResponse(Call& call) {
@@ -763,7 +935,9 @@ void RouterService::FinishList(ListAggregate& list) {
   }
   json::object result;
   result[list.array_key] = std::move(all);
-  sink->Send(list.call_id, jsonrpc::MakeResult(list.client_id, json::serialize(result)), true);
+  std::string reply = jsonrpc::MakeResult(list.client_id, json::serialize(result));
+  if (list.stateless) reply = MarkComplete(std::move(reply), list.method);
+  sink->Send(list.call_id, std::move(reply), true);
 }
 
 void RouterService::OnTimeout(const std::string& server, uint64_t id) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "services/router/src/stateless.h"
 #include "services/router/src/upstream.h"
 #include "switchboard/configwatch/config_view.h"
 #include "switchboard/jsonrpc/id_mapper.h"
@@ -73,6 +74,11 @@ class RouterService {
     std::string session_id;
     std::string client_id;       // raw JSON of the client's id
     std::string progress_token;  // raw JSON of the client's token, empty if none
+    std::string user;            // the caller's user, who alone may answer its server's questions
+    // For a stateless (2026-07-28) call: its method, whose results are marked for that version,
+    // and what its client declared. Empty for a session's call.
+    std::string stateless_method;
+    StatelessClient client;
     std::shared_ptr<ListAggregate> list;  // set for one part of a merged list
     size_t list_index = 0;
     int page = 0;
@@ -92,6 +98,8 @@ class RouterService {
     jsonrpc::Envelope envelope;
     std::shared_ptr<const configwatch::ConfigView> config;
     const registry::v1::Namespace* ns = nullptr;
+    bool stateless = false;  // a 2026-07-28 request: no session, client described in _meta
+    StatelessClient client;
   };
 
   // A pending entry for an upstream request made on behalf of `call`.
@@ -100,6 +108,14 @@ class RouterService {
   void HandleRequest(Call& call);
   void HandleNotification(Call& call);
   void Initialize(Call& call);
+  // server/discover: what initialize tells a session, for a stateless client.
+  void Discover(Call& call);
+  // The capabilities and identity the router presents for the call's namespace.
+  boost::json::object Capabilities() const;
+  boost::json::object ServerInfo(const Call& call) const;
+  // A stateless retry carrying the answer to an input_required result: the answer goes to the
+  // server that asked, and the retried call takes over the parked upstream request.
+  void ResumeWithInput(Call& call, jsonrpc::Span state_span);
   void StartList(Call& call, std::string_view array_key, bool rename);
   void RouteByName(Call& call);
   void RouteByUri(Call& call);
@@ -138,10 +154,15 @@ class RouterService {
   void FinishList(ListAggregate& list);
   // The single call in flight on `up` (a server can only be asking or logging about that one),
   // or nullptr when there are none or several.
-  Pending* OnlyCallInFlight(UpstreamState& up);
+  Pending* OnlyCallInFlight(UpstreamState& up, uint64_t* id = nullptr);
   void RelayServerRequest(const std::string& server, UpstreamState& up, std::string_view message,
                           const jsonrpc::Envelope& env);
   void RelayClientResponse(Call& call);
+  // A server-to-client request during a stateless call: refused with -32021 when the client
+  // did not declare the capability, else returned to the client as an input_required result.
+  void AskStatelessClient(const std::string& server, UpstreamState& up, uint64_t pending_id,
+                          Pending& pending, std::shared_ptr<ClientSink> sink,
+                          std::string_view message, const jsonrpc::Envelope& env);
   // Remembers which stream last carried a session, so messages not tied to a call reach it.
   void NoteSession(const Call& call);
   // Sends an upstream's list_changed or resources/updated to every session that sees it.
@@ -164,6 +185,13 @@ class RouterService {
     uint64_t generation = 0;
     std::string upstream_id;  // raw JSON of the id the server used
     std::string session_id;   // only this session may answer
+    // A stateless call's question, asked as an input_required result: the upstream request
+    // parked until the retry, the requestState handed out, who may answer, and the question.
+    uint64_t parked = 0;
+    std::string request_state;
+    std::string user;
+    std::string method;
+    std::string params;
   };
   std::map<uint64_t, Relay> relays_;
   // Sessions seen recently: where to send their unsolicited messages.

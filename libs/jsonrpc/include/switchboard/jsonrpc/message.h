@@ -83,8 +83,10 @@ std::string Replace(std::string_view text, std::vector<Edit> edits);
 // Reads a non-negative integer id such as `42`; nullopt for anything else.
 std::optional<uint64_t> ParseUintId(std::string_view raw_id);
 
-// Builds {"jsonrpc":"2.0","id":<raw_id>,"error":{"code":..,"message":..}}.
-std::string MakeError(std::string_view raw_id, int code, std::string_view message);
+// Builds {"jsonrpc":"2.0","id":<raw_id>,"error":{"code":..,"message":..}}, with "data" when
+// `data_json` (one JSON value) is not empty.
+std::string MakeError(std::string_view raw_id, int code, std::string_view message,
+                      std::string_view data_json = {});
 // Builds {"jsonrpc":"2.0","id":<raw_id>,"result":<result_json>}.
 std::string MakeResult(std::string_view raw_id, std::string_view result_json);
 // Builds a request; `params_json` may be empty to omit params.
