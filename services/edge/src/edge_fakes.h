@@ -98,6 +98,7 @@ class FakeRouterClient : public RouterClient {
       std::lock_guard<std::mutex> lock(mu_);
       id = calls_.size();
       calls_.push_back(std::move(message));
+      queues_.push_back(frames);
     }
     cv_.notify_all();
     return std::make_unique<Call_>(this, id, std::move(frames));
@@ -124,6 +125,21 @@ class FakeRouterClient : public RouterClient {
       handler = session_handler_;
     }
     if (handler) handler(std::move(session_id), std::move(message));
+  }
+
+  // Sends a further frame on call `index` (in the order calls were made), as the router does
+  // while a call runs; `final` ends it.
+  void PushFrame(size_t index, std::string message, bool final) {
+    std::shared_ptr<FrameQueue> frames;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      frames = queues_.at(index);
+    }
+    if (final) {
+      frames->Finish(RouterFrame{std::move(message), true});
+    } else {
+      frames->Push(RouterFrame{std::move(message), false});
+    }
   }
 
   std::vector<RouterMessage> calls() const {
@@ -226,6 +242,7 @@ class FakeRouterClient : public RouterClient {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<RouterMessage> calls_;
+  std::vector<std::shared_ptr<FrameQueue>> queues_;
   std::vector<RouterMessage> sent_;
   std::vector<uint64_t> cancelled_;
   SessionMessageHandler session_handler_;

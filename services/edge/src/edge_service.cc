@@ -71,49 +71,106 @@ void SetEventStreamHeaders(HttpResponse* response) {
 
 std::string ShortId(std::string_view session_id) { return std::string(session_id.substr(0, 8)); }
 
+// Where a session request's answer is kept so that it can be resumed: the Redis stream of id
+// `stream_id` ("<session>/r<token>"), opened with a marker entry whose id primes the client.
+struct RequestStore {
+  SessionEvents* events = nullptr;
+  std::string stream_id;
+  std::string token;
+  std::string marker;
+  std::chrono::milliseconds retry{3000};
+  asio::any_io_executor executor;
+};
+
+// Appends every remaining frame of `call` (after `pending`, if any) to the request's stream,
+// until the final one: the answer of a client that went away, kept for its resumption.
+asio::awaitable<void> DrainToStore(std::unique_ptr<RouterCall> call,
+                                   std::optional<RouterFrame> pending, SessionEvents& events,
+                                   std::string stream_id, std::string raw_id,
+                                   std::chrono::milliseconds timeout) {
+  for (int frames = 0; frames < kMaxRelayedFrames; ++frames) {
+    RouterFrame frame;
+    if (pending) {
+      frame = std::move(*pending);
+      pending.reset();
+    } else {
+      frame = co_await NextFrame(*call, raw_id, timeout);
+    }
+    auto stored = co_await events.Append(stream_id, frame.message);
+    if (!stored.ok() || frame.final) co_return;
+  }
+}
+
 // The rest of a request's answer as SSE: the frame that arrived first, then every later one
-// until the final frame, with `:` keep-alive comments while the router is quiet.
+// until the final frame, with `:` keep-alive comments while the router is quiet. With a store
+// (a request in a session), each frame is first appended to the request's Redis stream and
+// sent under an id "<token>/<entry>", after a priming event: a client whose connection breaks
+// resumes with GET + Last-Event-ID on any replica, and the answer of one that went away is
+// still collected there.
 class RouterEventStream : public BodyStream {
  public:
   RouterEventStream(std::unique_ptr<RouterCall> call, RouterFrame first, std::string raw_id,
-                    std::chrono::milliseconds timeout, std::chrono::milliseconds keepalive)
+                    std::chrono::milliseconds timeout, std::chrono::milliseconds keepalive,
+                    std::optional<RequestStore> store)
       : call_(std::move(call)),
         pending_(std::move(first)),
         raw_id_(std::move(raw_id)),
         timeout_(timeout),
         keepalive_(keepalive),
-        deadline_(Clock::now() + timeout) {}
+        deadline_(Clock::now() + timeout),
+        store_(std::move(store)) {}
+
+  ~RouterEventStream() override {
+    if (done_ || !store_ || call_ == nullptr) return;
+    asio::co_spawn(store_->executor,
+                   DrainToStore(std::move(call_), std::move(pending_), *store_->events,
+                                store_->stream_id, raw_id_, timeout_),
+                   asio::detached);
+  }
 
   asio::awaitable<std::optional<std::string>> Next() override {
+    if (store_ && !primed_) {
+      primed_ = true;
+      co_return SsePrimingEvent(FormatRequestEventId(store_->token, store_->marker),
+                                store_->retry);
+    }
     if (pending_) {
       RouterFrame frame = std::move(*pending_);
       pending_.reset();
       done_ = frame.final;
-      co_return Event(frame.message);
+      co_return co_await Event(std::move(frame.message));
     }
     if (done_) co_return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
-    if (left <= std::chrono::milliseconds::zero()) co_return Final(TimedOut(*call_, raw_id_));
+    if (left <= std::chrono::milliseconds::zero()) co_return co_await Final(TimedOut(*call_, raw_id_));
     auto frame = co_await WaitFrame(*call_, std::min(left, keepalive_));
     if (!frame) {
-      if (Clock::now() >= deadline_) co_return Final(TimedOut(*call_, raw_id_));
+      if (Clock::now() >= deadline_) co_return co_await Final(TimedOut(*call_, raw_id_));
       co_return SseKeepAlive();
     }
-    if (!frame->ok()) co_return Final(Unavailable(raw_id_));
+    if (!frame->ok()) co_return co_await Final(Unavailable(raw_id_));
     deadline_ = Clock::now() + timeout_;
     done_ = (*frame)->final;
-    co_return Event((*frame)->message);
+    co_return co_await Event(std::move((*frame)->message));
   }
 
  private:
-  std::string Final(RouterFrame frame) {
+  asio::awaitable<std::string> Final(RouterFrame frame) {
     done_ = true;
-    return Event(frame.message);
+    co_return co_await Event(std::move(frame.message));
   }
 
-  // No event ids: a request's stream is not kept for replay (only the session's GET stream
-  // is), and an id would invite a client to resume what cannot be resumed.
-  std::string Event(std::string_view message) { return SseFrame("message", "", message); }
+  asio::awaitable<std::string> Event(std::string message) {
+    if (!store_) co_return SseFrame("message", "", message);
+    auto entry = co_await store_->events->Append(store_->stream_id, message);
+    if (!entry.ok()) {
+      // Sent all the same, without an id: this frame cannot be replayed.
+      log::Warn("cannot keep a request's event for resumption",
+                {{"error", MessageOf(entry.status())}});
+      co_return SseFrame("message", "", message);
+    }
+    co_return SseFrame("message", FormatRequestEventId(store_->token, *entry), message);
+  }
 
   std::unique_ptr<RouterCall> call_;
   std::optional<RouterFrame> pending_;
@@ -121,6 +178,8 @@ class RouterEventStream : public BodyStream {
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds keepalive_;
   Clock::time_point deadline_;
+  std::optional<RequestStore> store_;
+  bool primed_ = false;
   bool done_ = false;
 };
 
@@ -130,16 +189,20 @@ class RouterEventStream : public BodyStream {
 // replaces it, the edge stops or Redis fails (the client then resumes with Last-Event-ID).
 class SessionEventStream : public BodyStream {
  public:
+  // With a `request_token`, the stream replays one request's answer (stream id
+  // "<session>/r<token>", event ids "<token>/<entry>") and ends after its response.
   SessionEventStream(SessionEvents& events, SessionStore& sessions, SessionListener listener,
                      std::string cursor, std::string first, std::chrono::milliseconds keepalive,
-                     std::function<void()> on_end)
+                     std::function<void()> on_end, std::string request_token = {})
       : events_(events),
         sessions_(sessions),
         listener_(std::move(listener)),
+        session_id_(listener_.session_id.substr(0, listener_.session_id.find('/'))),
         cursor_(std::move(cursor)),
         first_(std::move(first)),
         keepalive_(keepalive),
-        on_end_(std::move(on_end)) {}
+        on_end_(std::move(on_end)),
+        request_token_(std::move(request_token)) {}
 
   ~SessionEventStream() override {
     events_.Unlisten(listener_);
@@ -154,7 +217,16 @@ class SessionEventStream : public BodyStream {
       if (!buffered_.empty()) {
         StoredEvent event = std::move(buffered_.front());
         buffered_.pop_front();
-        co_return SseFrame("message", event.id, event.message);
+        if (request_token_.empty()) co_return SseFrame("message", event.id, event.message);
+        if (event.message.empty()) continue;  // the request stream's opening marker
+        jsonrpc::Envelope env;
+        jsonrpc::ScanError error;
+        if (jsonrpc::Scan(event.message, &env, &error) && env.kind == jsonrpc::Kind::kResponse) {
+          closed_ = true;  // the request's response ends its stream
+          buffered_.clear();
+        }
+        co_return SseFrame("message", FormatRequestEventId(request_token_, event.id),
+                           event.message);
       }
       if (closed_) co_return std::nullopt;
       auto read = co_await events_.ReadAfter(listener_.session_id, cursor_);
@@ -173,7 +245,7 @@ class SessionEventStream : public BodyStream {
       if (signal.index() == 1) {
         // An open stream is use of the session, so it renews it; and a session that ended
         // while its close signal could not arrive (pub/sub reconnecting) ends the stream here.
-        auto session = co_await sessions_.Touch(listener_.session_id);
+        auto session = co_await sessions_.Touch(session_id_);
         if (session.ok() && !session->has_value()) co_return std::nullopt;
         co_return SseKeepAlive();
       }
@@ -187,10 +259,12 @@ class SessionEventStream : public BodyStream {
   SessionEvents& events_;
   SessionStore& sessions_;
   SessionListener listener_;
+  std::string session_id_;  // the session the stream belongs to, renewed while it is open
   std::string cursor_;
   std::string first_;
   std::chrono::milliseconds keepalive_;
   std::function<void()> on_end_;
+  std::string request_token_;
   std::deque<StoredEvent> buffered_;
   bool closed_ = false;
 };
@@ -457,17 +531,36 @@ asio::awaitable<HttpResponse> EdgeService::Stateless(const HttpRequest& request,
 
 asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::string raw_id,
                                                    bool stateless) {
+  std::string session_id = message.session_id;
   std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   RouterFrame first = co_await NextFrame(*call, raw_id, options_.request_timeout);
   if (first.final) {
     int status = stateless ? StatelessStatus(first.message) : 200;
     co_return JsonResponse(status, std::move(first.message));
   }
+  std::optional<RequestStore> store;
+  if (events_ != nullptr && !session_id.empty() && !stateless) {
+    RequestStore s;
+    s.events = events_;
+    s.token = crypto::RandomHex(8);
+    s.stream_id = StrCat(session_id, "/r", s.token);
+    s.retry = options_.sse_retry;
+    s.executor = co_await asio::this_coro::executor;
+    auto marker = co_await events_->Append(s.stream_id, std::string());
+    if (marker.ok()) {
+      s.marker = std::move(*marker);
+      store = std::move(s);
+    } else {
+      log::Warn("cannot keep a request's stream for resumption",
+                {{"error", MessageOf(marker.status())}});
+    }
+  }
   HttpResponse response;
   SetEventStreamHeaders(&response);
   response.stream =
       std::make_unique<RouterEventStream>(std::move(call), std::move(first), std::move(raw_id),
-                                          options_.request_timeout, options_.sse_keepalive);
+                                          options_.request_timeout, options_.sse_keepalive,
+                                          std::move(store));
   co_return response;
 }
 
@@ -489,8 +582,41 @@ asio::awaitable<HttpResponse> EdgeService::Get(const HttpRequest& request,
   std::optional<SessionRecord> session = co_await SessionOfRequest(request, endpoint, &refusal);
   if (!session) co_return refusal;
   std::optional<std::string> resume;
-  if (auto last = request.Header("last-event-id")) resume = ParseLastEventId(*last);
+  if (auto last = request.Header("last-event-id")) {
+    if (auto request_event = ParseRequestEventId(*last)) {
+      co_return co_await ResumeRequestStream(session->id, std::move(*request_event));
+    }
+    resume = ParseLastEventId(*last);
+  }
   co_return co_await OpenEventStream(session->id, std::move(resume), std::string());
+}
+
+asio::awaitable<HttpResponse> EdgeService::ResumeRequestStream(const std::string& session_id,
+                                                               RequestEventId from) {
+  std::string stream_id = StrCat(session_id, "/r", from.token);
+  absl::StatusOr<SessionListener> listener = co_await events_->Listen(stream_id);
+  if (!listener.ok()) {
+    co_return JsonRpcErrorResponse(503, "null", kHttpLayerError,
+                                   "Service Unavailable: event store unreachable");
+  }
+  // Every request stream opens with a marker entry, so an empty one was never handed out here,
+  // or has expired.
+  absl::StatusOr<std::string> last = co_await events_->LastId(stream_id);
+  if (!last.ok() || *last == "0-0") {
+    events_->Unlisten(*listener);
+    if (!last.ok()) {
+      co_return JsonRpcErrorResponse(503, "null", kHttpLayerError,
+                                     "Service Unavailable: event store unreachable");
+    }
+    co_return JsonRpcErrorResponse(400, "null", kHttpLayerError,
+                                   "Bad Request: Last-Event-ID names no stream of this session");
+  }
+  HttpResponse response;
+  SetEventStreamHeaders(&response);
+  response.stream = std::make_unique<SessionEventStream>(
+      *events_, sessions_, std::move(*listener), std::move(from.entry), std::string(),
+      options_.sse_keepalive, nullptr, std::move(from.token));
+  co_return response;
 }
 
 asio::awaitable<HttpResponse> EdgeService::OpenEventStream(const std::string& session_id,
@@ -588,7 +714,6 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
   std::variant<McpPost, HttpResponse> checked = ValidateLegacyPost(request, options_.origins);
   if (auto* refusal = std::get_if<HttpResponse>(&checked)) co_return std::move(*refusal);
   McpPost post = std::move(std::get<McpPost>(checked));
-  if (IsStatelessPost(request, post)) co_return co_await Stateless(request, post, endpoint);
   const jsonrpc::Envelope& env = post.envelope;
   bool is_request = env.kind == jsonrpc::Kind::kRequest;
   std::string_view reply_id = is_request ? std::string_view(post.raw_id) : "null";

@@ -11,6 +11,7 @@
 #include "services/edge/src/router_client.h"
 #include "services/edge/src/session_events.h"
 #include "services/edge/src/session_store.h"
+#include "services/edge/src/sse.h"
 
 namespace switchboard::edge {
 
@@ -63,6 +64,10 @@ class EdgeService : public HttpHandler {
                                                      const std::string& endpoint);
   // The session's event stream, from the entry after `resume` or from now, opening with
   // `first` (an `endpoint` event) or else a priming event.
+  // GET with the Last-Event-ID of a request's own stream: the rest of that request's answer,
+  // from the Redis stream it was kept in (on whichever replica it was sent from).
+  boost::asio::awaitable<HttpResponse> ResumeRequestStream(const std::string& session_id,
+                                                           RequestEventId from);
   boost::asio::awaitable<HttpResponse> OpenEventStream(const std::string& session_id,
                                                        std::optional<std::string> resume,
                                                        std::string first);

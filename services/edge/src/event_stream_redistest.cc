@@ -86,11 +86,17 @@ std::vector<Event> ParseEvents(std::string_view body) {
 // A client of one long-lived SSE response, read as it arrives.
 class SseClient {
  public:
-  SseClient(uint16_t port, std::string_view target, const HeaderList& headers) : stream_(io_) {
+  SseClient(uint16_t port, std::string_view target, const HeaderList& headers,
+            http::verb method = http::verb::get, std::string body = "")
+      : stream_(io_) {
     stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    http::request<http::empty_body> request{http::verb::get, target, 11};
+    http::request<http::string_body> request{method, target, 11};
     request.set(http::field::host, "127.0.0.1");
     for (const auto& [name, value] : headers) request.set(name, value);
+    if (method != http::verb::get) {
+      request.body() = std::move(body);
+      request.prepare_payload();
+    }
     http::write(stream_, request);
     parser_.body_limit(boost::none);
     stream_.expires_after(kWait);
@@ -336,6 +342,59 @@ TEST_F(EventStreamTest, LastEventIdReplaysOnAnotherReplicaThenContinuesLive) {
   ASSERT_TRUE(again.WaitForEvents(4));
   EXPECT_EQ(again.events()[3].data, Notification(4));
   again.Close();
+}
+
+TEST_F(EventStreamTest, ACutRequestStreamResumesOnAnotherReplica) {
+  std::string session = OpenSession(*a_);
+  ASSERT_FALSE(session.empty());
+  size_t call = a_->router.calls().size();  // the index the POST's call will have
+  const std::string progress2 = jsonrpc::MakeNotification(
+      "notifications/progress", R"({"progressToken":1,"progress":2})");
+  const std::string result = jsonrpc::MakeResult("9", R"({"content":[]})");
+  std::string cut_at;
+  {
+    SseClient post(a_->port(), "/metamcp/team/mcp", PostHeaders(session), http::verb::post,
+                   R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"stall"}})");
+    ASSERT_EQ(post.status(), 200);
+    EXPECT_EQ(post.Header("Content-Type"), "text/event-stream");
+    ASSERT_TRUE(post.WaitForEvents(2)) << post.body();
+    std::vector<Event> events = post.events();
+    EXPECT_EQ(events[0].data, "");  // priming: resumable from the start
+    EXPECT_TRUE(events[0].has_retry);
+    EXPECT_THAT(events[0].id, ::testing::MatchesRegex("[0-9a-f]{16}/[0-9]+-[0-9]+"));
+    EXPECT_THAT(events[1].data, ::testing::HasSubstr(R"("progress":1)"));
+    cut_at = events[1].id;
+    EXPECT_EQ(cut_at.substr(0, 17), events[0].id.substr(0, 17));
+    post.Close();  // the connection is cut before the result
+  }
+  // The call goes on without the client; what it sends is kept for the resumption.
+  a_->router.PushFrame(call, progress2, false);
+  a_->router.PushFrame(call, result, true);
+
+  HeaderList resume = GetHeaders(session);
+  resume.emplace_back("Last-Event-ID", cut_at);
+  SseClient again(b_->port(), "/metamcp/team/mcp", resume);
+  ASSERT_EQ(again.status(), 200);
+  ASSERT_TRUE(again.WaitForEnd()) << again.body();  // the response ends the resumed stream
+  std::vector<Event> events = again.events();
+  ASSERT_EQ(events.size(), 2u) << again.body();
+  EXPECT_EQ(events[0].data, progress2);
+  EXPECT_EQ(events[1].data, result);
+  EXPECT_EQ(events[1].id.substr(0, 17), cut_at.substr(0, 17));
+  EXPECT_TRUE(a_->router.cancelled().empty());  // never cancelled: the answer was wanted
+
+  // Resuming once more from the same point replays the same answer, on either replica.
+  SseClient twice(a_->port(), "/metamcp/team/mcp", resume);
+  ASSERT_TRUE(twice.WaitForEnd());
+  EXPECT_EQ(twice.events().size(), 2u);
+
+  // A request stream this session never had is refused; so is another user's.
+  HeaderList unknown = GetHeaders(session);
+  unknown.emplace_back("Last-Event-ID", "0123456789abcdef/1-0");
+  EXPECT_EQ(Send(b_->port(), http::verb::get, "/metamcp/team/mcp", unknown).status, 400);
+  HeaderList other = GetHeaders(session, "other-key");
+  other.emplace_back("Last-Event-ID", cut_at);
+  EXPECT_EQ(Send(b_->port(), http::verb::get, "/metamcp/team/mcp", other).status, 404);
 }
 
 TEST_F(EventStreamTest, ASecondGetStreamReplacesTheFirst) {

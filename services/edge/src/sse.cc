@@ -67,4 +67,23 @@ std::optional<std::string> ParseLastEventId(std::string_view value) {
   return std::string(value);
 }
 
+std::string FormatRequestEventId(std::string_view token, std::string_view entry) {
+  std::string out(token);
+  out.push_back('/');
+  out.append(entry);
+  return out;
+}
+
+std::optional<RequestEventId> ParseRequestEventId(std::string_view value) {
+  size_t slash = value.find('/');
+  if (slash != 16) return std::nullopt;
+  std::string_view token = value.substr(0, slash);
+  for (char c : token) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  }
+  std::optional<std::string> entry = ParseLastEventId(value.substr(slash + 1));
+  if (!entry) return std::nullopt;
+  return RequestEventId{std::string(token), std::move(*entry)};
+}
+
 }  // namespace switchboard::edge

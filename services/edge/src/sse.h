@@ -23,4 +23,15 @@ std::string SseKeepAlive();
 // a POST stream whose events cannot be replayed).
 std::optional<std::string> ParseLastEventId(std::string_view value);
 
+// The event ids of a request's own SSE stream (a POST answered as a stream): "<token>/<entry>",
+// where the token (16 lowercase hex digits) names the request's stream within its session and
+// the entry is its Redis stream entry id.
+struct RequestEventId {
+  std::string token;
+  std::string entry;
+};
+std::string FormatRequestEventId(std::string_view token, std::string_view entry);
+// The request stream event id in a Last-Event-ID header value, or nullopt when it is not one.
+std::optional<RequestEventId> ParseRequestEventId(std::string_view value);
+
 }  // namespace switchboard::edge

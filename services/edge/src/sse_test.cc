@@ -47,6 +47,21 @@ TEST(ParseLastEventIdTest, RefusesAnythingElse) {
   }
 }
 
+TEST(RequestEventIdTest, RoundTripsAndRefusesOtherIds) {
+  std::string id = FormatRequestEventId("0123456789abcdef", "1700000000000-3");
+  EXPECT_EQ(id, "0123456789abcdef/1700000000000-3");
+  auto parsed = ParseRequestEventId(id);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->token, "0123456789abcdef");
+  EXPECT_EQ(parsed->entry, "1700000000000-3");
+  for (const char* bad : {"1700000000000-3", "0123456789ABCDEF/1-2", "0123456789abcde/1-2",
+                          "0123456789abcdef/", "0123456789abcdef/x-1", "/1-2"}) {
+    EXPECT_FALSE(ParseRequestEventId(bad).has_value()) << bad;
+  }
+  // A session stream id is never taken for a request stream id, nor the reverse.
+  EXPECT_FALSE(ParseLastEventId(id).has_value());
+}
+
 TEST(AcceptsEventStreamTest, Ranges) {
   EXPECT_TRUE(AcceptsEventStream("text/event-stream"));
   EXPECT_TRUE(AcceptsEventStream("application/json, text/event-stream;q=0.5"));
