@@ -569,15 +569,48 @@ void RouterService::RouteCompletion(Call& call) {
 void RouterService::SetLevel(Call& call) {
   const std::string& message = call.request.message();
   const Envelope& env = call.envelope;
+  std::optional<std::string> level;
+  if (!env.params.empty()) {
+    if (auto span = jsonrpc::FindMember(message, env.params, "level")) {
+      level = jsonrpc::DecodeString(span->In(message));
+    }
+  }
+  int rank = level ? LogLevelRank(*level) : -1;
+  if (rank < 0) {
+    Reply(call, jsonrpc::MakeError(env.id.In(message), jsonrpc::kInvalidParams,
+                                   "Invalid params: level must be one of debug, info, notice, "
+                                   "warning, error, critical, alert, emergency"));
+    return;
+  }
+  // Servers are shared, so the level is each session's own: the router passes a session only
+  // the log messages at or above its level, and sets each server to the lowest level any
+  // session it serves asked for.
+  auto session = sessions_.find(call.request.session_id());
+  if (session != sessions_.end()) session->second.log_level = rank;
   for (const auto& m : call.ns->servers()) {
     if (m.disabled()) continue;
     const auto* server = call.config->FindServer(m.server());
     UpstreamState* up = server ? GetUpstream(*server) : nullptr;
     if (up == nullptr) continue;
+    int lowest = rank;
+    for (const auto& [id, info] : sessions_) {
+      if (info.log_level < 0 || info.log_level >= lowest) continue;
+      const auto* ep = call.config->FindEndpoint(info.endpoint);
+      const auto* ns = ep ? call.config->FindNamespace(ep->namespace_()) : nullptr;
+      if (ns != nullptr && IsMember(*ns, server->name())) lowest = info.log_level;
+    }
+    if (up->log_level == lowest) continue;
+    up->log_level = lowest;
+    std::string request = jsonrpc::MakeRequest(
+        "0", "logging/setLevel",
+        StrCat(R"({"level":)", jsonrpc::EncodeString(LogLevelName(lowest)), "}"));
+    Envelope request_env;
+    jsonrpc::ScanError error;
+    if (!jsonrpc::Scan(request, &request_env, &error)) continue;
     Pending p;
     p.discard = true;
     p.sink_key = call.sink.get();
-    Forward(server->name(), *up, std::move(p), message, env, {});
+    Forward(server->name(), *up, std::move(p), request, request_env, {});
   }
   Reply(call, jsonrpc::MakeResult(env.id.In(message), "{}"));
 }
@@ -681,12 +714,21 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     // A log line is related to the call it was written during; with several calls in flight
     // on a shared server it cannot be placed, and is not shown to a client it may not concern.
     if (Pending* only = OnlyCallInFlight(up)) {
-      // A stateless client gets log messages only at or above the level its _meta asks for.
+      // A client gets log messages only at or above its level: a stateless one's _meta
+      // logLevel (none without one), a session's logging/setLevel (all until it sets one).
+      int wanted = -1;
       if (!only->stateless_method.empty()) {
-        if (only->client.log_level < 0 || env.params.empty()) return;
-        auto level = jsonrpc::FindMember(message, env.params, "level");
-        int rank = level ? LogLevelRank(jsonrpc::DecodeString(level->In(message)).value_or("")) : -1;
-        if (rank < only->client.log_level) return;
+        if (only->client.log_level < 0) return;
+        wanted = only->client.log_level;
+      } else if (auto s = sessions_.find(only->session_id); s != sessions_.end()) {
+        wanted = s->second.log_level;
+      }
+      if (wanted >= 0) {
+        std::optional<Span> level;
+        if (!env.params.empty()) level = jsonrpc::FindMember(message, env.params, "level");
+        int rank =
+            level ? LogLevelRank(jsonrpc::DecodeString(level->In(message)).value_or("")) : -1;
+        if (rank < wanted) return;
       }
       if (auto sink = only->sink.lock()) sink->Send(only->call_id, std::move(message), false);
     }

@@ -91,6 +91,7 @@ class RouterService {
     std::shared_ptr<Upstream> connection;
     jsonrpc::IdMapper<Pending> pending;
     uint64_t generation = 0;
+    int log_level = -1;  // the level last set on the server (LogLevelRank); -1: never set
   };
   struct Call {
     std::shared_ptr<ClientSink> sink;
@@ -200,6 +201,7 @@ class RouterService {
     std::weak_ptr<ClientSink> sink;
     std::chrono::steady_clock::time_point last_seen;
     std::set<std::string, std::less<>> subscriptions;  // resource URIs
+    int log_level = -1;  // rank of the level it set with logging/setLevel; -1: none set
   };
   std::map<std::string, SessionInfo, std::less<>> sessions_;
   uint64_t next_relay_ = 1;

@@ -1,4 +1,5 @@
 #include "services/router/src/router_service.h"
+#include "switchboard/common/strings.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -25,6 +26,14 @@ class FakeUpstream final : public Upstream {
     received.push_back(message);
     if (silent) return;
     json::object m = json::parse(message).as_object();
+    if (!m.contains("method") && m.contains("id") && m["id"] == "up-ask" && asked_call &&
+        m.contains("error")) {
+      // Refused: the call that asked fails.
+      Emit(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", *asked_call},
+                                        {"result", json::object{{"isError", true}}}}));
+      asked_call.reset();
+      return;
+    }
     if (!m.contains("method") && m.contains("id") && m["id"] == "up-ask" && asked_call) {
       // The client's answer to our sampling request finishes the call that asked.
       std::string text(m["result"].as_object()["content"].as_object()["text"].as_string());
@@ -187,6 +196,27 @@ class RouterServiceTest : public testing::Test {
     r.set_message(std::move(message));
     service_->Handle(sink, std::move(r));
     Drain();
+  }
+
+  // A 2026-07-28 request: no session, the client described in _meta.
+  void SendStateless(const std::shared_ptr<RecordingSink>& sink, uint64_t call_id,
+                     std::string message, std::string user = "ada@example.com") {
+    v1::RouterRequest r;
+    r.set_call_id(call_id);
+    r.set_endpoint("team");
+    r.set_protocol_version("2026-07-28");
+    r.set_message(std::move(message));
+    r.mutable_principal()->set_user_email(std::move(user));
+    service_->Handle(sink, std::move(r));
+    Drain();
+  }
+
+  static std::string StatelessCall(std::string_view id, std::string_view tool,
+                                   std::string_view caps, std::string_view extra = "") {
+    return StrCat(R"({"jsonrpc":"2.0","id":)", id, R"(,"method":"tools/call","params":{"name":")",
+                  tool, R"(","arguments":{},)", extra,
+                  R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",)",
+                  R"("io.modelcontextprotocol/clientCapabilities":)", caps, "}}}");
   }
 
   void Drain() {
@@ -464,6 +494,122 @@ TEST_F(RouterServiceTest, LogMessagesGoToTheOnlyCallInFlight) {
   EXPECT_FALSE(sink->frames[0].final);
   EXPECT_THAT(sink->frames[0].message, testing::HasSubstr("notifications/message"));
   EXPECT_TRUE(sink->frames[1].final);
+}
+
+TEST_F(RouterServiceTest, LogLevelsAreEachSessionsOwn) {
+  auto quiet = std::make_shared<RecordingSink>();
+  auto chatty = std::make_shared<RecordingSink>();
+  Send(quiet, 1, R"({"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"error"}})", "team", "s1");
+  EXPECT_THAT(factory_.upstreams["beta"]->received.back(), testing::HasSubstr(R"("level":"error")"));
+  Send(chatty, 1, R"({"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}})", "team", "s2");
+  // The shared server goes down to the lowest level any of its sessions wants.
+  EXPECT_THAT(factory_.upstreams["beta"]->received.back(), testing::HasSubstr(R"("level":"debug")"));
+  size_t sent = factory_.upstreams["beta"]->received.size();
+  Send(quiet, 2, R"({"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"error"}})", "team", "s1");
+  EXPECT_EQ(factory_.upstreams["beta"]->received.size(), sent);  // nothing new to tell it
+
+  // An info line during s1's call is below its level; during s2's it is shown.
+  Send(quiet, 3, R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"beta__log","arguments":{}}})", "team", "s1");
+  ASSERT_EQ(quiet->frames.size(), 3u);
+  EXPECT_TRUE(quiet->frames[2].final);
+  Send(chatty, 3, R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"beta__log","arguments":{}}})", "team", "s2");
+  ASSERT_EQ(chatty->frames.size(), 3u);
+  EXPECT_THAT(chatty->frames[1].message, testing::HasSubstr("notifications/message"));
+
+  Send(quiet, 4, R"({"jsonrpc":"2.0","id":4,"method":"logging/setLevel","params":{"level":"loud"}})", "team", "s1");
+  EXPECT_EQ(Parse(quiet->frames.back().message)["error"].as_object()["code"].as_int64(), -32602);
+}
+
+TEST_F(RouterServiceTest, StatelessDiscoverAndRemovedMethods) {
+  auto sink = std::make_shared<RecordingSink>();
+  SendStateless(sink, 1, R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})");
+  ASSERT_EQ(sink->frames.size(), 1u);
+  auto result = Parse(sink->frames[0].message)["result"].as_object();
+  EXPECT_EQ(result["resultType"].as_string(), "complete");
+  EXPECT_EQ(result["cacheScope"].as_string(), "private");
+  EXPECT_EQ(result["supportedVersions"].as_array().back().as_string(), "2026-07-28");
+  EXPECT_TRUE(result["capabilities"].as_object().contains("tools"));
+  EXPECT_EQ(result["_meta"].as_object()["io.modelcontextprotocol/serverInfo"].as_object()["name"].as_string(),
+            "switchboard");
+  for (const char* method : {"initialize", "ping", "logging/setLevel"}) {
+    SendStateless(sink, 2, StrCat(R"({"jsonrpc":"2.0","id":2,"method":")", method, R"(","params":{}})"));
+    EXPECT_EQ(Parse(sink->frames.back().message)["error"].as_object()["code"].as_int64(), -32601)
+        << method;
+  }
+  // A list is merged as for a session, and marked for the version.
+  SendStateless(sink, 3, R"({"jsonrpc":"2.0","id":3,"method":"tools/list","params":{}})");
+  auto list = Parse(sink->frames.back().message)["result"].as_object();
+  EXPECT_EQ(list["resultType"].as_string(), "complete");
+  EXPECT_EQ(list["ttlMs"].as_int64(), 0);
+  EXPECT_EQ(list["tools"].as_array().size(), 2u);
+  // No log line reaches a stateless client that asked for none.
+  SendStateless(sink, 4, StatelessCall("4", "beta__log", "{}"));
+  EXPECT_TRUE(sink->frames.back().final);
+  EXPECT_EQ(Parse(sink->frames.back().message)["result"].as_object()["resultType"].as_string(),
+            "complete");
+  EXPECT_THAT(sink->frames.back().message, testing::Not(testing::HasSubstr("notifications/message")));
+  EXPECT_EQ(sink->frames.size(), 6u);  // discover, three refusals, the list, the call
+}
+
+TEST_F(RouterServiceTest, StatelessServerQuestionNeedsTheDeclaredCapability) {
+  auto sink = std::make_shared<RecordingSink>();
+  SendStateless(sink, 1, StatelessCall("7", "alpha__ask", "{}"));
+  ASSERT_EQ(sink->frames.size(), 1u);
+  EXPECT_TRUE(sink->frames[0].final) << sink->frames[0].message;
+  ASSERT_TRUE(Parse(sink->frames[0].message).contains("error")) << sink->frames[0].message;
+  auto error = Parse(sink->frames[0].message)["error"].as_object();
+  EXPECT_EQ(error["code"].as_int64(), -32021);
+  EXPECT_TRUE(error["data"].as_object()["requiredCapabilities"].as_object().contains("sampling"));
+  // The server was told no, and that the call is off.
+  const auto& received = factory_.upstreams["alpha"]->received;
+  ASSERT_GE(received.size(), 3u);
+  EXPECT_THAT(received[received.size() - 2], testing::HasSubstr(R"("id":"up-ask","error")"));
+  EXPECT_THAT(received.back(), testing::HasSubstr("notifications/cancelled"));
+}
+
+TEST_F(RouterServiceTest, StatelessServerQuestionBecomesInputRequiredAndTheRetryAnswersIt) {
+  auto sink = std::make_shared<RecordingSink>();
+  SendStateless(sink, 1, StatelessCall("7", "alpha__ask", R"({"sampling":{}})"));
+  ASSERT_EQ(sink->frames.size(), 1u);
+  EXPECT_TRUE(sink->frames[0].final);
+  auto asked = Parse(sink->frames[0].message)["result"].as_object();
+  EXPECT_EQ(asked["resultType"].as_string(), "input_required");
+  const auto& requests = asked["inputRequests"].as_object();
+  ASSERT_EQ(requests.size(), 1u);
+  std::string key(requests.begin()->key());
+  EXPECT_EQ(requests.begin()->value().as_object().at("method").as_string(), "sampling/createMessage");
+  std::string state(asked["requestState"].as_string());
+  std::string answer = StrCat(R"("requestState":")", state, R"(","inputResponses":{")", key,
+                              R"(":{"role":"assistant","content":{"type":"text","text":"hi"}}},)");
+
+  // Someone else holding the state cannot answer, and a made-up state is refused.
+  SendStateless(sink, 2, StatelessCall("8", "alpha__ask", R"({"sampling":{}})", answer), "eve@example.com");
+  EXPECT_EQ(Parse(sink->frames.back().message)["error"].as_object()["code"].as_int64(), -32602);
+  std::string forged = answer;
+  forged.replace(forged.find(state), state.size(), state.substr(0, state.size() - 1) + "0");
+  if (forged != answer) {
+    SendStateless(sink, 3, StatelessCall("9", "alpha__ask", R"({"sampling":{}})", forged));
+    EXPECT_EQ(Parse(sink->frames.back().message)["error"].as_object()["code"].as_int64(), -32602);
+  }
+  // A retry without the answer is asked again.
+  SendStateless(sink, 4, StatelessCall("10", "alpha__ask", R"({"sampling":{}})",
+                                       StrCat(R"("requestState":")", state, R"(",)")));
+  EXPECT_EQ(Parse(sink->frames.back().message)["result"].as_object()["resultType"].as_string(),
+            "input_required");
+
+  // The caller's retry with the answer completes the parked call, under the retry's id.
+  SendStateless(sink, 5, StatelessCall("11", "alpha__ask", R"({"sampling":{}})", answer));
+  const auto& done = sink->frames.back();
+  EXPECT_EQ(done.call_id, 5u);
+  EXPECT_TRUE(done.final);
+  auto result = Parse(done.message);
+  EXPECT_EQ(result["id"].as_int64(), 11);
+  EXPECT_EQ(result["result"].as_object()["resultType"].as_string(), "complete");
+  EXPECT_THAT(done.message, testing::HasSubstr("Sampled: hi"));
+  EXPECT_THAT(factory_.upstreams["alpha"]->received.back(), testing::HasSubstr(R"("id":"up-ask")"));
+  // The state is spent.
+  SendStateless(sink, 6, StatelessCall("12", "alpha__ask", R"({"sampling":{}})", answer));
+  EXPECT_EQ(Parse(sink->frames.back().message)["error"].as_object()["code"].as_int64(), -32602);
 }
 
 TEST_F(RouterServiceTest, ListChangedReachesEverySessionThatSeesTheServer) {

@@ -54,6 +54,10 @@ int LogLevelRank(std::string_view level) {
   return -1;
 }
 
+std::string_view LogLevelName(int rank) {
+  return rank >= 0 && rank < static_cast<int>(kLevels.size()) ? kLevels[rank] : kLevels[0];
+}
+
 bool IsCacheable(std::string_view method) {
   return method == "server/discover" || method == "tools/list" || method == "prompts/list" ||
          method == "resources/list" || method == "resources/templates/list" ||

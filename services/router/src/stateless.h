@@ -37,6 +37,8 @@ bool Declares(const StatelessClient& client, std::string_view method);
 
 // The rank of a logging level, "debug" 0 to "emergency" 7; -1 when unknown.
 int LogLevelRank(std::string_view level);
+// The level of a rank (0 to 7); "debug" for anything else.
+std::string_view LogLevelName(int rank);
 
 // True for the results clients may cache, which carry ttlMs and cacheScope.
 bool IsCacheable(std::string_view method);
