@@ -3,6 +3,7 @@
 #include "switchboard/common/strings.h"
 #include <yaml-cpp/yaml.h>
 
+#include <boost/json.hpp>
 #include <set>
 
 #include "switchboard/common/status.h"
@@ -101,28 +102,6 @@ absl::Status ParseServer(const YAML::Node& node, const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status ValidateServer(const registry::v1::Server& s, const std::string& path) {
-  SB_RETURN_IF_ERROR([&] {
-    absl::Status st = ValidateName(s.name());
-    return st.ok() ? st : FieldError(path + ".name", MessageOf(st));
-  }());
-  if (s.type() == "STDIO") {
-    if (s.command().empty()) return FieldError(path + ".command", "required for type STDIO");
-    if (!s.url().empty()) return FieldError(path + ".url", "not allowed for type STDIO");
-  } else if (s.type() == "SSE" || s.type() == "STREAMABLE_HTTP") {
-    if (s.url().empty()) return FieldError(path + ".url", "required for type " + s.type());
-    if (s.url().rfind("http://", 0) != 0 && s.url().rfind("https://", 0) != 0) {
-      return FieldError(path + ".url", "must start with http:// or https://");
-    }
-    if (!s.command().empty()) return FieldError(path + ".command", "only allowed for type STDIO");
-  } else {
-    return FieldError(path + ".type",
-                      StrCat("must be one of STDIO, SSE, STREAMABLE_HTTP, got '", s.type(),
-                                   "'"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status ValidateName(std::string_view name) {
@@ -143,6 +122,154 @@ absl::Status ValidateName(std::string_view name) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateServer(const registry::v1::Server& s, std::string_view path) {
+  absl::Status name = ValidateName(s.name());
+  if (!name.ok()) return FieldError(StrCat(path, ".name"), MessageOf(name));
+  if (s.type() == "STDIO") {
+    if (s.command().empty()) return FieldError(StrCat(path, ".command"), "required for type STDIO");
+    if (!s.url().empty()) return FieldError(StrCat(path, ".url"), "not allowed for type STDIO");
+  } else if (s.type() == "SSE" || s.type() == "STREAMABLE_HTTP") {
+    if (s.url().empty()) return FieldError(StrCat(path, ".url"), "required for type " + s.type());
+    if (s.url().rfind("http://", 0) != 0 && s.url().rfind("https://", 0) != 0) {
+      return FieldError(StrCat(path, ".url"), "must start with http:// or https://");
+    }
+    if (!s.command().empty()) {
+      return FieldError(StrCat(path, ".command"), "only allowed for type STDIO");
+    }
+  } else {
+    return FieldError(StrCat(path, ".type"),
+                      StrCat("must be one of STDIO, SSE, STREAMABLE_HTTP, got '", s.type(), "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateNamespace(const registry::v1::Namespace& ns, std::string_view path,
+                               const NameExists& server_exists) {
+  absl::Status name = ValidateName(ns.name());
+  if (!name.ok()) return FieldError(StrCat(path, ".name"), MessageOf(name));
+  std::set<std::string> members;
+  for (int j = 0; j < ns.servers_size(); ++j) {
+    std::string spath = StrCat(path, ".servers[", j, "]");
+    const std::string& server = ns.servers(j).server();
+    if (!server_exists(server)) return FieldError(spath, StrCat("unknown server '", server, "'"));
+    if (!members.insert(server).second) {
+      return FieldError(spath, StrCat("server '", server, "' listed twice"));
+    }
+  }
+  if (ns.disable_prefix() && ns.servers_size() > 1) {
+    return FieldError(StrCat(path, ".prefix"), "can only be turned off with a single server");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// "*" or scheme://host[:port], as browsers send in the Origin header.
+bool IsOrigin(std::string_view origin) {
+  if (origin == "*") return true;
+  size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  std::string_view scheme = origin.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") return false;
+  std::string_view host = origin.substr(scheme_end + 3);
+  if (host.empty()) return false;
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// MCP's tool name rule: 1-128 of [A-Za-z0-9_.-].
+bool IsToolName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxToolNameLength) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateEndpoint(const registry::v1::Endpoint& ep, std::string_view path,
+                              const NameExists& namespace_exists) {
+  absl::Status name = ValidateName(ep.name());
+  if (!name.ok()) return FieldError(StrCat(path, ".name"), MessageOf(name));
+  if (ep.namespace_().empty()) return FieldError(StrCat(path, ".namespace"), "required");
+  if (!namespace_exists(ep.namespace_())) {
+    return FieldError(StrCat(path, ".namespace"),
+                      StrCat("unknown namespace '", ep.namespace_(), "'"));
+  }
+  if (ep.user_requests_per_minute() < 0) {
+    return FieldError(StrCat(path, ".user_requests_per_minute"), "must be 0 (unlimited) or more");
+  }
+  if (ep.requests_per_minute() < 0) {
+    return FieldError(StrCat(path, ".requests_per_minute"), "must be 0 (unlimited) or more");
+  }
+  for (int i = 0; i < ep.allowed_origins_size(); ++i) {
+    if (!IsOrigin(ep.allowed_origins(i))) {
+      return FieldError(StrCat(path, ".allowed_origins[", i, "]"),
+                        StrCat("'", ep.allowed_origins(i),
+                               "' is not an origin: use \"*\" or scheme://host[:port] (no path)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUser(const registry::v1::User& user, std::string_view path) {
+  std::string field = StrCat(path, ".email");
+  const std::string& email = user.email();
+  if (email.empty()) return FieldError(field, "required");
+  size_t at = email.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == email.size()) {
+    return FieldError(field, StrCat("'", email, "' is not an email address"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateToolOverride(const registry::v1::ToolOverride& o, std::string_view path,
+                                  const FindNamespace& find_namespace) {
+  if (o.namespace_().empty()) return FieldError(StrCat(path, ".namespace"), "required");
+  const registry::v1::Namespace* ns = find_namespace(o.namespace_());
+  if (ns == nullptr) {
+    return FieldError(StrCat(path, ".namespace"),
+                      StrCat("unknown namespace '", o.namespace_(), "'"));
+  }
+  if (o.server().empty()) return FieldError(StrCat(path, ".server"), "required");
+  bool member = false;
+  for (const auto& m : ns->servers()) member = member || m.server() == o.server();
+  if (!member) {
+    return FieldError(
+        StrCat(path, ".server"),
+        StrCat("server '", o.server(), "' is not in namespace '", o.namespace_(), "'"));
+  }
+  if (o.tool().empty()) return FieldError(StrCat(path, ".tool"), "required");
+  if (o.tool().size() > kMaxToolNameLength) {
+    return FieldError(StrCat(path, ".tool"), StrCat("at most ", kMaxToolNameLength, " characters"));
+  }
+  for (char c : o.tool()) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '/') {
+      return FieldError(StrCat(path, ".tool"), "may not contain '/' or control characters");
+    }
+  }
+  if (!o.name().empty() && !IsToolName(o.name())) {
+    return FieldError(StrCat(path, ".name"),
+                      StrCat("'", o.name(), "' is not a tool name: 1-", kMaxToolNameLength,
+                             " of letters, digits, '_', '-' and '.'"));
+  }
+  if (!o.annotations().empty()) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(o.annotations(), ec);
+    if (ec || !v.is_object()) {
+      return FieldError(StrCat(path, ".annotations"), "must be a JSON object");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateApply(const ApplyRequest& req) {
   std::set<std::string> servers;
   for (int i = 0; i < req.servers_size(); ++i) {
@@ -152,6 +279,9 @@ absl::Status ValidateApply(const ApplyRequest& req) {
       return FieldError(path + ".name", StrCat("duplicate server '", req.servers(i).name(), "'"));
     }
   }
+  auto in = [](const std::set<std::string>& names) {
+    return [&names](const std::string& name) { return names.count(name) > 0; };
+  };
   std::set<std::string> namespaces;
   for (int i = 0; i < req.namespaces_size(); ++i) {
     const auto& ns = req.namespaces(i);
@@ -161,20 +291,7 @@ absl::Status ValidateApply(const ApplyRequest& req) {
     if (!namespaces.insert(ns.name()).second) {
       return FieldError(path + ".name", StrCat("duplicate namespace '", ns.name(), "'"));
     }
-    std::set<std::string> members;
-    for (int j = 0; j < ns.servers_size(); ++j) {
-      std::string spath = StrCat(path, ".servers[", j, "]");
-      const std::string& name = ns.servers(j).server();
-      if (!servers.count(name)) {
-        return FieldError(spath, StrCat("unknown server '", name, "'"));
-      }
-      if (!members.insert(name).second) {
-        return FieldError(spath, StrCat("server '", name, "' listed twice"));
-      }
-    }
-    if (ns.disable_prefix() && ns.servers_size() > 1) {
-      return FieldError(path + ".prefix", "can only be turned off with a single server");
-    }
+    SB_RETURN_IF_ERROR(ValidateNamespace(ns, path, in(servers)));
   }
   std::set<std::string> endpoints;
   for (int i = 0; i < req.endpoints_size(); ++i) {
@@ -185,23 +302,14 @@ absl::Status ValidateApply(const ApplyRequest& req) {
     if (!endpoints.insert(ep.name()).second) {
       return FieldError(path + ".name", StrCat("duplicate endpoint '", ep.name(), "'"));
     }
-    if (ep.namespace_().empty()) return FieldError(path + ".namespace", "required");
-    if (!namespaces.count(ep.namespace_())) {
-      return FieldError(path + ".namespace",
-                        StrCat("unknown namespace '", ep.namespace_(), "'"));
-    }
+    SB_RETURN_IF_ERROR(ValidateEndpoint(ep, path, in(namespaces)));
   }
   std::set<std::string> users;
   for (int i = 0; i < req.users_size(); ++i) {
-    std::string path = StrCat("users[", i, "].email");
-    const std::string& email = req.users(i).email();
-    if (email.empty()) return FieldError(path, "required");
-    size_t at = email.find('@');
-    if (at == std::string::npos || at == 0 || at + 1 == email.size()) {
-      return FieldError(path, StrCat("'", email, "' is not an email address"));
-    }
-    if (!users.insert(email).second) {
-      return FieldError(path, StrCat("duplicate user '", email, "'"));
+    std::string path = StrCat("users[", i, "]");
+    SB_RETURN_IF_ERROR(ValidateUser(req.users(i), path));
+    if (!users.insert(req.users(i).email()).second) {
+      return FieldError(path + ".email", StrCat("duplicate user '", req.users(i).email(), "'"));
     }
   }
   return absl::OkStatus();

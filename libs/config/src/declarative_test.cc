@@ -97,5 +97,53 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"servers: {a: 1}", "servers: expected a list"},
         BadCase{"sever: []", "switchboard.yaml.sever: unknown field"}));
 
+TEST(ValidateObjectsTest, EndpointLimitsOriginsAndOverrides) {
+  registry::v1::ApplyRequest req;
+  auto* s = req.add_servers();
+  s->set_name("a");
+  s->set_type("STDIO");
+  s->set_command("x");
+  auto* ns = req.add_namespaces();
+  ns->set_name("n");
+  ns->add_servers()->set_server("a");
+  auto* ep = req.add_endpoints();
+  ep->set_name("e");
+  ep->set_namespace_("n");
+  ep->set_requests_per_minute(100);
+  ep->add_allowed_origins("*");
+  ep->add_allowed_origins("https://app.example.com:8443");
+  EXPECT_TRUE(ValidateApply(req).ok()) << ValidateApply(req);
+  ep->set_requests_per_minute(-5);
+  EXPECT_EQ(ValidateApply(req).message(),
+            "endpoints[0].requests_per_minute: must be 0 (unlimited) or more");
+  ep->set_requests_per_minute(0);
+  ep->add_allowed_origins("app.example.com");
+  EXPECT_EQ(ValidateApply(req).message(),
+            "endpoints[0].allowed_origins[2]: 'app.example.com' is not an origin: use \"*\" or "
+            "scheme://host[:port] (no path)");
+
+  auto find = [&](const std::string& name) -> const registry::v1::Namespace* {
+    return name == "n" ? ns : nullptr;
+  };
+  registry::v1::ToolOverride o;
+  o.set_namespace_("n");
+  o.set_server("a");
+  o.set_tool("echo");
+  o.set_name("a.echo-2");
+  o.set_annotations(R"({"destructiveHint": false})");
+  EXPECT_TRUE(ValidateToolOverride(o, "o", find).ok());
+  o.set_tool("");
+  EXPECT_EQ(ValidateToolOverride(o, "o", find).message(), "o.tool: required");
+  o.set_tool("echo");
+  o.set_namespace_("m");
+  EXPECT_EQ(ValidateToolOverride(o, "o", find).message(), "o.namespace: unknown namespace 'm'");
+  o.set_namespace_("n");
+  o.set_name(std::string(129, 'x'));
+  EXPECT_EQ(ValidateToolOverride(o, "o", find).message().substr(0, 7), "o.name:");
+  o.set_name("");
+  o.set_annotations("not json");
+  EXPECT_EQ(ValidateToolOverride(o, "o", find).message(), "o.annotations: must be a JSON object");
+}
+
 }  // namespace
 }  // namespace switchboard::config

@@ -19,6 +19,18 @@ struct ApplyOutcome {
   std::vector<v1::Change> changes;  // with secrets in clear: callers blank them for display
 };
 
+// Who makes a write, as the audit log records it when the caller gave no name.
+inline constexpr char kUnknownActor[] = "unknown";
+
+// One object as stored, with the revision at which it last changed.
+struct StoredObject {
+  v1::Change object;  // kind, name (the key) and the object's field; op unset
+  int64_t revision = 0;
+};
+
+// Whether a Put creates a new object or replaces an existing one.
+enum class WriteMode { kCreate, kUpdate };
+
 // The configuration of record, as the registry logic sees it. One instance is used by one
 // thread at a time (it owns one database connection); every call is blocking and reports
 // errors as absl::Status, never by throwing.
@@ -37,17 +49,53 @@ class ConfigStore {
   // users by key in one transaction: either all of them are written or none is. Objects the
   // request does not mention are left alone. With `request.dry_run()` the same changes are
   // computed and nothing is written. Expects a request that passed config::ValidateApply.
-  virtual absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request) = 0;
+  // Each object written gets an audit row (action "apply") naming `actor`.
+  virtual absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request,
+                                             const std::string& actor) = 0;
+  absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request) {
+    return Apply(request, kUnknownActor);
+  }
 
-  // Deletes one object (server, namespace or endpoint by name, user by email, API key by id)
-  // and returns the new revision. NotFound when it does not exist; FailedPrecondition when
-  // another object still refers to it (a server in a namespace, a namespace behind an
-  // endpoint). Deleting a user deletes its API keys.
-  virtual absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key) = 0;
+  // Deletes one object (server, namespace or endpoint by name, user by email, API key by id,
+  // tool override by "namespace/server/tool"), records it in the audit log and returns the new
+  // revision. NotFound when it does not exist; FailedPrecondition when another object still
+  // refers to it (a server in a namespace, a namespace behind an endpoint). Deleting a user
+  // deletes its API keys; deleting a namespace its tool overrides.
+  virtual absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key,
+                                         const std::string& actor) = 0;
+  absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key) {
+    return Delete(kind, key, kUnknownActor);
+  }
 
-  // Stores an API key (its hash, prefix and name; `key.key_sha256` must be set) for an existing
-  // user and returns it with `created_unix` filled in. NotFound when the user does not exist.
-  virtual absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key) = 0;
+  // Stores an API key (its hash, prefix, name, expiry and endpoint scope; `key.key_sha256` must
+  // be set) for an existing user, records it in the audit log (without the hash) and returns it
+  // with `created_unix` filled in. NotFound when the user does not exist; InvalidArgument
+  // ("endpoints[1]: unknown endpoint 'x'") when a scoped endpoint does not.
+  virtual absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key,
+                                                  const std::string& actor) = 0;
+  absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key) {
+    return InsertApiKey(key, kUnknownActor);
+  }
+
+  // One object of kind SERVER, NAMESPACE, ENDPOINT, USER, API_KEY or TOOL_OVERRIDE by key,
+  // secrets in clear. NotFound when it does not exist.
+  virtual absl::StatusOr<StoredObject> Get(v1::Change::Kind kind, const std::string& key) = 0;
+
+  // Creates or replaces one object (a server, namespace, endpoint, user or tool override: the
+  // field of `object` matching its kind; its key comes from the object) in one transaction that
+  // also writes its audit row, and returns it as stored with its new revision. In order:
+  // InvalidArgument naming the field when the object is invalid against the stored
+  // configuration (see registry ValidateObject); AlreadyExists when creating an existing key;
+  // NotFound when updating a missing one; FailedPrecondition naming the current revision when
+  // an update's `expected_revision` is not the object's revision. An update's server secrets
+  // that read "***" keep their stored values.
+  virtual absl::StatusOr<StoredObject> Put(WriteMode mode, const v1::Change& object,
+                                           int64_t expected_revision, const std::string& actor) = 0;
+
+  // Audit rows matching the request's filters, newest first, at most `request.limit()` (the
+  // caller has bounded it).
+  virtual absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(
+      const v1::ListAuditRequest& request) = 0;
 
   // Waits up to `timeout` for news that the configuration may have changed: a change
   // notification, or a (re)connection after which notifications may have been missed. The

@@ -2,9 +2,12 @@
 
 #include <boost/json.hpp>
 #include <map>
+#include <optional>
 #include <pqxx/pqxx>
 
+#include "services/registry/src/admin_validation.h"
 #include "services/registry/src/postgres_url.h"
+#include "services/registry/src/secrets.h"
 #include "services/registry/src/snapshot_diff.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/status.h"
@@ -94,14 +97,39 @@ int64_t ReadRevision(pqxx::transaction_base& tx) {
   return tx.exec("SELECT revision FROM config_revision")[0][0].as<int64_t>();
 }
 
-// Reads the whole configuration through `tx`; consistent when `tx` is REPEATABLE READ.
-Snapshot LoadState(pqxx::transaction_base& tx) {
-  Snapshot s;
-  s.set_revision(ReadRevision(tx));
+template <typename T>
+struct Versioned {
+  T object;
+  int64_t revision = 0;
+};
+
+// Runs `sql` (with `params` as $1, $2, ...).
+pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql,
+                  const std::vector<std::string>& params) {
+  if (params.empty()) return tx.exec(sql);
+  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+}
+
+// "WHERE column = $1" when `key` is set: a reader returns one object or every one.
+std::string KeyWhere(const std::string* key, const char* column, std::vector<std::string>* params) {
+  if (key == nullptr) return "";
+  params->push_back(*key);
+  return StrCat(" WHERE ", column, " = $1");
+}
+
+std::vector<Versioned<v1::Server>> ReadServers(pqxx::transaction_base& tx,
+                                               const std::string* name) {
+  std::vector<std::string> params;
+  std::vector<Versioned<v1::Server>> out;
   for (const auto& row :
-       tx.exec("SELECT name, type, description, command, args::text, env::text, url, bearer_token, "
-               "headers::text FROM servers ORDER BY name COLLATE \"C\"")) {
-    v1::Server* server = s.add_servers();
+       Exec(tx,
+            StrCat("SELECT name, type, description, command, args::text, "
+                   "env::text, url, bearer_token, headers::text, revision "
+                   "FROM servers",
+                   KeyWhere(name, "name", &params), " ORDER BY name COLLATE \"C\""),
+            params)) {
+    Versioned<v1::Server>& v = out.emplace_back();
+    v1::Server* server = &v.object;
     server->set_name(row[0].as<std::string>());
     server->set_type(row[1].as<std::string>());
     server->set_description(row[2].as<std::string>());
@@ -111,54 +139,215 @@ Snapshot LoadState(pqxx::transaction_base& tx) {
     server->set_url(row[6].as<std::string>());
     server->set_bearer_token(row[7].as<std::string>());
     DecodeMap(row[8].as<std::string>(), server->mutable_headers());
+    v.revision = row[9].as<int64_t>();
   }
-  std::map<std::string, v1::Namespace*> namespaces;
-  for (const auto& row : tx.exec("SELECT name, description, disable_prefix FROM namespaces "
-                                 "ORDER BY name COLLATE \"C\"")) {
-    v1::Namespace* ns = s.add_namespaces();
-    ns->set_name(row[0].as<std::string>());
-    ns->set_description(row[1].as<std::string>());
-    ns->set_disable_prefix(row[2].as<bool>());
-    namespaces[ns->name()] = ns;
+  return out;
+}
+
+std::vector<Versioned<v1::Namespace>> ReadNamespaces(pqxx::transaction_base& tx,
+                                                     const std::string* name) {
+  std::vector<std::string> params;
+  std::string where = KeyWhere(name, "name", &params);
+  std::vector<Versioned<v1::Namespace>> out;
+  std::map<std::string, size_t> index;
+  for (const auto& row : Exec(tx,
+                              StrCat("SELECT name, description, disable_prefix, revision "
+                                     "FROM namespaces",
+                                     where, " ORDER BY name COLLATE \"C\""),
+                              params)) {
+    Versioned<v1::Namespace>& v = out.emplace_back();
+    v.object.set_name(row[0].as<std::string>());
+    v.object.set_description(row[1].as<std::string>());
+    v.object.set_disable_prefix(row[2].as<bool>());
+    v.revision = row[3].as<int64_t>();
+    index[v.object.name()] = out.size() - 1;
   }
-  for (const auto& row : tx.exec("SELECT namespace_name, server_name, disabled "
-                                 "FROM namespace_servers ORDER BY namespace_name, position")) {
-    auto it = namespaces.find(row[0].as<std::string>());
-    if (it == namespaces.end()) continue;
-    v1::NamespaceServer* member = it->second->add_servers();
+  params.clear();
+  for (const auto& row :
+       Exec(tx,
+            StrCat("SELECT namespace_name, server_name, disabled FROM namespace_servers",
+                   KeyWhere(name, "namespace_name", &params), " ORDER BY namespace_name, position"),
+            params)) {
+    auto it = index.find(row[0].as<std::string>());
+    if (it == index.end()) continue;
+    v1::NamespaceServer* member = out[it->second].object.add_servers();
     member->set_server(row[1].as<std::string>());
     member->set_disabled(row[2].as<bool>());
   }
+  return out;
+}
+
+std::vector<Versioned<v1::Endpoint>> ReadEndpoints(pqxx::transaction_base& tx,
+                                                   const std::string* name) {
+  std::vector<std::string> params;
+  std::vector<Versioned<v1::Endpoint>> out;
   for (const auto& row :
-       tx.exec("SELECT name, namespace_name, description, enable_api_key_auth, "
-               "use_query_param_auth, enable_oauth FROM endpoints ORDER BY name COLLATE \"C\"")) {
-    v1::Endpoint* ep = s.add_endpoints();
+       Exec(tx,
+            StrCat("SELECT name, namespace_name, description, enable_api_key_auth, "
+                   "use_query_param_auth, enable_oauth, user_requests_per_minute, "
+                   "requests_per_minute, allowed_origins::text, revision FROM endpoints",
+                   KeyWhere(name, "name", &params), " ORDER BY name COLLATE \"C\""),
+            params)) {
+    Versioned<v1::Endpoint>& v = out.emplace_back();
+    v1::Endpoint* ep = &v.object;
     ep->set_name(row[0].as<std::string>());
     ep->set_namespace_(row[1].as<std::string>());
     ep->set_description(row[2].as<std::string>());
     ep->set_enable_api_key_auth(row[3].as<bool>());
     ep->set_use_query_param_auth(row[4].as<bool>());
     ep->set_enable_oauth(row[5].as<bool>());
+    ep->set_user_requests_per_minute(row[6].as<int32_t>());
+    ep->set_requests_per_minute(row[7].as<int32_t>());
+    DecodeList(row[8].as<std::string>(), ep->mutable_allowed_origins());
+    v.revision = row[9].as<int64_t>();
   }
+  return out;
+}
+
+std::vector<Versioned<v1::User>> ReadUsers(pqxx::transaction_base& tx, const std::string* email) {
+  std::vector<std::string> params;
+  std::vector<Versioned<v1::User>> out;
   for (const auto& row :
-       tx.exec("SELECT email, name, is_admin FROM users ORDER BY email COLLATE \"C\"")) {
-    v1::User* user = s.add_users();
-    user->set_email(row[0].as<std::string>());
-    user->set_name(row[1].as<std::string>());
-    user->set_is_admin(row[2].as<bool>());
+       Exec(tx,
+            StrCat("SELECT email, name, is_admin, revision FROM users",
+                   KeyWhere(email, "email", &params), " ORDER BY email COLLATE \"C\""),
+            params)) {
+    Versioned<v1::User>& v = out.emplace_back();
+    v.object.set_email(row[0].as<std::string>());
+    v.object.set_name(row[1].as<std::string>());
+    v.object.set_is_admin(row[2].as<bool>());
+    v.revision = row[3].as<int64_t>();
   }
+  return out;
+}
+
+std::vector<Versioned<ApiKey>> ReadApiKeys(pqxx::transaction_base& tx, const std::string* id) {
+  std::vector<std::string> params;
+  std::vector<Versioned<ApiKey>> out;
   for (const auto& row :
-       tx.exec("SELECT id, user_email, name, prefix, key_sha256, "
-               "extract(epoch FROM created_at)::bigint FROM api_keys ORDER BY id COLLATE \"C\"")) {
-    ApiKey* key = s.add_api_keys();
+       Exec(tx,
+            StrCat("SELECT id, user_email, name, prefix, key_sha256, "
+                   "extract(epoch FROM created_at)::bigint, "
+                   "coalesce(extract(epoch FROM expires_at)::bigint, 0), endpoints::text, "
+                   "revision FROM api_keys",
+                   KeyWhere(id, "id", &params), " ORDER BY id COLLATE \"C\""),
+            params)) {
+    Versioned<ApiKey>& v = out.emplace_back();
+    ApiKey* key = &v.object;
     key->set_id(row[0].as<std::string>());
     key->set_user_email(row[1].as<std::string>());
     key->set_name(row[2].as<std::string>());
     key->set_prefix(row[3].as<std::string>());
     key->set_key_sha256(row[4].as<std::string>());
     key->set_created_unix(row[5].as<int64_t>());
+    key->set_expires_unix(row[6].as<int64_t>());
+    DecodeList(row[7].as<std::string>(), key->mutable_endpoints());
+    v.revision = row[8].as<int64_t>();
   }
+  return out;
+}
+
+// `key` is "namespace/server/tool" (namespace and server names hold no '/').
+std::vector<Versioned<v1::ToolOverride>> ReadToolOverrides(pqxx::transaction_base& tx,
+                                                           const std::string* key) {
+  std::vector<std::string> params;
+  std::string where;
+  if (key != nullptr) {
+    size_t first = key->find('/');
+    size_t second = first == std::string::npos ? first : key->find('/', first + 1);
+    if (second == std::string::npos) return {};
+    params = {key->substr(0, first), key->substr(first + 1, second - first - 1),
+              key->substr(second + 1)};
+    where = " WHERE namespace_name = $1 AND server_name = $2 AND tool_name = $3";
+  }
+  std::vector<Versioned<v1::ToolOverride>> out;
+  for (const auto& row :
+       Exec(tx,
+            StrCat("SELECT namespace_name, server_name, tool_name, new_name, title, description, "
+                   "annotations, disabled, revision FROM tool_overrides",
+                   where,
+                   " ORDER BY namespace_name COLLATE \"C\", server_name COLLATE \"C\", "
+                   "tool_name COLLATE \"C\""),
+            params)) {
+    Versioned<v1::ToolOverride>& v = out.emplace_back();
+    v1::ToolOverride* o = &v.object;
+    o->set_namespace_(row[0].as<std::string>());
+    o->set_server(row[1].as<std::string>());
+    o->set_tool(row[2].as<std::string>());
+    o->set_name(row[3].as<std::string>());
+    o->set_title(row[4].as<std::string>());
+    o->set_description(row[5].as<std::string>());
+    o->set_annotations(row[6].as<std::string>());
+    o->set_disabled(row[7].as<bool>());
+    v.revision = row[8].as<int64_t>();
+  }
+  return out;
+}
+
+template <typename T>
+void AddAll(std::vector<Versioned<T>> rows, google::protobuf::RepeatedPtrField<T>* out) {
+  for (Versioned<T>& row : rows) *out->Add() = std::move(row.object);
+}
+
+// Reads the whole configuration through `tx`; consistent when `tx` is REPEATABLE READ.
+Snapshot LoadState(pqxx::transaction_base& tx) {
+  Snapshot s;
+  s.set_revision(ReadRevision(tx));
+  AddAll(ReadServers(tx, nullptr), s.mutable_servers());
+  AddAll(ReadNamespaces(tx, nullptr), s.mutable_namespaces());
+  AddAll(ReadEndpoints(tx, nullptr), s.mutable_endpoints());
+  AddAll(ReadUsers(tx, nullptr), s.mutable_users());
+  AddAll(ReadApiKeys(tx, nullptr), s.mutable_api_keys());
+  AddAll(ReadToolOverrides(tx, nullptr), s.mutable_tool_overrides());
   return s;
+}
+
+template <typename T>
+std::optional<StoredObject> First(std::vector<Versioned<T>> rows) {
+  if (rows.empty()) return std::nullopt;
+  return StoredObject{UpsertChange(rows[0].object), rows[0].revision};
+}
+
+// One object by kind and key, or nullopt when there is none.
+std::optional<StoredObject> ReadObject(pqxx::transaction_base& tx, Change::Kind kind,
+                                       const std::string& key) {
+  std::optional<StoredObject> found;
+  switch (kind) {
+    case Change::SERVER:
+      found = First(ReadServers(tx, &key));
+      break;
+    case Change::NAMESPACE:
+      found = First(ReadNamespaces(tx, &key));
+      break;
+    case Change::ENDPOINT:
+      found = First(ReadEndpoints(tx, &key));
+      break;
+    case Change::USER:
+      found = First(ReadUsers(tx, &key));
+      break;
+    case Change::API_KEY:
+      found = First(ReadApiKeys(tx, &key));
+      break;
+    case Change::TOOL_OVERRIDE:
+      found = First(ReadToolOverrides(tx, &key));
+      break;
+    default:
+      break;
+  }
+  if (found) found->object.clear_op();
+  return found;
+}
+
+// Records one admin write; the objects are stored with their secrets redacted.
+void WriteAudit(pqxx::transaction_base& tx, const std::string& actor, std::string_view action,
+                Change::Kind kind, const std::string& key, const Change* before,
+                const Change* after) {
+  std::string before_json = before == nullptr ? "" : RedactedJson(*before);
+  std::string after_json = after == nullptr ? "" : RedactedJson(*after);
+  tx.exec_params(
+      "INSERT INTO audit_log (actor, action, kind, name, before, after) "
+      "VALUES ($1, $2, $3, $4, nullif($5, '')::jsonb, nullif($6, '')::jsonb)",
+      actor, std::string(action), Change::Kind_Name(kind), key, before_json, after_json);
 }
 
 void WriteServer(pqxx::transaction_base& tx, const v1::Server& s) {
@@ -191,13 +380,18 @@ void WriteNamespace(pqxx::transaction_base& tx, const v1::Namespace& ns) {
 void WriteEndpoint(pqxx::transaction_base& tx, const v1::Endpoint& ep) {
   tx.exec_params(
       "INSERT INTO endpoints (name, namespace_name, description, enable_api_key_auth, "
-      "use_query_param_auth, enable_oauth) VALUES ($1, $2, $3, $4, $5, $6) "
+      "use_query_param_auth, enable_oauth, user_requests_per_minute, requests_per_minute, "
+      "allowed_origins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) "
       "ON CONFLICT (name) DO UPDATE SET namespace_name = excluded.namespace_name, "
       "description = excluded.description, enable_api_key_auth = excluded.enable_api_key_auth, "
       "use_query_param_auth = excluded.use_query_param_auth, "
-      "enable_oauth = excluded.enable_oauth, updated_at = now()",
+      "enable_oauth = excluded.enable_oauth, "
+      "user_requests_per_minute = excluded.user_requests_per_minute, "
+      "requests_per_minute = excluded.requests_per_minute, "
+      "allowed_origins = excluded.allowed_origins, updated_at = now()",
       ep.name(), ep.namespace_(), ep.description(), ep.enable_api_key_auth(),
-      ep.use_query_param_auth(), ep.enable_oauth());
+      ep.use_query_param_auth(), ep.enable_oauth(), ep.user_requests_per_minute(),
+      ep.requests_per_minute(), EncodeList(ep.allowed_origins()));
 }
 
 void WriteUser(pqxx::transaction_base& tx, const v1::User& u) {
@@ -206,6 +400,18 @@ void WriteUser(pqxx::transaction_base& tx, const v1::User& u) {
       "ON CONFLICT (email) DO UPDATE SET name = excluded.name, is_admin = excluded.is_admin, "
       "updated_at = now()",
       u.email(), u.name(), u.is_admin());
+}
+
+void WriteToolOverride(pqxx::transaction_base& tx, const v1::ToolOverride& o) {
+  tx.exec_params(
+      "INSERT INTO tool_overrides (namespace_name, server_name, tool_name, new_name, title, "
+      "description, annotations, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+      "ON CONFLICT (namespace_name, server_name, tool_name) DO UPDATE SET "
+      "new_name = excluded.new_name, title = excluded.title, "
+      "description = excluded.description, annotations = excluded.annotations, "
+      "disabled = excluded.disabled, updated_at = now()",
+      o.namespace_(), o.server(), o.tool(), o.name(), o.title(), o.description(), o.annotations(),
+      o.disabled());
 }
 
 void WriteChange(pqxx::transaction_base& tx, const Change& c) {
@@ -221,6 +427,9 @@ void WriteChange(pqxx::transaction_base& tx, const Change& c) {
       break;
     case Change::USER:
       WriteUser(tx, c.user());
+      break;
+    case Change::TOOL_OVERRIDE:
+      WriteToolOverride(tx, c.tool_override());
       break;
     default:
       break;
@@ -275,9 +484,19 @@ absl::Status DeleteObject(pqxx::transaction_base& tx, Change::Kind kind, const s
       return DeleteRow(tx, "DELETE FROM users WHERE email = $1", "user", key);
     case Change::API_KEY:
       return DeleteRow(tx, "DELETE FROM api_keys WHERE id = $1", "api key", key);
+    case Change::TOOL_OVERRIDE: {
+      std::optional<StoredObject> found = ReadObject(tx, kind, key);
+      if (!found) return absl::NotFoundError(StrCat("tool override '", key, "' not found"));
+      const v1::ToolOverride& o = found->object.tool_override();
+      tx.exec_params(
+          "DELETE FROM tool_overrides WHERE namespace_name = $1 AND server_name = $2 "
+          "AND tool_name = $3",
+          o.namespace_(), o.server(), o.tool());
+      return absl::OkStatus();
+    }
     default:
       return absl::InvalidArgumentError(
-          "kind: must be SERVER, NAMESPACE, ENDPOINT, USER or API_KEY");
+          "kind: must be SERVER, NAMESPACE, ENDPOINT, USER, API_KEY or TOOL_OVERRIDE");
   }
 }
 
@@ -382,7 +601,8 @@ absl::StatusOr<int64_t> PgConfigStore::LoadRevision() {
   });
 }
 
-absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request) {
+absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request,
+                                                  const std::string& actor) {
   if (request.dry_run()) {
     return Run<ApplyOutcome>("apply (dry run)", [&](Conn& c) {
       pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c.db);
@@ -398,39 +618,154 @@ absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request) {
     Snapshot current = LoadState(tx);
     ApplyOutcome out;
     out.changes = PlanApply(current, request);
-    for (const Change& change : out.changes) WriteChange(tx, change);
+    for (const Change& change : out.changes) {
+      std::optional<StoredObject> before = ReadObject(tx, change.kind(), change.name());
+      WriteChange(tx, change);
+      WriteAudit(tx, actor, "apply", change.kind(), change.name(),
+                 before ? &before->object : nullptr, &change);
+    }
     out.revision = ReadRevision(tx);
     tx.commit();
     return out;
   });
 }
 
-absl::StatusOr<int64_t> PgConfigStore::Delete(Change::Kind kind, const std::string& key) {
+absl::StatusOr<int64_t> PgConfigStore::Delete(Change::Kind kind, const std::string& key,
+                                              const std::string& actor) {
   return Run<int64_t>("delete", [&](Conn& c) -> absl::StatusOr<int64_t> {
     pqxx::work tx(c.db);
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
+    std::optional<StoredObject> before = ReadObject(tx, kind, key);
     SB_RETURN_IF_ERROR(DeleteObject(tx, kind, key));
+    WriteAudit(tx, actor, "delete", kind, key, before ? &before->object : nullptr, nullptr);
     int64_t revision = ReadRevision(tx);
     tx.commit();
     return revision;
   });
 }
 
-absl::StatusOr<ApiKey> PgConfigStore::InsertApiKey(const ApiKey& key) {
+absl::StatusOr<ApiKey> PgConfigStore::InsertApiKey(const ApiKey& key, const std::string& actor) {
   return Run<ApiKey>("create api key", [&](Conn& c) -> absl::StatusOr<ApiKey> {
     pqxx::work tx(c.db);
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
+    for (int i = 0; i < key.endpoints_size(); ++i) {
+      if (tx.exec_params("SELECT 1 FROM endpoints WHERE name = $1", key.endpoints(i)).empty()) {
+        return absl::InvalidArgumentError(
+            StrCat("endpoints[", i, "]: unknown endpoint '", key.endpoints(i), "'"));
+      }
+    }
     pqxx::result r = tx.exec_params(
-        "INSERT INTO api_keys (id, user_email, name, prefix, key_sha256) "
-        "SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE email = $2) "
+        "INSERT INTO api_keys (id, user_email, name, prefix, key_sha256, expires_at, endpoints) "
+        "SELECT $1, $2, $3, $4, $5, "
+        "CASE WHEN $6::bigint = 0 THEN NULL ELSE to_timestamp($6::bigint) END, $7::jsonb "
+        "WHERE EXISTS (SELECT 1 FROM users WHERE email = $2) "
         "RETURNING extract(epoch FROM created_at)::bigint",
-        key.id(), key.user_email(), key.name(), key.prefix(), key.key_sha256());
+        key.id(), key.user_email(), key.name(), key.prefix(), key.key_sha256(), key.expires_unix(),
+        EncodeList(key.endpoints()));
     if (r.empty()) {
       return absl::NotFoundError(StrCat("user '", key.user_email(), "' not found"));
     }
     ApiKey stored = key;
     stored.set_created_unix(r[0][0].as<int64_t>());
+    Change after = UpsertChange(stored);
+    WriteAudit(tx, actor, "create", Change::API_KEY, stored.id(), nullptr, &after);
     tx.commit();
     return stored;
+  });
+}
+
+absl::StatusOr<StoredObject> PgConfigStore::Get(Change::Kind kind, const std::string& key) {
+  return Run<StoredObject>("get", [&](Conn& c) -> absl::StatusOr<StoredObject> {
+    pqxx::read_transaction tx(c.db);
+    std::optional<StoredObject> found = ReadObject(tx, kind, key);
+    tx.commit();
+    if (!found) return absl::NotFoundError(StrCat(KindLabel(kind), " '", key, "' not found"));
+    return std::move(*found);
+  });
+}
+
+absl::StatusOr<StoredObject> PgConfigStore::Put(WriteMode mode, const Change& object,
+                                                int64_t expected_revision,
+                                                const std::string& actor) {
+  const bool create = mode == WriteMode::kCreate;
+  return Run<StoredObject>(
+      create ? "create" : "update", [&](Conn& c) -> absl::StatusOr<StoredObject> {
+        pqxx::work tx(c.db);
+        // Writers take turns, so the checks below hold until the commit.
+        tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
+        Snapshot current = LoadState(tx);
+        Change incoming = object;
+        incoming.clear_op();
+        SB_RETURN_IF_ERROR(ValidateObject(current, incoming));
+        const Change::Kind kind = incoming.kind();
+        const std::string& key = incoming.name();
+        std::string_view label = KindLabel(kind);
+        std::optional<StoredObject> before = ReadObject(tx, kind, key);
+        if (create && before) {
+          return absl::AlreadyExistsError(StrCat(label, " '", key, "' already exists"));
+        }
+        if (!create && !before) return absl::NotFoundError(StrCat(label, " '", key, "' not found"));
+        if (!create && before->revision != expected_revision) {
+          return absl::FailedPreconditionError(StrCat(
+              label, " '", key, "' is at revision ", before->revision, ", not expected_revision ",
+              expected_revision, ": it changed since it was read; get it again and retry"));
+        }
+        if (kind == Change::SERVER) {
+          SB_RETURN_IF_ERROR(RestoreBlankedSecrets(incoming.mutable_server(),
+                                                   before ? &before->object.server() : nullptr,
+                                                   ObjectField(kind)));
+        }
+        WriteChange(tx, incoming);
+        std::optional<StoredObject> after = ReadObject(tx, kind, key);
+        if (!after)
+          return absl::InternalError(StrCat(label, " '", key, "' vanished while written"));
+        WriteAudit(tx, actor, create ? "create" : "update", kind, key,
+                   before ? &before->object : nullptr, &after->object);
+        tx.commit();
+        return std::move(*after);
+      });
+}
+
+absl::StatusOr<std::vector<v1::AuditEntry>> PgConfigStore::ListAudit(
+    const v1::ListAuditRequest& request) {
+  return Run<std::vector<v1::AuditEntry>>("list audit", [&](Conn& c) {
+    std::vector<std::string> params;
+    std::string where;
+    auto add = [&](std::string_view condition, std::string value) {
+      params.push_back(std::move(value));
+      where += StrCat(where.empty() ? " WHERE " : " AND ", condition, "$", params.size());
+    };
+    if (request.kind() != Change::KIND_UNSPECIFIED) {
+      add("kind = ", Change::Kind_Name(request.kind()));
+    }
+    if (!request.name().empty()) add("name = ", request.name());
+    if (request.since_unix() > 0) {
+      add("at >= to_timestamp(", std::to_string(request.since_unix()));
+      where += "::bigint)";
+    }
+    pqxx::read_transaction tx(c.db);
+    pqxx::result rows =
+        Exec(tx,
+             StrCat("SELECT id, extract(epoch FROM at)::bigint, actor, action, kind, name, "
+                    "coalesce(before::text, ''), coalesce(after::text, '') FROM audit_log",
+                    where, " ORDER BY id DESC LIMIT ", request.limit()),
+             params);
+    tx.commit();
+    std::vector<v1::AuditEntry> out;
+    for (const auto& row : rows) {
+      v1::AuditEntry& e = out.emplace_back();
+      e.set_id(row[0].as<int64_t>());
+      e.set_at_unix(row[1].as<int64_t>());
+      e.set_actor(row[2].as<std::string>());
+      e.set_action(row[3].as<std::string>());
+      Change::Kind kind = Change::KIND_UNSPECIFIED;
+      Change::Kind_Parse(row[4].as<std::string>(), &kind);
+      e.set_kind(kind);
+      e.set_name(row[5].as<std::string>());
+      e.set_before_json(row[6].as<std::string>());
+      e.set_after_json(row[7].as<std::string>());
+    }
+    return out;
   });
 }
 

@@ -28,9 +28,19 @@ class PgConfigStore final : public ConfigStore {
 
   absl::StatusOr<v1::Snapshot> LoadSnapshot() override;
   absl::StatusOr<int64_t> LoadRevision() override;
-  absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request) override;
-  absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key) override;
-  absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key) override;
+  using ConfigStore::Apply;
+  using ConfigStore::Delete;
+  using ConfigStore::InsertApiKey;
+  absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request,
+                                     const std::string& actor) override;
+  absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key,
+                                 const std::string& actor) override;
+  absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key, const std::string& actor) override;
+  absl::StatusOr<StoredObject> Get(v1::Change::Kind kind, const std::string& key) override;
+  absl::StatusOr<StoredObject> Put(WriteMode mode, const v1::Change& object,
+                                   int64_t expected_revision, const std::string& actor) override;
+  absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(
+      const v1::ListAuditRequest& request) override;
   // LISTENs on the 'switchboard_config' channel on this store's connection.
   absl::StatusOr<bool> WaitForChange(std::chrono::milliseconds timeout) override;
 

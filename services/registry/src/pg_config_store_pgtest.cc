@@ -130,6 +130,29 @@ TEST_F(PgTest, MigrationsApplyOnceAndAreIdempotent) {
   EXPECT_EQ(Revision(), 1);
 }
 
+TEST_F(PgTest, AdminMigrationKeepsExistingRowsAndStampsTheirRevision) {
+  std::vector<Migration> migrations = Migrations();
+  ASSERT_GE(migrations.size(), 2u);
+  auto first = MigratePostgres(db_->url(), {migrations[0]});
+  ASSERT_TRUE(first.ok()) << first.status();
+  db_->Query(
+      "INSERT INTO servers (name, type, command) VALUES ('old', 'STDIO', 'x'); "
+      "INSERT INTO namespaces (name) VALUES ('n'); "
+      "INSERT INTO endpoints (name, namespace_name) VALUES ('e', 'n')");
+  int64_t before = Revision();
+  auto rest = MigratePostgres(db_->url(), migrations);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(Revision(), before);  // migrating is not a configuration change
+  EXPECT_EQ(db_->Query("SELECT revision FROM servers")[0][0], std::to_string(before));
+  EXPECT_EQ(db_->Query("SELECT user_requests_per_minute, allowed_origins::text FROM endpoints")[0],
+            (std::vector<std::string>{"0", "[]"}));
+  PgConfigStore store(db_->url());
+  auto got = store.Get(Change::SERVER, "old");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->revision, before);
+  EXPECT_EQ(got->object.server().command(), "x");
+}
+
 TEST_F(PgTest, RegistriesStartingTogetherMigrateOnce) {
   std::vector<Migration> migrations = Migrations();
   std::vector<std::future<absl::StatusOr<int>>> runs;

@@ -1,10 +1,12 @@
 #include "services/registry/src/registry_grpc.h"
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 
+#include "services/registry/src/snapshot_diff.h"
 #include "switchboard/common/log.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/grpcutil/write_queue.h"
@@ -15,6 +17,67 @@ namespace {
 using EventPtr = std::shared_ptr<const v1::WatchEvent>;
 
 constexpr size_t kMaxWatcherName = 100;
+constexpr size_t kMaxActor = 200;
+constexpr char kActorHeader[] = "x-sb-actor";
+
+using v1::Change;
+
+// The caller named by the x-sb-actor metadata, cut to a bounded, printable string.
+std::string ActorOf(grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kActorHeader);
+  if (it == metadata.end() || it->second.empty()) return kUnknownActor;
+  std::string actor(it->second.data(), std::min(it->second.size(), kMaxActor));
+  for (char& c : actor) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return actor;
+}
+
+// How each admin response carries its object.
+void SetObject(Change* c, v1::ServerResponse* r) { r->mutable_server()->Swap(c->mutable_server()); }
+void SetObject(Change* c, v1::NamespaceResponse* r) {
+  r->mutable_namespace_()->Swap(c->mutable_namespace_());
+}
+void SetObject(Change* c, v1::EndpointResponse* r) {
+  r->mutable_endpoint()->Swap(c->mutable_endpoint());
+}
+void SetObject(Change* c, v1::UserResponse* r) { r->mutable_user()->Swap(c->mutable_user()); }
+void SetObject(Change* c, v1::ToolOverrideResponse* r) {
+  r->mutable_tool_override()->Swap(c->mutable_tool_override());
+}
+
+// Finishes a Get/Create/Update call with the object as stored and its revision.
+template <typename Response>
+RegistryService::Done<StoredObject> ObjectDone(grpc::ServerUnaryReactor* reactor,
+                                               Response* response) {
+  return [reactor, response](absl::StatusOr<StoredObject> result) {
+    if (result.ok()) {
+      SetObject(&result->object, response);
+      response->set_revision(result->revision);
+    }
+    reactor->Finish(grpcutil::ToGrpc(result.status()));
+  };
+}
+
+template <typename Response>
+grpc::ServerUnaryReactor* GetObject(RegistryService* service, grpc::CallbackServerContext* context,
+                                    Change::Kind kind, const v1::GetRequest* request,
+                                    Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  service->Get(kind, request->name(), ObjectDone(reactor, response));
+  return reactor;
+}
+
+template <typename Response, typename Object>
+grpc::ServerUnaryReactor* PutObject(RegistryService* service, grpc::CallbackServerContext* context,
+                                    WriteMode mode, const Object& object, int64_t expected_revision,
+                                    Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  service->Put(mode, UpsertChange(object), expected_revision, ActorOf(context),
+               ObjectDone(reactor, response));
+  return reactor;
+}
 
 // Starts a unary call: `start` hands the service a callback that copies its result into the
 // response and finishes the call.
@@ -117,7 +180,8 @@ RegistryGrpc::RegistryGrpc(RegistryService* service, size_t max_pending_events)
 grpc::ServerUnaryReactor* RegistryGrpc::Apply(grpc::CallbackServerContext* context,
                                               const v1::ApplyRequest* request,
                                               v1::ApplyResponse* response) {
-  return Unary(context, response, [&](auto done) { service_->Apply(*request, std::move(done)); });
+  return Unary(context, response,
+               [&](auto done) { service_->Apply(*request, std::move(done), ActorOf(context)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListServers(grpc::CallbackServerContext* context,
@@ -147,14 +211,132 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListUsers(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* RegistryGrpc::CreateApiKey(grpc::CallbackServerContext* context,
                                                      const v1::CreateApiKeyRequest* request,
                                                      v1::CreateApiKeyResponse* response) {
-  return Unary(context, response,
-               [&](auto done) { service_->CreateApiKey(*request, std::move(done)); });
+  return Unary(context, response, [&](auto done) {
+    service_->CreateApiKey(*request, std::move(done), ActorOf(context));
+  });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::Delete(grpc::CallbackServerContext* context,
                                                const v1::DeleteRequest* request,
                                                v1::DeleteResponse* response) {
-  return Unary(context, response, [&](auto done) { service_->Delete(*request, std::move(done)); });
+  return Unary(context, response,
+               [&](auto done) { service_->Delete(*request, std::move(done), ActorOf(context)); });
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::GetServer(grpc::CallbackServerContext* context,
+                                                  const v1::GetRequest* request,
+                                                  v1::ServerResponse* response) {
+  return GetObject(service_, context, Change::SERVER, request, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::CreateServer(grpc::CallbackServerContext* context,
+                                                     const v1::CreateServerRequest* request,
+                                                     v1::ServerResponse* response) {
+  return PutObject(service_, context, WriteMode::kCreate, request->server(), 0, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::UpdateServer(grpc::CallbackServerContext* context,
+                                                     const v1::UpdateServerRequest* request,
+                                                     v1::ServerResponse* response) {
+  return PutObject(service_, context, WriteMode::kUpdate, request->server(),
+                   request->expected_revision(), response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::GetNamespace(grpc::CallbackServerContext* context,
+                                                     const v1::GetRequest* request,
+                                                     v1::NamespaceResponse* response) {
+  return GetObject(service_, context, Change::NAMESPACE, request, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::CreateNamespace(grpc::CallbackServerContext* context,
+                                                        const v1::CreateNamespaceRequest* request,
+                                                        v1::NamespaceResponse* response) {
+  return PutObject(service_, context, WriteMode::kCreate, request->namespace_(), 0, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::UpdateNamespace(grpc::CallbackServerContext* context,
+                                                        const v1::UpdateNamespaceRequest* request,
+                                                        v1::NamespaceResponse* response) {
+  return PutObject(service_, context, WriteMode::kUpdate, request->namespace_(),
+                   request->expected_revision(), response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::GetEndpoint(grpc::CallbackServerContext* context,
+                                                    const v1::GetRequest* request,
+                                                    v1::EndpointResponse* response) {
+  return GetObject(service_, context, Change::ENDPOINT, request, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::CreateEndpoint(grpc::CallbackServerContext* context,
+                                                       const v1::CreateEndpointRequest* request,
+                                                       v1::EndpointResponse* response) {
+  return PutObject(service_, context, WriteMode::kCreate, request->endpoint(), 0, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::UpdateEndpoint(grpc::CallbackServerContext* context,
+                                                       const v1::UpdateEndpointRequest* request,
+                                                       v1::EndpointResponse* response) {
+  return PutObject(service_, context, WriteMode::kUpdate, request->endpoint(),
+                   request->expected_revision(), response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::GetUser(grpc::CallbackServerContext* context,
+                                                const v1::GetRequest* request,
+                                                v1::UserResponse* response) {
+  return GetObject(service_, context, Change::USER, request, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::CreateUser(grpc::CallbackServerContext* context,
+                                                   const v1::CreateUserRequest* request,
+                                                   v1::UserResponse* response) {
+  return PutObject(service_, context, WriteMode::kCreate, request->user(), 0, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::UpdateUser(grpc::CallbackServerContext* context,
+                                                   const v1::UpdateUserRequest* request,
+                                                   v1::UserResponse* response) {
+  return PutObject(service_, context, WriteMode::kUpdate, request->user(),
+                   request->expected_revision(), response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::GetToolOverride(grpc::CallbackServerContext* context,
+                                                        const v1::GetRequest* request,
+                                                        v1::ToolOverrideResponse* response) {
+  return GetObject(service_, context, Change::TOOL_OVERRIDE, request, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::CreateToolOverride(
+    grpc::CallbackServerContext* context, const v1::CreateToolOverrideRequest* request,
+    v1::ToolOverrideResponse* response) {
+  return PutObject(service_, context, WriteMode::kCreate, request->tool_override(), 0, response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::UpdateToolOverride(
+    grpc::CallbackServerContext* context, const v1::UpdateToolOverrideRequest* request,
+    v1::ToolOverrideResponse* response) {
+  return PutObject(service_, context, WriteMode::kUpdate, request->tool_override(),
+                   request->expected_revision(), response);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::ListToolOverrides(
+    grpc::CallbackServerContext* context, const v1::ListToolOverridesRequest* request,
+    v1::ListToolOverridesResponse* response) {
+  return Unary(context, response,
+               [&](auto done) { service_->ListToolOverrides(*request, std::move(done)); });
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::ListApiKeys(grpc::CallbackServerContext* context,
+                                                    const v1::ListApiKeysRequest* request,
+                                                    v1::ListApiKeysResponse* response) {
+  return Unary(context, response,
+               [&](auto done) { service_->ListApiKeys(*request, std::move(done)); });
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::ListAudit(grpc::CallbackServerContext* context,
+                                                  const v1::ListAuditRequest* request,
+                                                  v1::ListAuditResponse* response) {
+  return Unary(context, response,
+               [&](auto done) { service_->ListAudit(*request, std::move(done)); });
 }
 
 grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServerContext*,

@@ -12,7 +12,8 @@ namespace switchboard::registry {
 // The Registry gRPC service (callback API) over a RegistryService: unary calls hand their work
 // to the service and are finished from its pool; Watch streams are WatchHub subscribers whose
 // writes go through a bounded WriteQueue, so a watcher that cannot keep up is disconnected
-// (it reconnects and starts again from a snapshot) instead of buffering without end.
+// (it reconnects and starts again from a snapshot) instead of buffering without end. Writes are
+// attributed to the `x-sb-actor` request metadata ("unknown" when absent) in the audit log.
 class RegistryGrpc final : public v1::Registry::CallbackService {
  public:
   // `service` must outlive this object and the server it is registered with.
@@ -39,6 +40,60 @@ class RegistryGrpc final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
                                    const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) override;
+  grpc::ServerUnaryReactor* GetServer(grpc::CallbackServerContext* context,
+                                      const v1::GetRequest* request,
+                                      v1::ServerResponse* response) override;
+  grpc::ServerUnaryReactor* CreateServer(grpc::CallbackServerContext* context,
+                                         const v1::CreateServerRequest* request,
+                                         v1::ServerResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateServer(grpc::CallbackServerContext* context,
+                                         const v1::UpdateServerRequest* request,
+                                         v1::ServerResponse* response) override;
+  grpc::ServerUnaryReactor* GetNamespace(grpc::CallbackServerContext* context,
+                                         const v1::GetRequest* request,
+                                         v1::NamespaceResponse* response) override;
+  grpc::ServerUnaryReactor* CreateNamespace(grpc::CallbackServerContext* context,
+                                            const v1::CreateNamespaceRequest* request,
+                                            v1::NamespaceResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateNamespace(grpc::CallbackServerContext* context,
+                                            const v1::UpdateNamespaceRequest* request,
+                                            v1::NamespaceResponse* response) override;
+  grpc::ServerUnaryReactor* GetEndpoint(grpc::CallbackServerContext* context,
+                                        const v1::GetRequest* request,
+                                        v1::EndpointResponse* response) override;
+  grpc::ServerUnaryReactor* CreateEndpoint(grpc::CallbackServerContext* context,
+                                           const v1::CreateEndpointRequest* request,
+                                           v1::EndpointResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateEndpoint(grpc::CallbackServerContext* context,
+                                           const v1::UpdateEndpointRequest* request,
+                                           v1::EndpointResponse* response) override;
+  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
+                                    const v1::GetRequest* request,
+                                    v1::UserResponse* response) override;
+  grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
+                                       const v1::CreateUserRequest* request,
+                                       v1::UserResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
+                                       const v1::UpdateUserRequest* request,
+                                       v1::UserResponse* response) override;
+  grpc::ServerUnaryReactor* GetToolOverride(grpc::CallbackServerContext* context,
+                                            const v1::GetRequest* request,
+                                            v1::ToolOverrideResponse* response) override;
+  grpc::ServerUnaryReactor* CreateToolOverride(grpc::CallbackServerContext* context,
+                                               const v1::CreateToolOverrideRequest* request,
+                                               v1::ToolOverrideResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateToolOverride(grpc::CallbackServerContext* context,
+                                               const v1::UpdateToolOverrideRequest* request,
+                                               v1::ToolOverrideResponse* response) override;
+  grpc::ServerUnaryReactor* ListToolOverrides(grpc::CallbackServerContext* context,
+                                              const v1::ListToolOverridesRequest* request,
+                                              v1::ListToolOverridesResponse* response) override;
+  grpc::ServerUnaryReactor* ListApiKeys(grpc::CallbackServerContext* context,
+                                        const v1::ListApiKeysRequest* request,
+                                        v1::ListApiKeysResponse* response) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
+                                      const v1::ListAuditRequest* request,
+                                      v1::ListAuditResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchEvent>* Watch(grpc::CallbackServerContext* context,
                                                   const v1::WatchRequest* request) override;
 

@@ -10,8 +10,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <functional>
+#include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "services/registry/src/embedded_migrations.h"
 #include "services/registry/src/pg_config_store.h"
@@ -19,6 +22,7 @@
 #include "services/registry/src/registry_service.h"
 #include "services/registry/src/test_database.h"
 #include "switchboard/common/crypto.h"
+#include "switchboard/common/strings.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/grpcutil/server.h"
 
@@ -429,6 +433,700 @@ TEST(SbRegistryBinaryTest, MigratesServesAndStopsCleanlyOnSigterm) {
       << result.stderr_text;
   EXPECT_EQ((*db)->Query("SELECT count(*) FROM schema_migrations")[0][0],
             std::to_string(EmbeddedMigrationFiles().size()));
+}
+
+// --- The admin API: one object at a time ---
+
+namespace admin {
+
+using Stub = v1::Registry::Stub;
+
+// Calls one unary RPC as `actor` (sent as x-sb-actor unless empty).
+template <typename Request, typename Response>
+grpc::Status Rpc(Stub* stub,
+                 grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                 const std::type_identity_t<Request>& request, Response* response,
+                 const std::string& actor = "alice") {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  if (!actor.empty()) context.AddMetadata("x-sb-actor", actor);
+  return (stub->*method)(&context, request, response);
+}
+
+v1::Server Stdio(const std::string& name) {
+  v1::Server s;
+  s.set_name(name);
+  s.set_type("STDIO");
+  s.set_command("npx");
+  (*s.mutable_env())["TOKEN"] = "env-secret";
+  return s;
+}
+
+v1::Server Remote(const std::string& name) {
+  v1::Server s;
+  s.set_name(name);
+  s.set_type("STREAMABLE_HTTP");
+  s.set_url("https://example.test/mcp");
+  s.set_bearer_token("bearer-secret");
+  (*s.mutable_headers())["X-Api-Key"] = "header-secret";
+  return s;
+}
+
+}  // namespace admin
+
+class RegistryAdminTest : public RegistryGrpcTest {
+ protected:
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::Status (admin::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                        Response*),
+                    const std::type_identity_t<Request>& request, Response* response,
+                    const std::string& actor = "alice") {
+    return admin::Rpc(stub_.get(), method, request, response, actor);
+  }
+
+  v1::ServerResponse MustCreateServer(const v1::Server& server) {
+    v1::CreateServerRequest request;
+    *request.mutable_server() = server;
+    v1::ServerResponse response;
+    grpc::Status status = Call(&admin::Stub::CreateServer, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  v1::NamespaceResponse MustCreateNamespace(const std::string& name,
+                                            const std::vector<std::string>& servers) {
+    v1::CreateNamespaceRequest request;
+    request.mutable_namespace_()->set_name(name);
+    for (const std::string& s : servers) request.mutable_namespace_()->add_servers()->set_server(s);
+    v1::NamespaceResponse response;
+    grpc::Status status = Call(&admin::Stub::CreateNamespace, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  v1::ToolOverride Override() {
+    v1::ToolOverride o;
+    o.set_namespace_("demo");
+    o.set_server("everything");
+    o.set_tool("echo");
+    o.set_name("say");
+    o.set_title("Say it");
+    o.set_description("Repeats what you say");
+    o.set_annotations(R"({"readOnlyHint":true})");
+    return o;
+  }
+
+  int64_t GlobalRevision() {
+    return std::stoll(db_->Query("SELECT revision FROM config_revision")[0][0]);
+  }
+
+  // Reads Watch events until one carries a change of `kind`; returns it.
+  static std::optional<Change> NextChange(grpc::ClientReaderInterface<v1::WatchEvent>* reader,
+                                          Change::Kind kind) {
+    v1::WatchEvent event;
+    while (reader->Read(&event)) {
+      for (const Change& c : event.changes()) {
+        if (c.kind() == kind) return c;
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_F(RegistryAdminTest, ServerCreateGetUpdateWithOptimisticConcurrency) {
+  int64_t before = GlobalRevision();
+  v1::ServerResponse created = MustCreateServer(admin::Remote("remote"));
+  EXPECT_EQ(created.revision(), before + 1);
+  EXPECT_EQ(created.revision(), GlobalRevision());
+  EXPECT_EQ(created.server().bearer_token(), "***");
+  EXPECT_EQ(created.server().headers().at("X-Api-Key"), "***");
+
+  v1::CreateServerRequest again;
+  *again.mutable_server() = admin::Remote("remote");
+  v1::ServerResponse response;
+  grpc::Status status = Call(&admin::Stub::CreateServer, again, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(status.error_message(), "server 'remote' already exists");
+
+  v1::GetRequest get;
+  get.set_name("remote");
+  ASSERT_TRUE(Call(&admin::Stub::GetServer, get, &response).ok());
+  EXPECT_EQ(response.revision(), created.revision());
+  EXPECT_EQ(response.server().url(), "https://example.test/mcp");
+  EXPECT_EQ(response.SerializeAsString().find("secret"), std::string::npos);
+
+  // What was read goes back with one change: the blanked secrets keep their stored values.
+  v1::UpdateServerRequest update;
+  *update.mutable_server() = response.server();
+  update.mutable_server()->set_description("moved");
+  update.set_expected_revision(response.revision());
+  v1::ServerResponse updated;
+  ASSERT_TRUE(Call(&admin::Stub::UpdateServer, update, &updated).ok());
+  EXPECT_GT(updated.revision(), created.revision());
+  EXPECT_EQ(updated.server().description(), "moved");
+  auto stored = db_->Query("SELECT bearer_token, headers->>'X-Api-Key' FROM servers");
+  EXPECT_EQ(stored[0][0], "bearer-secret");
+  EXPECT_EQ(stored[0][1], "header-secret");
+
+  // A second writer holding the old revision is refused and told the current one.
+  update.mutable_server()->set_description("stale");
+  status = Call(&admin::Stub::UpdateServer, update, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      status.error_message(),
+      StrCat("server 'remote' is at revision ", updated.revision(), ", not expected_revision ",
+             created.revision(), ": it changed since it was read; get it again and retry"));
+  EXPECT_EQ(db_->Query("SELECT description FROM servers")[0][0], "moved");
+
+  update.set_expected_revision(0);
+  status = Call(&admin::Stub::UpdateServer, update, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message().rfind("expected_revision: required", 0), 0u);
+
+  // A '***' with nothing stored behind it is an error, not a literal secret.
+  update.set_expected_revision(updated.revision());
+  (*update.mutable_server()->mutable_headers())["X-New"] = "***";
+  status = Call(&admin::Stub::UpdateServer, update, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "server.headers.X-New: '***' keeps the stored value, but none is stored");
+}
+
+TEST_F(RegistryAdminTest, MissingObjectsAreNotFound) {
+  v1::GetRequest get;
+  get.set_name("ghost");
+  v1::ServerResponse server;
+  grpc::Status status = Call(&admin::Stub::GetServer, get, &server);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "server 'ghost' not found");
+  v1::NamespaceResponse ns;
+  EXPECT_EQ(Call(&admin::Stub::GetNamespace, get, &ns).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::EndpointResponse ep;
+  EXPECT_EQ(Call(&admin::Stub::GetEndpoint, get, &ep).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::UserResponse user;
+  get.set_name("ghost@example.com");
+  EXPECT_EQ(Call(&admin::Stub::GetUser, get, &user).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::ToolOverrideResponse o;
+  get.set_name("demo/everything/echo");
+  status = Call(&admin::Stub::GetToolOverride, get, &o);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "tool override 'demo/everything/echo' not found");
+
+  v1::UpdateServerRequest update;
+  *update.mutable_server() = admin::Stdio("ghost");
+  update.set_expected_revision(1);
+  EXPECT_EQ(Call(&admin::Stub::UpdateServer, update, &server).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::UpdateUserRequest update_user;
+  update_user.mutable_user()->set_email("ghost@example.com");
+  update_user.set_expected_revision(1);
+  EXPECT_EQ(Call(&admin::Stub::UpdateUser, update_user, &user).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  for (Change::Kind kind : {Change::SERVER, Change::TOOL_OVERRIDE, Change::API_KEY}) {
+    v1::DeleteRequest del;
+    del.set_kind(kind);
+    del.set_name(kind == Change::TOOL_OVERRIDE ? "demo/everything/echo" : "ghost");
+    v1::DeleteResponse deleted;
+    EXPECT_EQ(Call(&admin::Stub::Delete, del, &deleted).error_code(), grpc::StatusCode::NOT_FOUND)
+        << Change::Kind_Name(kind);
+  }
+  // Nothing was written, so nothing was audited.
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM audit_log")[0][0], "0");
+}
+
+TEST_F(RegistryAdminTest, ValidationErrorsNameTheField) {
+  MustCreateServer(admin::Stdio("everything"));
+  MustCreateServer(admin::Remote("remote"));
+  MustCreateNamespace("demo", {"everything"});
+  struct Case {
+    std::function<grpc::Status()> call;
+    std::string message;
+  };
+  auto create_server = [&](v1::Server s) {
+    return [this, s] {
+      v1::CreateServerRequest r;
+      *r.mutable_server() = s;
+      v1::ServerResponse response;
+      return Call(&admin::Stub::CreateServer, r, &response);
+    };
+  };
+  auto create_namespace = [&](v1::Namespace ns) {
+    return [this, ns] {
+      v1::CreateNamespaceRequest r;
+      *r.mutable_namespace_() = ns;
+      v1::NamespaceResponse response;
+      return Call(&admin::Stub::CreateNamespace, r, &response);
+    };
+  };
+  auto create_endpoint = [&](v1::Endpoint ep) {
+    return [this, ep] {
+      v1::CreateEndpointRequest r;
+      *r.mutable_endpoint() = ep;
+      v1::EndpointResponse response;
+      return Call(&admin::Stub::CreateEndpoint, r, &response);
+    };
+  };
+  auto create_override = [&](v1::ToolOverride o) {
+    return [this, o] {
+      v1::CreateToolOverrideRequest r;
+      *r.mutable_tool_override() = o;
+      v1::ToolOverrideResponse response;
+      return Call(&admin::Stub::CreateToolOverride, r, &response);
+    };
+  };
+  v1::Server no_url = admin::Remote("web");
+  no_url.clear_url();
+  v1::Server bad_name = admin::Stdio("a__b");
+  v1::Namespace ghost_member;
+  ghost_member.set_name("n");
+  ghost_member.add_servers()->set_server("everything");
+  ghost_member.add_servers()->set_server("ghost");
+  v1::Namespace two_unprefixed;
+  two_unprefixed.set_name("n");
+  two_unprefixed.add_servers()->set_server("everything");
+  two_unprefixed.add_servers()->set_server("remote");
+  two_unprefixed.set_disable_prefix(true);
+  v1::Endpoint unknown_ns;
+  unknown_ns.set_name("e");
+  unknown_ns.set_namespace_("x");
+  v1::Endpoint bad_origin;
+  bad_origin.set_name("e");
+  bad_origin.set_namespace_("demo");
+  bad_origin.add_allowed_origins("https://ok.example");
+  bad_origin.add_allowed_origins("https://app.example/path");
+  v1::Endpoint negative_limit;
+  negative_limit.set_name("e");
+  negative_limit.set_namespace_("demo");
+  negative_limit.set_user_requests_per_minute(-1);
+  v1::ToolOverride bad_json = Override();
+  bad_json.set_annotations("[1, 2]");
+  v1::ToolOverride not_member = Override();
+  not_member.set_server("remote");
+  v1::ToolOverride bad_rename = Override();
+  bad_rename.set_name("say it");
+  std::vector<Case> cases = {
+      {create_server(no_url), "server.url: required for type STREAMABLE_HTTP"},
+      {create_server(bad_name),
+       "server.name: 'a__b' may not contain '__' (the tool prefix separator)"},
+      {create_namespace(ghost_member), "namespace.servers[1]: unknown server 'ghost'"},
+      {create_namespace(two_unprefixed),
+       "namespace.prefix: can only be turned off with a single server"},
+      {create_endpoint(unknown_ns), "endpoint.namespace: unknown namespace 'x'"},
+      {create_endpoint(bad_origin),
+       "endpoint.allowed_origins[1]: 'https://app.example/path' is not an origin: use \"*\" or "
+       "scheme://host[:port] (no path)"},
+      {create_endpoint(negative_limit),
+       "endpoint.user_requests_per_minute: must be 0 (unlimited) or more"},
+      {[this] {
+         v1::CreateUserRequest r;
+         r.mutable_user()->set_email("nobody");
+         v1::UserResponse response;
+         return Call(&admin::Stub::CreateUser, r, &response);
+       },
+       "user.email: 'nobody' is not an email address"},
+      {create_override(bad_json), "tool_override.annotations: must be a JSON object"},
+      {create_override(not_member),
+       "tool_override.server: server 'remote' is not in namespace 'demo'"},
+      {create_override(bad_rename),
+       "tool_override.name: 'say it' is not a tool name: 1-128 of letters, digits, '_', '-' and "
+       "'.'"},
+  };
+  int64_t revision = GlobalRevision();
+  for (const Case& c : cases) {
+    grpc::Status status = c.call();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.message;
+    EXPECT_EQ(status.error_message(), c.message);
+  }
+  EXPECT_EQ(GlobalRevision(), revision);  // nothing was written
+}
+
+TEST_F(RegistryAdminTest, NamespacesEndpointsAndUsersRoundTrip) {
+  MustCreateServer(admin::Stdio("a"));
+  MustCreateServer(admin::Stdio("b"));
+  v1::CreateNamespaceRequest create_ns;
+  create_ns.mutable_namespace_()->set_name("demo");
+  create_ns.mutable_namespace_()->set_description("two servers");
+  create_ns.mutable_namespace_()->add_servers()->set_server("b");
+  auto* member = create_ns.mutable_namespace_()->add_servers();
+  member->set_server("a");
+  member->set_disabled(true);
+  v1::NamespaceResponse ns;
+  ASSERT_TRUE(Call(&admin::Stub::CreateNamespace, create_ns, &ns).ok());
+  v1::GetRequest get;
+  get.set_name("demo");
+  ASSERT_TRUE(Call(&admin::Stub::GetNamespace, get, &ns).ok());
+  ASSERT_EQ(ns.namespace_().servers_size(), 2);
+  EXPECT_EQ(ns.namespace_().servers(0).server(), "b");
+  EXPECT_EQ(ns.namespace_().servers(1).server(), "a");
+  EXPECT_TRUE(ns.namespace_().servers(1).disabled());
+
+  // One server left, prefix off.
+  v1::UpdateNamespaceRequest update_ns;
+  *update_ns.mutable_namespace_() = ns.namespace_();
+  update_ns.mutable_namespace_()->mutable_servers()->RemoveLast();
+  update_ns.mutable_namespace_()->set_disable_prefix(true);
+  update_ns.set_expected_revision(ns.revision());
+  v1::NamespaceResponse updated_ns;
+  ASSERT_TRUE(Call(&admin::Stub::UpdateNamespace, update_ns, &updated_ns).ok());
+  EXPECT_GT(updated_ns.revision(), ns.revision());
+  EXPECT_TRUE(updated_ns.namespace_().disable_prefix());
+  EXPECT_EQ(updated_ns.namespace_().servers_size(), 1);
+
+  v1::CreateEndpointRequest create_ep;
+  v1::Endpoint* ep = create_ep.mutable_endpoint();
+  ep->set_name("demo");
+  ep->set_namespace_("demo");
+  ep->set_enable_api_key_auth(true);
+  ep->set_use_query_param_auth(true);
+  ep->set_user_requests_per_minute(60);
+  ep->set_requests_per_minute(600);
+  ep->add_allowed_origins("https://app.example.com");
+  ep->add_allowed_origins("http://localhost:3000");
+  v1::EndpointResponse created_ep;
+  ASSERT_TRUE(Call(&admin::Stub::CreateEndpoint, create_ep, &created_ep).ok());
+  v1::EndpointResponse got_ep;
+  ASSERT_TRUE(Call(&admin::Stub::GetEndpoint, get, &got_ep).ok());
+  EXPECT_EQ(got_ep.endpoint().SerializeAsString(), create_ep.endpoint().SerializeAsString());
+  EXPECT_EQ(got_ep.revision(), created_ep.revision());
+  v1::UpdateEndpointRequest update_ep;
+  *update_ep.mutable_endpoint() = got_ep.endpoint();
+  update_ep.mutable_endpoint()->set_requests_per_minute(0);
+  update_ep.set_expected_revision(got_ep.revision());
+  ASSERT_TRUE(Call(&admin::Stub::UpdateEndpoint, update_ep, &got_ep).ok());
+  EXPECT_EQ(got_ep.endpoint().requests_per_minute(), 0);
+  EXPECT_EQ(got_ep.endpoint().allowed_origins_size(), 2);
+
+  // The existing list call shows the new fields too.
+  v1::ListEndpointsResponse list;
+  ASSERT_TRUE(Call(&admin::Stub::ListEndpoints, v1::ListRequest(), &list).ok());
+  ASSERT_EQ(list.endpoints_size(), 1);
+  EXPECT_EQ(list.endpoints(0).user_requests_per_minute(), 60);
+
+  v1::CreateUserRequest create_user;
+  create_user.mutable_user()->set_email("dev@example.com");
+  create_user.mutable_user()->set_name("Dev");
+  v1::UserResponse user;
+  ASSERT_TRUE(Call(&admin::Stub::CreateUser, create_user, &user).ok());
+  v1::UpdateUserRequest update_user;
+  *update_user.mutable_user() = user.user();
+  update_user.mutable_user()->set_is_admin(true);
+  update_user.set_expected_revision(user.revision());
+  v1::UserResponse updated_user;
+  ASSERT_TRUE(Call(&admin::Stub::UpdateUser, update_user, &updated_user).ok());
+  EXPECT_TRUE(updated_user.user().is_admin());
+  // A stale update of the user is refused.
+  update_user.mutable_user()->set_name("Stale");
+  grpc::Status status = Call(&admin::Stub::UpdateUser, update_user, &user);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find(StrCat("revision ", updated_user.revision())),
+            std::string::npos)
+      << status.error_message();
+}
+
+TEST_F(RegistryAdminTest, AnObjectsRevisionMovesOnlyWhenItChanges) {
+  v1::ServerResponse a = MustCreateServer(admin::Stdio("a"));
+  v1::ServerResponse b = MustCreateServer(admin::Stdio("b"));
+  EXPECT_EQ(b.revision(), a.revision() + 1);
+  v1::GetRequest get;
+  get.set_name("a");
+  v1::ServerResponse got;
+  ASSERT_TRUE(Call(&admin::Stub::GetServer, get, &got).ok());
+  EXPECT_EQ(got.revision(), a.revision());  // b's write did not touch a
+  // An edit by hand in psql moves it too.
+  db_->Query("UPDATE servers SET description = 'by hand' WHERE name = 'a'");
+  ASSERT_TRUE(Call(&admin::Stub::GetServer, get, &got).ok());
+  EXPECT_EQ(got.revision(), GlobalRevision());
+  EXPECT_GT(got.revision(), b.revision());
+  // So does a membership change to a namespace.
+  v1::NamespaceResponse ns = MustCreateNamespace("n", {"a"});
+  db_->Query("UPDATE namespace_servers SET disabled = true WHERE namespace_name = 'n'");
+  get.set_name("n");
+  v1::NamespaceResponse got_ns;
+  ASSERT_TRUE(Call(&admin::Stub::GetNamespace, get, &got_ns).ok());
+  EXPECT_GT(got_ns.revision(), ns.revision());
+  EXPECT_EQ(got_ns.revision(), GlobalRevision());
+}
+
+TEST_F(RegistryAdminTest, ToolOverridesCrudAndWatch) {
+  MustApply(Demo());
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto reader = stub_->Watch(&watch_context, v1::WatchRequest());
+  v1::WatchEvent first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.snapshot().tool_overrides_size(), 0);
+
+  v1::CreateToolOverrideRequest create;
+  *create.mutable_tool_override() = Override();
+  v1::ToolOverrideResponse created;
+  ASSERT_TRUE(Call(&admin::Stub::CreateToolOverride, create, &created).ok());
+  EXPECT_EQ(created.tool_override().SerializeAsString(), Override().SerializeAsString());
+  std::optional<Change> change = NextChange(reader.get(), Change::TOOL_OVERRIDE);
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->op(), Change::UPSERT);
+  EXPECT_EQ(change->name(), "demo/everything/echo");
+  EXPECT_EQ(change->tool_override().name(), "say");
+
+  v1::GetRequest get;
+  get.set_name("demo/everything/echo");
+  v1::ToolOverrideResponse got;
+  ASSERT_TRUE(Call(&admin::Stub::GetToolOverride, get, &got).ok());
+  EXPECT_EQ(got.revision(), created.revision());
+  EXPECT_EQ(got.tool_override().annotations(), R"({"readOnlyHint":true})");
+
+  // A second override may not take the same name in the namespace.
+  v1::CreateToolOverrideRequest clash;
+  *clash.mutable_tool_override() = Override();
+  clash.mutable_tool_override()->set_server("remote");
+  clash.mutable_tool_override()->set_tool("shout");
+  v1::ToolOverrideResponse response;
+  grpc::Status status = Call(&admin::Stub::CreateToolOverride, clash, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "tool_override.name: 'say' is already the name of tool override "
+            "'demo/everything/echo'");
+  clash.mutable_tool_override()->set_name("");
+  clash.mutable_tool_override()->set_disabled(true);
+  ASSERT_TRUE(Call(&admin::Stub::CreateToolOverride, clash, &response).ok());
+
+  v1::UpdateToolOverrideRequest update;
+  *update.mutable_tool_override() = got.tool_override();
+  update.mutable_tool_override()->set_disabled(true);
+  update.mutable_tool_override()->set_title("");
+  update.set_expected_revision(got.revision());
+  v1::ToolOverrideResponse updated;
+  ASSERT_TRUE(Call(&admin::Stub::UpdateToolOverride, update, &updated).ok());
+  EXPECT_TRUE(updated.tool_override().disabled());
+  change = NextChange(reader.get(), Change::TOOL_OVERRIDE);
+  ASSERT_TRUE(change.has_value());
+  // (The clash's create may come first; read on to the update.)
+  if (change->name() != "demo/everything/echo") {
+    change = NextChange(reader.get(), Change::TOOL_OVERRIDE);
+    ASSERT_TRUE(change.has_value());
+  }
+  EXPECT_TRUE(change->tool_override().disabled());
+  status = Call(&admin::Stub::UpdateToolOverride, update, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::ListToolOverridesRequest list_request;
+  list_request.set_namespace_("demo");
+  v1::ListToolOverridesResponse list;
+  ASSERT_TRUE(Call(&admin::Stub::ListToolOverrides, list_request, &list).ok());
+  ASSERT_EQ(list.tool_overrides_size(), 2);
+  EXPECT_EQ(list.tool_overrides(0).tool(), "echo");
+  EXPECT_EQ(list.tool_overrides(1).server(), "remote");
+  list_request.set_namespace_("other");
+  ASSERT_TRUE(Call(&admin::Stub::ListToolOverrides, list_request, &list).ok());
+  EXPECT_EQ(list.tool_overrides_size(), 0);
+
+  v1::DeleteRequest del;
+  del.set_kind(Change::TOOL_OVERRIDE);
+  del.set_name("demo/everything/echo");
+  v1::DeleteResponse deleted;
+  ASSERT_TRUE(Call(&admin::Stub::Delete, del, &deleted).ok());
+  change = NextChange(reader.get(), Change::TOOL_OVERRIDE);
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->op(), Change::DELETE);
+  EXPECT_EQ(change->name(), "demo/everything/echo");
+
+  // Deleting the namespace takes its remaining overrides with it.
+  del.set_kind(Change::ENDPOINT);
+  del.set_name("demo");
+  ASSERT_TRUE(Call(&admin::Stub::Delete, del, &deleted).ok());
+  del.set_kind(Change::NAMESPACE);
+  ASSERT_TRUE(Call(&admin::Stub::Delete, del, &deleted).ok());
+  change = NextChange(reader.get(), Change::TOOL_OVERRIDE);
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->op(), Change::DELETE);
+  EXPECT_EQ(change->name(), "demo/remote/shout");
+  watch_context.TryCancel();
+  reader->Finish();
+
+  // A new watcher's snapshot carries overrides.
+  v1::CreateNamespaceRequest ns;
+  ns.mutable_namespace_()->set_name("demo");
+  ns.mutable_namespace_()->add_servers()->set_server("everything");
+  v1::NamespaceResponse ns_response;
+  ASSERT_TRUE(Call(&admin::Stub::CreateNamespace, ns, &ns_response).ok());
+  ASSERT_TRUE(Call(&admin::Stub::CreateToolOverride, create, &created).ok());
+  grpc::ClientContext second_context;
+  second_context.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto second = stub_->Watch(&second_context, v1::WatchRequest());
+  ASSERT_TRUE(second->Read(&first));
+  ASSERT_EQ(first.snapshot().tool_overrides_size(), 1);
+  EXPECT_EQ(first.snapshot().tool_overrides(0).name(), "say");
+  second_context.TryCancel();
+  second->Finish();
+}
+
+TEST_F(RegistryAdminTest, ApiKeysCarryExpiryAndScopeListWithoutHashesAndRevoke) {
+  MustApply(Demo());
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto reader = stub_->Watch(&watch_context, v1::WatchRequest());
+  v1::WatchEvent first;
+  ASSERT_TRUE(reader->Read(&first));
+
+  const int64_t expires = std::time(nullptr) + 3600;
+  v1::CreateApiKeyRequest request;
+  request.set_user_email("dev@example.com");
+  request.set_name("ci");
+  request.set_expires_unix(expires);
+  request.add_endpoints("demo");
+  v1::CreateApiKeyResponse created;
+  ASSERT_TRUE(Call(&admin::Stub::CreateApiKey, request, &created).ok());
+  EXPECT_EQ(created.api_key().expires_unix(), expires);
+
+  // Auth sees the key with its hash, expiry and scope.
+  std::optional<Change> change = NextChange(reader.get(), Change::API_KEY);
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->op(), Change::UPSERT);
+  EXPECT_EQ(change->api_key().key_sha256(), crypto::Sha256Hex(created.key()));
+  EXPECT_EQ(change->api_key().expires_unix(), expires);
+  ASSERT_EQ(change->api_key().endpoints_size(), 1);
+  EXPECT_EQ(change->api_key().endpoints(0), "demo");
+
+  // Admins see the prefix, never the hash or the key.
+  v1::CreateApiKeyRequest other;
+  other.set_user_email("dev@example.com");
+  v1::CreateApiKeyResponse other_created;
+  ASSERT_TRUE(Call(&admin::Stub::CreateApiKey, other, &other_created).ok());
+  EXPECT_EQ(other_created.api_key().expires_unix(), 0);
+  v1::ListApiKeysResponse list;
+  ASSERT_TRUE(Call(&admin::Stub::ListApiKeys, v1::ListApiKeysRequest(), &list).ok());
+  ASSERT_EQ(list.api_keys_size(), 2);
+  for (const v1::ApiKey& key : list.api_keys()) {
+    EXPECT_TRUE(key.key_sha256().empty());
+    EXPECT_EQ(key.user_email(), "dev@example.com");
+    EXPECT_GT(key.created_unix(), 1600000000);
+  }
+  EXPECT_EQ(list.SerializeAsString().find(created.key()), std::string::npos);
+  EXPECT_EQ(list.SerializeAsString().find(crypto::Sha256Hex(created.key())), std::string::npos);
+  const v1::ApiKey& ci =
+      list.api_keys(0).id() == created.api_key().id() ? list.api_keys(0) : list.api_keys(1);
+  EXPECT_EQ(ci.prefix(), created.key().substr(0, 8));
+  EXPECT_EQ(ci.name(), "ci");
+  EXPECT_EQ(ci.expires_unix(), expires);
+  v1::ListApiKeysRequest by_user;
+  by_user.set_user_email("nobody@example.com");
+  ASSERT_TRUE(Call(&admin::Stub::ListApiKeys, by_user, &list).ok());
+  EXPECT_EQ(list.api_keys_size(), 0);
+
+  // Bad expiry or scope.
+  v1::CreateApiKeyRequest bad = request;
+  bad.set_expires_unix(1000);
+  v1::CreateApiKeyResponse response;
+  grpc::Status status = Call(&admin::Stub::CreateApiKey, bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "expires_unix: must be in the future (or 0 for never)");
+  bad = request;
+  bad.add_endpoints("ghost");
+  status = Call(&admin::Stub::CreateApiKey, bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "endpoints[1]: unknown endpoint 'ghost'");
+
+  // Revoking is a delete that watchers see at once.
+  v1::DeleteRequest revoke;
+  revoke.set_kind(Change::API_KEY);
+  revoke.set_name(created.api_key().id());
+  v1::DeleteResponse revoked;
+  ASSERT_TRUE(Call(&admin::Stub::Delete, revoke, &revoked).ok());
+  change = NextChange(reader.get(), Change::API_KEY);
+  ASSERT_TRUE(change.has_value());
+  if (change->op() == Change::UPSERT) change = NextChange(reader.get(), Change::API_KEY);
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->op(), Change::DELETE);
+  EXPECT_EQ(change->name(), created.api_key().id());
+  ASSERT_TRUE(Call(&admin::Stub::ListApiKeys, v1::ListApiKeysRequest(), &list).ok());
+  EXPECT_EQ(list.api_keys_size(), 1);
+  watch_context.TryCancel();
+  reader->Finish();
+}
+
+TEST_F(RegistryAdminTest, EveryWriteIsAuditedWithSecretsRedacted) {
+  v1::ServerResponse created = MustCreateServer(admin::Remote("remote"));
+  v1::UpdateServerRequest update;
+  *update.mutable_server() = admin::Remote("remote");
+  update.mutable_server()->set_bearer_token("rotated-secret");
+  update.set_expected_revision(created.revision());
+  v1::ServerResponse updated;
+  ASSERT_TRUE(Call(&admin::Stub::UpdateServer, update, &updated).ok());
+  {
+    // Apply and key creation are audited too; this caller gives no name.
+    v1::ApplyRequest apply = Demo();
+    apply.clear_servers();
+    apply.clear_namespaces();
+    apply.clear_endpoints();
+    v1::ApplyResponse applied;
+    ASSERT_TRUE(admin::Rpc(stub_.get(), &admin::Stub::Apply, apply, &applied, "").ok());
+  }
+  v1::CreateApiKeyRequest key_request;
+  key_request.set_user_email("dev@example.com");
+  v1::CreateApiKeyResponse key;
+  ASSERT_TRUE(Call(&admin::Stub::CreateApiKey, key_request, &key, "bob").ok());
+  v1::DeleteRequest del;
+  del.set_kind(Change::SERVER);
+  del.set_name("remote");
+  v1::DeleteResponse deleted;
+  ASSERT_TRUE(Call(&admin::Stub::Delete, del, &deleted).ok());
+  int64_t revision = GlobalRevision();
+
+  v1::ListAuditResponse audit;
+  ASSERT_TRUE(Call(&admin::Stub::ListAudit, v1::ListAuditRequest(), &audit).ok());
+  ASSERT_EQ(audit.entries_size(), 5);
+  std::vector<std::string> seen;
+  for (const v1::AuditEntry& e : audit.entries()) {
+    seen.push_back(
+        StrCat(e.actor(), " ", e.action(), " ", Change::Kind_Name(e.kind()), " ", e.name()));
+    EXPECT_GT(e.at_unix(), 1600000000);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "alice delete SERVER remote",
+                      StrCat("bob create API_KEY ", key.api_key().id()),
+                      "unknown apply USER dev@example.com",
+                      "alice update SERVER remote",
+                      "alice create SERVER remote",
+                  }));
+  EXPECT_GT(audit.entries(0).id(), audit.entries(1).id());
+  // Before and after are there (as Postgres prints jsonb), with every secret (and the key's
+  // hash) redacted.
+  const v1::AuditEntry& update_entry = audit.entries(3);
+  EXPECT_NE(update_entry.before_json().find("\"bearer_token\": \"***\""), std::string::npos)
+      << update_entry.before_json();
+  EXPECT_NE(update_entry.after_json().find("\"url\": \"https://example.test/mcp\""),
+            std::string::npos)
+      << update_entry.after_json();
+  EXPECT_TRUE(audit.entries(4).before_json().empty());
+  EXPECT_TRUE(audit.entries(0).after_json().empty());
+  EXPECT_NE(audit.entries(1).after_json().find(key.api_key().prefix()), std::string::npos);
+  std::string everything =
+      audit.SerializeAsString() + db_->Query(
+                                      "SELECT string_agg(row_to_json(a)::text, '') "
+                                      "FROM audit_log a")[0][0];
+  for (const std::string& secret :
+       {std::string("bearer-secret"), std::string("rotated-secret"), std::string("header-secret"),
+        key.key(), crypto::Sha256Hex(key.key())}) {
+    EXPECT_EQ(everything.find(secret), std::string::npos) << secret;
+  }
+  // Writing the audit log does not move the configuration's revision.
+  EXPECT_EQ(revision, deleted.revision());
+
+  v1::ListAuditRequest filter;
+  filter.set_kind(Change::SERVER);
+  filter.set_name("remote");
+  filter.set_limit(2);
+  ASSERT_TRUE(Call(&admin::Stub::ListAudit, filter, &audit).ok());
+  ASSERT_EQ(audit.entries_size(), 2);
+  EXPECT_EQ(audit.entries(0).action(), "delete");
+  EXPECT_EQ(audit.entries(1).action(), "update");
+  filter = v1::ListAuditRequest();
+  filter.set_since_unix(std::time(nullptr) + 3600);
+  ASSERT_TRUE(Call(&admin::Stub::ListAudit, filter, &audit).ok());
+  EXPECT_EQ(audit.entries_size(), 0);
+  filter.set_limit(5000);
+  grpc::Status status = Call(&admin::Stub::ListAudit, filter, &audit);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "limit: must be between 0 and 1000");
 }
 
 }  // namespace

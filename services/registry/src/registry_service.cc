@@ -1,7 +1,9 @@
 #include "services/registry/src/registry_service.h"
 
+#include <ctime>
 #include <utility>
 
+#include "services/registry/src/admin_validation.h"
 #include "services/registry/src/secrets.h"
 #include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
@@ -18,23 +20,8 @@ constexpr std::chrono::milliseconds kListenSlice{250};
 constexpr std::string_view kKeyPrefix = "sk_sb_";
 constexpr size_t kKeyRandomBytes = 32;
 constexpr size_t kShownPrefixLength = 8;
-
-std::string_view KindName(Change::Kind kind) {
-  switch (kind) {
-    case Change::SERVER:
-      return "server";
-    case Change::NAMESPACE:
-      return "namespace";
-    case Change::ENDPOINT:
-      return "endpoint";
-    case Change::USER:
-      return "user";
-    case Change::API_KEY:
-      return "api_key";
-    default:
-      return "unknown";
-  }
-}
+constexpr int kDefaultAuditLimit = 100;
+constexpr int kMaxAuditLimit = 1000;
 
 }  // namespace
 
@@ -95,7 +82,8 @@ void RegistryService::RunOnPool(std::string_view what, Done<T> done, Work work) 
   (*shared_done)(absl::ResourceExhaustedError("the registry is busy; try again"));
 }
 
-void RegistryService::Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> done) {
+void RegistryService::Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> done,
+                            std::string actor) {
   absl::Status valid = config::ValidateApply(request);
   if (!valid.ok()) {
     done(absl::InvalidArgumentError(std::string(MessageOf(valid))));
@@ -103,9 +91,9 @@ void RegistryService::Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> do
   }
   RunOnPool<v1::ApplyResponse>(
       "apply", std::move(done),
-      [this,
-       request = std::move(request)](ConfigStore& store) -> absl::StatusOr<v1::ApplyResponse> {
-        SB_ASSIGN_OR_RETURN(ApplyOutcome outcome, store.Apply(request));
+      [this, request = std::move(request),
+       actor = std::move(actor)](ConfigStore& store) -> absl::StatusOr<v1::ApplyResponse> {
+        SB_ASSIGN_OR_RETURN(ApplyOutcome outcome, store.Apply(request, actor));
         if (!request.dry_run() && !outcome.changes.empty()) PublishAfterWrite(store);
         v1::ApplyResponse response;
         response.set_revision(outcome.revision);
@@ -116,7 +104,8 @@ void RegistryService::Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> do
         log::Info(request.dry_run() ? "apply planned (dry run)" : "configuration applied",
                   {{"revision", outcome.revision},
                    {"changes", response.changes_size()},
-                   {"dry_run", request.dry_run()}});
+                   {"dry_run", request.dry_run()},
+                   {"actor", actor}});
         return response;
       });
 }
@@ -167,9 +156,14 @@ void RegistryService::ListUsers(Done<v1::ListUsersResponse> done) {
 }
 
 void RegistryService::CreateApiKey(const v1::CreateApiKeyRequest& request,
-                                   Done<v1::CreateApiKeyResponse> done) {
+                                   Done<v1::CreateApiKeyResponse> done, std::string actor) {
   if (request.user_email().empty()) {
     done(absl::InvalidArgumentError("user_email: required"));
+    return;
+  }
+  if (request.expires_unix() < 0 ||
+      (request.expires_unix() > 0 && request.expires_unix() <= std::time(nullptr))) {
+    done(absl::InvalidArgumentError("expires_unix: must be in the future (or 0 for never)"));
     return;
   }
   std::string key;
@@ -185,13 +179,16 @@ void RegistryService::CreateApiKey(const v1::CreateApiKeyRequest& request,
   record.set_name(request.name().empty() ? "default" : request.name());
   record.set_prefix(key.substr(0, kShownPrefixLength));
   record.set_key_sha256(crypto::Sha256Hex(key));
+  record.set_expires_unix(request.expires_unix());
+  *record.mutable_endpoints() = request.endpoints();
   RunOnPool<v1::CreateApiKeyResponse>(
       "create api key", std::move(done),
-      [this, record = std::move(record),
-       key = std::move(key)](ConfigStore& store) -> absl::StatusOr<v1::CreateApiKeyResponse> {
-        SB_ASSIGN_OR_RETURN(v1::ApiKey stored, store.InsertApiKey(record));
+      [this, record = std::move(record), key = std::move(key),
+       actor = std::move(actor)](ConfigStore& store) -> absl::StatusOr<v1::CreateApiKeyResponse> {
+        SB_ASSIGN_OR_RETURN(v1::ApiKey stored, store.InsertApiKey(record, actor));
         PublishAfterWrite(store);
-        log::Info("api key created", {{"id", stored.id()}, {"user", stored.user_email()}});
+        log::Info("api key created",
+                  {{"id", stored.id()}, {"user", stored.user_email()}, {"actor", actor}});
         v1::CreateApiKeyResponse response;
         *response.mutable_api_key() = std::move(stored);
         response.set_key(key);
@@ -199,17 +196,19 @@ void RegistryService::CreateApiKey(const v1::CreateApiKeyRequest& request,
       });
 }
 
-void RegistryService::Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done) {
+void RegistryService::Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done,
+                             std::string actor) {
   switch (request.kind()) {
     case Change::SERVER:
     case Change::NAMESPACE:
     case Change::ENDPOINT:
     case Change::USER:
     case Change::API_KEY:
+    case Change::TOOL_OVERRIDE:
       break;
     default:
-      done(
-          absl::InvalidArgumentError("kind: must be SERVER, NAMESPACE, ENDPOINT, USER or API_KEY"));
+      done(absl::InvalidArgumentError(
+          "kind: must be SERVER, NAMESPACE, ENDPOINT, USER, API_KEY or TOOL_OVERRIDE"));
       return;
   }
   if (request.name().empty()) {
@@ -218,15 +217,125 @@ void RegistryService::Delete(v1::DeleteRequest request, Done<v1::DeleteResponse>
   }
   RunOnPool<v1::DeleteResponse>(
       "delete", std::move(done),
-      [this,
-       request = std::move(request)](ConfigStore& store) -> absl::StatusOr<v1::DeleteResponse> {
-        SB_ASSIGN_OR_RETURN(int64_t revision, store.Delete(request.kind(), request.name()));
+      [this, request = std::move(request),
+       actor = std::move(actor)](ConfigStore& store) -> absl::StatusOr<v1::DeleteResponse> {
+        SB_ASSIGN_OR_RETURN(int64_t revision, store.Delete(request.kind(), request.name(), actor));
         PublishAfterWrite(store);
-        log::Info(
-            "object deleted",
-            {{"kind", KindName(request.kind())}, {"name", request.name()}, {"revision", revision}});
+        log::Info("object deleted", {{"kind", ObjectField(request.kind())},
+                                     {"name", request.name()},
+                                     {"revision", revision},
+                                     {"actor", actor}});
         v1::DeleteResponse response;
         response.set_revision(revision);
+        return response;
+      });
+}
+
+namespace {
+
+bool Editable(Change::Kind kind) {
+  return kind == Change::SERVER || kind == Change::NAMESPACE || kind == Change::ENDPOINT ||
+         kind == Change::USER || kind == Change::TOOL_OVERRIDE;
+}
+
+}  // namespace
+
+void RegistryService::Get(Change::Kind kind, std::string key, Done<StoredObject> done) {
+  if (!Editable(kind)) {
+    done(absl::InvalidArgumentError(
+        "kind: must be SERVER, NAMESPACE, ENDPOINT, USER or TOOL_OVERRIDE"));
+    return;
+  }
+  if (key.empty()) {
+    done(absl::InvalidArgumentError("name: required"));
+    return;
+  }
+  RunOnPool<StoredObject>(
+      "get", std::move(done),
+      [kind, key = std::move(key)](ConfigStore& store) -> absl::StatusOr<StoredObject> {
+        SB_ASSIGN_OR_RETURN(StoredObject found, store.Get(kind, key));
+        BlankSecrets(&found.object);
+        return found;
+      });
+}
+
+void RegistryService::Put(WriteMode mode, Change object, int64_t expected_revision,
+                          std::string actor, Done<StoredObject> done) {
+  if (!Editable(object.kind())) {
+    done(absl::InvalidArgumentError(
+        "kind: must be SERVER, NAMESPACE, ENDPOINT, USER or TOOL_OVERRIDE"));
+    return;
+  }
+  if (mode == WriteMode::kUpdate && expected_revision <= 0) {
+    done(absl::InvalidArgumentError(
+        "expected_revision: required: the revision the object was read at (Get returns it)"));
+    return;
+  }
+  RunOnPool<StoredObject>(
+      mode == WriteMode::kCreate ? "create" : "update", std::move(done),
+      [this, mode, object = std::move(object), expected_revision,
+       actor = std::move(actor)](ConfigStore& store) -> absl::StatusOr<StoredObject> {
+        SB_ASSIGN_OR_RETURN(StoredObject stored, store.Put(mode, object, expected_revision, actor));
+        PublishAfterWrite(store);
+        log::Info(mode == WriteMode::kCreate ? "object created" : "object updated",
+                  {{"kind", ObjectField(stored.object.kind())},
+                   {"name", stored.object.name()},
+                   {"revision", stored.revision},
+                   {"actor", actor}});
+        BlankSecrets(&stored.object);
+        return stored;
+      });
+}
+
+void RegistryService::ListToolOverrides(v1::ListToolOverridesRequest request,
+                                        Done<v1::ListToolOverridesResponse> done) {
+  RunOnPool<v1::ListToolOverridesResponse>(
+      "list tool overrides", std::move(done),
+      [request = std::move(request)](
+          ConfigStore& store) -> absl::StatusOr<v1::ListToolOverridesResponse> {
+        SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, store.LoadSnapshot());
+        v1::ListToolOverridesResponse response;
+        for (v1::ToolOverride& o : *snapshot.mutable_tool_overrides()) {
+          if (!request.namespace_().empty() && o.namespace_() != request.namespace_()) continue;
+          *response.add_tool_overrides() = std::move(o);
+        }
+        return response;
+      });
+}
+
+void RegistryService::ListApiKeys(v1::ListApiKeysRequest request,
+                                  Done<v1::ListApiKeysResponse> done) {
+  RunOnPool<v1::ListApiKeysResponse>(
+      "list api keys", std::move(done),
+      [request =
+           std::move(request)](ConfigStore& store) -> absl::StatusOr<v1::ListApiKeysResponse> {
+        SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, store.LoadSnapshot());
+        v1::ListApiKeysResponse response;
+        for (v1::ApiKey& key : *snapshot.mutable_api_keys()) {
+          if (!request.user_email().empty() && key.user_email() != request.user_email()) continue;
+          BlankSecrets(&key);
+          *response.add_api_keys() = std::move(key);
+        }
+        return response;
+      });
+}
+
+void RegistryService::ListAudit(v1::ListAuditRequest request, Done<v1::ListAuditResponse> done) {
+  if (request.limit() < 0 || request.limit() > kMaxAuditLimit) {
+    done(absl::InvalidArgumentError(StrCat("limit: must be between 0 and ", kMaxAuditLimit)));
+    return;
+  }
+  if (request.since_unix() < 0) {
+    done(absl::InvalidArgumentError("since_unix: must not be negative"));
+    return;
+  }
+  if (request.limit() == 0) request.set_limit(kDefaultAuditLimit);
+  RunOnPool<v1::ListAuditResponse>(
+      "list audit", std::move(done),
+      [request = std::move(request)](ConfigStore& store) -> absl::StatusOr<v1::ListAuditResponse> {
+        SB_ASSIGN_OR_RETURN(std::vector<v1::AuditEntry> entries, store.ListAudit(request));
+        v1::ListAuditResponse response;
+        for (v1::AuditEntry& e : entries) *response.add_entries() = std::move(e);
         return response;
       });
 }

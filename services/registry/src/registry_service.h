@@ -55,7 +55,9 @@ class RegistryService {
   // Validates with config::ValidateApply (InvalidArgument naming the field), then upserts the
   // request in one transaction (or, with dry_run, only computes the changes). The response
   // lists the objects changed, with secrets blanked.
-  void Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> done);
+  // `actor` (the caller, for the audit log) defaults to "unknown" in every write.
+  void Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> done,
+             std::string actor = kUnknownActor);
 
   // The stored objects, sorted by key, server secrets blanked.
   void ListServers(Done<v1::ListServersResponse> done);
@@ -64,11 +66,37 @@ class RegistryService {
   void ListUsers(Done<v1::ListUsersResponse> done);
 
   // Mints "sk_sb_" + 64 hex characters for an existing user (NotFound otherwise), stores only
-  // its SHA-256 and prefix, and returns the clear key: the only time it is ever available.
-  void CreateApiKey(const v1::CreateApiKeyRequest& request, Done<v1::CreateApiKeyResponse> done);
+  // its SHA-256 and prefix (with the optional expiry, which must be in the future, and
+  // endpoint scope, which must name existing endpoints), and returns the clear key: the only
+  // time it is ever available.
+  void CreateApiKey(const v1::CreateApiKeyRequest& request, Done<v1::CreateApiKeyResponse> done,
+                    std::string actor = kUnknownActor);
 
-  // Deletes one object by kind and key; see ConfigStore::Delete for the errors.
-  void Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done);
+  // Deletes one object by kind and key (revoking an API key); see ConfigStore::Delete.
+  void Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done,
+              std::string actor = kUnknownActor);
+
+  // One object (server, namespace, endpoint, user or tool override) with the revision at
+  // which it last changed, server secrets blanked. NotFound when it does not exist.
+  void Get(v1::Change::Kind kind, std::string key, Done<StoredObject> done);
+
+  // Creates or replaces one object: `object` is UpsertChange(the object). See ConfigStore::Put
+  // for the checks and errors; an update without expected_revision is InvalidArgument. The
+  // write reaches this replica's watchers before the answer, which is the object as stored
+  // (server secrets blanked) with its new revision.
+  void Put(WriteMode mode, v1::Change object, int64_t expected_revision, std::string actor,
+           Done<StoredObject> done);
+
+  // Tool overrides, all or one namespace's, sorted by key.
+  void ListToolOverrides(v1::ListToolOverridesRequest request,
+                         Done<v1::ListToolOverridesResponse> done);
+
+  // API keys, all or one user's, sorted by id, without their hashes.
+  void ListApiKeys(v1::ListApiKeysRequest request, Done<v1::ListApiKeysResponse> done);
+
+  // Audit rows, newest first, filtered by kind, key and time; `limit` 0 means 100, and more
+  // than 1000 is InvalidArgument.
+  void ListAudit(v1::ListAuditRequest request, Done<v1::ListAuditResponse> done);
 
   // The feed behind the Watch RPC.
   WatchHub& watch_hub() { return hub_; }

@@ -44,8 +44,8 @@ bool EraseByKey(google::protobuf::RepeatedPtrField<T>* list, const std::string& 
 }
 
 template <typename T>
-void Put(google::protobuf::RepeatedPtrField<T>* list, const T& object,
-         const std::string& (T::*key_of)() const) {
+void PutByKey(google::protobuf::RepeatedPtrField<T>* list, const T& object,
+              const std::string& (T::*key_of)() const) {
   EraseByKey(list, (object.*key_of)(), key_of);
   *list->Add() = object;
 }
@@ -68,22 +68,28 @@ class FakeConfigStore : public ConfigStore {
     std::lock_guard<std::mutex> lock(db_->mu);
     return db_->snapshot.revision();
   }
-  absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request) override {
+  using ConfigStore::Apply;
+  using ConfigStore::Delete;
+  using ConfigStore::InsertApiKey;
+
+  absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request, const std::string&) override {
     std::lock_guard<std::mutex> lock(db_->mu);
     ApplyOutcome out{db_->snapshot.revision(), PlanApply(db_->snapshot, request)};
     if (request.dry_run() || out.changes.empty()) return out;
     v1::Snapshot& s = db_->snapshot;
     for (const Change& c : out.changes) {
-      if (c.has_server()) Put(s.mutable_servers(), c.server(), &v1::Server::name);
-      if (c.has_namespace_()) Put(s.mutable_namespaces(), c.namespace_(), &v1::Namespace::name);
-      if (c.has_endpoint()) Put(s.mutable_endpoints(), c.endpoint(), &v1::Endpoint::name);
-      if (c.has_user()) Put(s.mutable_users(), c.user(), &v1::User::email);
+      if (c.has_server()) PutByKey(s.mutable_servers(), c.server(), &v1::Server::name);
+      if (c.has_namespace_())
+        PutByKey(s.mutable_namespaces(), c.namespace_(), &v1::Namespace::name);
+      if (c.has_endpoint()) PutByKey(s.mutable_endpoints(), c.endpoint(), &v1::Endpoint::name);
+      if (c.has_user()) PutByKey(s.mutable_users(), c.user(), &v1::User::email);
     }
     db_->Bump();
     out.revision = s.revision();
     return out;
   }
-  absl::StatusOr<int64_t> Delete(Change::Kind kind, const std::string& key) override {
+  absl::StatusOr<int64_t> Delete(Change::Kind kind, const std::string& key,
+                                 const std::string&) override {
     std::lock_guard<std::mutex> lock(db_->mu);
     v1::Snapshot& s = db_->snapshot;
     bool found = false;
@@ -95,7 +101,16 @@ class FakeConfigStore : public ConfigStore {
     db_->Bump();
     return s.revision();
   }
-  absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key) override {
+  absl::StatusOr<StoredObject> Get(Change::Kind, const std::string&) override {
+    return absl::UnimplementedError("not faked");
+  }
+  absl::StatusOr<StoredObject> Put(WriteMode, const Change&, int64_t, const std::string&) override {
+    return absl::UnimplementedError("not faked");
+  }
+  absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const v1::ListAuditRequest&) override {
+    return absl::UnimplementedError("not faked");
+  }
+  absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key, const std::string&) override {
     std::lock_guard<std::mutex> lock(db_->mu);
     bool user_exists = false;
     for (const auto& u : db_->snapshot.users()) user_exists |= u.email() == key.user_email();

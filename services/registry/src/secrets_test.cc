@@ -47,5 +47,45 @@ TEST(SecretsTest, BlanksTheServerInAChange) {
   EXPECT_EQ(user.user().email(), "a@b.c");
 }
 
+TEST(SecretsTest, RestoresBlankedSecretsFromTheStoredServer) {
+  v1::Server stored;
+  stored.set_bearer_token("tok");
+  (*stored.mutable_env())["A"] = "a-secret";
+  (*stored.mutable_headers())["H"] = "h-secret";
+  v1::Server incoming = stored;
+  BlankSecrets(&incoming);
+  (*incoming.mutable_env())["B"] = "new";
+  ASSERT_TRUE(RestoreBlankedSecrets(&incoming, &stored, "server").ok());
+  EXPECT_EQ(incoming.bearer_token(), "tok");
+  EXPECT_EQ(incoming.env().at("A"), "a-secret");
+  EXPECT_EQ(incoming.env().at("B"), "new");
+  EXPECT_EQ(incoming.headers().at("H"), "h-secret");
+
+  v1::Server fresh;
+  fresh.set_bearer_token("***");
+  absl::Status status = RestoreBlankedSecrets(&fresh, nullptr, "server");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "server.bearer_token: '***' keeps the stored value, but none is stored");
+}
+
+TEST(SecretsTest, RedactedJsonHidesSecretsAndKeyHashes) {
+  v1::Change server;
+  server.mutable_server()->set_name("s");
+  server.mutable_server()->set_bearer_token("tok-secret");
+  (*server.mutable_server()->mutable_env())["A"] = "env-secret";
+  std::string json = RedactedJson(server);
+  EXPECT_NE(json.find("\"name\":\"s\""), std::string::npos) << json;
+  EXPECT_EQ(json.find("secret"), std::string::npos) << json;
+
+  v1::Change key;
+  key.mutable_api_key()->set_prefix("sk_sb_12");
+  key.mutable_api_key()->set_key_sha256(std::string(64, 'f'));
+  json = RedactedJson(key);
+  EXPECT_NE(json.find("sk_sb_12"), std::string::npos) << json;
+  EXPECT_EQ(json.find("ffff"), std::string::npos) << json;
+  EXPECT_EQ(RedactedJson(v1::Change()), "");
+}
+
 }  // namespace
 }  // namespace switchboard::registry

@@ -17,12 +17,14 @@ const std::string& KeyOf(const v1::Namespace& n) { return n.name(); }
 const std::string& KeyOf(const v1::Endpoint& e) { return e.name(); }
 const std::string& KeyOf(const v1::User& u) { return u.email(); }
 const std::string& KeyOf(const v1::ApiKey& k) { return k.id(); }
+std::string KeyOf(const v1::ToolOverride& o) { return ToolOverrideKey(o); }
 
 void SetObject(Change* c, const v1::Server& s) { *c->mutable_server() = s; }
 void SetObject(Change* c, const v1::Namespace& n) { *c->mutable_namespace_() = n; }
 void SetObject(Change* c, const v1::Endpoint& e) { *c->mutable_endpoint() = e; }
 void SetObject(Change* c, const v1::User& u) { *c->mutable_user() = u; }
 void SetObject(Change* c, const v1::ApiKey& k) { *c->mutable_api_key() = k; }
+void SetObject(Change* c, const v1::ToolOverride& o) { *c->mutable_tool_override() = o; }
 
 template <typename T>
 std::map<std::string, const T*> Index(const google::protobuf::RepeatedPtrField<T>& list) {
@@ -87,6 +89,19 @@ void SortByKey(google::protobuf::RepeatedPtrField<T>* list) {
 
 }  // namespace
 
+std::string ToolOverrideKey(const v1::ToolOverride& o) {
+  return o.namespace_() + "/" + o.server() + "/" + o.tool();
+}
+
+Change UpsertChange(const v1::Server& object) { return Upsert(Change::SERVER, object); }
+Change UpsertChange(const v1::Namespace& object) { return Upsert(Change::NAMESPACE, object); }
+Change UpsertChange(const v1::Endpoint& object) { return Upsert(Change::ENDPOINT, object); }
+Change UpsertChange(const v1::User& object) { return Upsert(Change::USER, object); }
+Change UpsertChange(const v1::ApiKey& object) { return Upsert(Change::API_KEY, object); }
+Change UpsertChange(const v1::ToolOverride& object) {
+  return Upsert(Change::TOOL_OVERRIDE, object);
+}
+
 std::vector<Change> DiffSnapshots(const v1::Snapshot& before, const v1::Snapshot& after) {
   std::vector<Change> out;
   DiffUpserts(Change::SERVER, before.servers(), after.servers(), &out);
@@ -94,6 +109,8 @@ std::vector<Change> DiffSnapshots(const v1::Snapshot& before, const v1::Snapshot
   DiffUpserts(Change::ENDPOINT, before.endpoints(), after.endpoints(), &out);
   DiffUpserts(Change::USER, before.users(), after.users(), &out);
   DiffUpserts(Change::API_KEY, before.api_keys(), after.api_keys(), &out);
+  DiffUpserts(Change::TOOL_OVERRIDE, before.tool_overrides(), after.tool_overrides(), &out);
+  DiffDeletes(Change::TOOL_OVERRIDE, before.tool_overrides(), after.tool_overrides(), &out);
   DiffDeletes(Change::API_KEY, before.api_keys(), after.api_keys(), &out);
   DiffDeletes(Change::USER, before.users(), after.users(), &out);
   DiffDeletes(Change::ENDPOINT, before.endpoints(), after.endpoints(), &out);
@@ -117,6 +134,7 @@ void SortSnapshot(v1::Snapshot* snapshot) {
   SortByKey(snapshot->mutable_endpoints());
   SortByKey(snapshot->mutable_users());
   SortByKey(snapshot->mutable_api_keys());
+  SortByKey(snapshot->mutable_tool_overrides());
 }
 
 }  // namespace switchboard::registry

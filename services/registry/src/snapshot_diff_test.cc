@@ -173,5 +173,35 @@ TEST(SortSnapshotTest, SortsEveryListByKey) {
   EXPECT_EQ(s.api_keys(0).id(), "1");
 }
 
+TEST(SnapshotDiffTest, ToolOverridesAreKeyedByNamespaceServerAndTool) {
+  v1::Snapshot before = Base();
+  v1::ToolOverride* o = before.add_tool_overrides();
+  o->set_namespace_("n");
+  o->set_server("a");
+  o->set_tool("echo");
+  v1::Snapshot after = before;
+  after.mutable_tool_overrides(0)->set_disabled(true);
+  v1::ToolOverride* added = after.add_tool_overrides();
+  *added = before.tool_overrides(0);
+  added->set_tool("sum");
+  std::vector<Change> changes = DiffSnapshots(before, after);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].kind(), Change::TOOL_OVERRIDE);
+  EXPECT_EQ(changes[0].name(), "n/a/echo");
+  EXPECT_TRUE(changes[0].tool_override().disabled());
+  EXPECT_EQ(changes[1].name(), "n/a/sum");
+
+  // A namespace gone with its override: the override's delete comes before the namespace's.
+  v1::Snapshot emptied = after;
+  emptied.clear_tool_overrides();
+  emptied.clear_endpoints();
+  emptied.clear_namespaces();
+  changes = DiffSnapshots(after, emptied);
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[0].kind(), Change::TOOL_OVERRIDE);
+  EXPECT_EQ(changes[0].op(), Change::DELETE);
+  EXPECT_EQ(changes[3].kind(), Change::NAMESPACE);
+}
+
 }  // namespace
 }  // namespace switchboard::registry

@@ -2,6 +2,8 @@
 
 #include <absl/status/statusor.h>
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +28,30 @@ absl::Status ValidateApply(const registry::v1::ApplyRequest& request);
 // Checks a server, namespace or endpoint name: 1-64 of [A-Za-z0-9_-], no "__" (the prefix
 // separator).
 absl::Status ValidateName(std::string_view name);
+
+// MCP's limit on a tool name's length.
+inline constexpr size_t kMaxToolNameLength = 128;
+
+// Whether a referenced object exists.
+using NameExists = std::function<bool(const std::string& name)>;
+// The namespace of that name, or nullptr.
+using FindNamespace = std::function<const registry::v1::Namespace*(const std::string& name)>;
+
+// One object's checks, shared by ValidateApply and the registry's admin API. Errors are
+// INVALID_ARGUMENT with one line naming the field under `path` ("servers[0].url: required for
+// type STREAMABLE_HTTP", "endpoint.namespace: unknown namespace 'x'").
+absl::Status ValidateServer(const registry::v1::Server& server, std::string_view path);
+// Members exist (`server_exists`) and appear once; the prefix may be off only with one server.
+absl::Status ValidateNamespace(const registry::v1::Namespace& ns, std::string_view path,
+                               const NameExists& server_exists);
+// The namespace exists; rate limits are not negative; allowed origins are "*" or
+// scheme://host[:port].
+absl::Status ValidateEndpoint(const registry::v1::Endpoint& endpoint, std::string_view path,
+                              const NameExists& namespace_exists);
+absl::Status ValidateUser(const registry::v1::User& user, std::string_view path);
+// The namespace exists and holds the server; the tool is named; a rename is a valid MCP tool
+// name; annotations, when set, are a JSON object.
+absl::Status ValidateToolOverride(const registry::v1::ToolOverride& override_,
+                                  std::string_view path, const FindNamespace& find_namespace);
 
 }  // namespace switchboard::config
