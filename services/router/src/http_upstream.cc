@@ -7,10 +7,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
@@ -53,20 +55,26 @@ struct Target {
   std::string port;         // numeric
   std::string host_header;  // host[:port] as written in the URL
   std::string path;         // origin-form: path and query
+  bool tls = false;         // https: TLS, the server's certificate checked against `host`
+  bool ip_host = false;     // the host is an IP address (no SNI; the certificate names the IP)
 };
 
-// Reads an absolute http:// URL; nullopt when it is anything else.
+// Reads an absolute http:// or https:// URL; nullopt when it is anything else.
 std::optional<Target> TargetOf(urls::url_view url) {
-  if (url.scheme_id() != urls::scheme::http || !url.has_authority() || url.host().empty()) {
+  bool tls = url.scheme_id() == urls::scheme::https;
+  if ((url.scheme_id() != urls::scheme::http && !tls) || !url.has_authority() ||
+      url.host().empty()) {
     return std::nullopt;
   }
   Target t;
+  t.tls = tls;
   if (url.host_type() == urls::host_type::ipv6) {
     t.host = url.host_ipv6_address().to_string();
   } else {
     t.host = url.host();
   }
-  t.port = url.has_port() ? std::string(url.port()) : "80";
+  t.ip_host = url.host_type() == urls::host_type::ipv4 || url.host_type() == urls::host_type::ipv6;
+  t.port = url.has_port() ? std::string(url.port()) : (tls ? "443" : "80");
   t.host_header = url.encoded_host_and_port();
   t.path = url.encoded_path().empty() ? "/" : std::string(url.encoded_path());
   if (url.has_query()) t.path += StrCat("?", std::string_view(url.encoded_query()));
@@ -140,10 +148,36 @@ class SseParser {
   bool skip_lf_ = false;
 };
 
-// One keep-alive connection.
+// One keep-alive connection: plain TCP, or TLS over it.
 struct Conn {
-  explicit Conn(const asio::any_io_executor& executor) : stream(executor) {}
-  beast::tcp_stream stream;
+  explicit Conn(const asio::any_io_executor& executor) : plain(executor) {}
+
+  // The TCP connection (under TLS when there is TLS): timeouts and shutdown.
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : plain; }
+
+  template <class Message>
+  asio::awaitable<std::tuple<beast::error_code, size_t>> Write(Message& message) {
+    if (tls) co_return co_await http::async_write(*tls, message, kTuple);
+    co_return co_await http::async_write(plain, message, kTuple);
+  }
+  template <class Parser>
+  asio::awaitable<std::tuple<beast::error_code, size_t>> ReadHeader(Parser& parser) {
+    if (tls) co_return co_await http::async_read_header(*tls, buffer, parser, kTuple);
+    co_return co_await http::async_read_header(plain, buffer, parser, kTuple);
+  }
+  template <class Parser>
+  asio::awaitable<std::tuple<beast::error_code, size_t>> ReadSome(Parser& parser) {
+    if (tls) co_return co_await http::async_read_some(*tls, buffer, parser, kTuple);
+    co_return co_await http::async_read_some(plain, buffer, parser, kTuple);
+  }
+  template <class Message>
+  asio::awaitable<std::tuple<beast::error_code, size_t>> Read(Message& message) {
+    if (tls) co_return co_await http::async_read(*tls, buffer, message, kTuple);
+    co_return co_await http::async_read(plain, buffer, message, kTuple);
+  }
+
+  beast::tcp_stream plain;  // the connection until TLS takes it over
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   bool used = false;  // has carried a request before
 };
@@ -176,9 +210,11 @@ bool IsEventStream(std::string_view content_type) {
 class RemoteLink final : public Upstream, public std::enable_shared_from_this<RemoteLink> {
  public:
   RemoteLink(asio::any_io_executor executor, HttpUpstreamOptions options,
-             const registry::v1::Server& server, UpstreamEvents events)
+             std::shared_ptr<asio::ssl::context> tls_context, const registry::v1::Server& server,
+             UpstreamEvents events)
       : executor_(std::move(executor)),
         options_(options),
+        tls_context_(std::move(tls_context)),
         name_(server.name()),
         legacy_(server.type() == "SSE"),
         bearer_(server.bearer_token()),
@@ -187,16 +223,18 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
         events_(std::move(events)),
         wake_(executor_, asio::steady_timer::time_point::max()) {}
 
+  void SetTlsError(std::string error) { tls_error_ = std::move(error); }
+
   void Start() {
     auto parsed = urls::parse_uri(url_);
-    if (parsed.has_value() && parsed->scheme_id() == urls::scheme::https) {
-      Fail("https upstreams are not supported yet");
-      return;
-    }
     std::optional<Target> target;
     if (parsed.has_value()) target = TargetOf(*parsed);
     if (!target) {
-      Fail("the server URL is not an absolute http:// URL");
+      Fail("the server URL is not an absolute http:// or https:// URL");
+      return;
+    }
+    if (target->tls && tls_context_ == nullptr) {
+      Fail(StrCat("https upstreams need TLS settings the router could not load: ", tls_error_));
       return;
     }
     base_ = *target;
@@ -255,8 +293,8 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     for (auto& weak : conns_) {
       if (auto conn = weak.lock()) {
         beast::error_code ec;
-        conn->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-        conn->stream.socket().close(ec);
+        conn->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+        conn->tcp().socket().close(ec);
       }
     }
     conns_.clear();
@@ -278,9 +316,21 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     tcp::resolver resolver(executor_);
     auto [ec, results] = co_await resolver.async_resolve(target.host, target.port, kTuple);
     if (ec) co_return ec;
-    conn.stream.expires_after(options_.connect_timeout);
-    auto [cec, endpoint] = co_await conn.stream.async_connect(results, kTuple);
-    co_return cec;
+    conn.plain.expires_after(options_.connect_timeout);
+    auto [cec, endpoint] = co_await conn.plain.async_connect(results, kTuple);
+    if (cec || !target.tls) co_return cec;
+    // TLS: the server's certificate must chain to a trusted CA and name the URL's host.
+    conn.tls.emplace(std::move(conn.plain), *tls_context_);
+    conn.tls->set_verify_mode(asio::ssl::verify_peer);
+    conn.tls->set_verify_callback(asio::ssl::host_name_verification(target.host));
+    if (!target.ip_host &&
+        !SSL_set_tlsext_host_name(conn.tls->native_handle(), target.host.c_str())) {
+      co_return beast::error_code(static_cast<int>(::ERR_get_error()),
+                                  asio::error::get_ssl_category());
+    }
+    conn.tcp().expires_after(options_.connect_timeout);
+    auto [hec] = co_await conn.tls->async_handshake(asio::ssl::stream_base::client, kTuple);
+    co_return hec;
   }
 
   http::request<http::string_body> MakeHttpRequest(http::verb verb, const Target& target,
@@ -314,16 +364,16 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
                                   const std::function<void(SseEvent&)>& on_event) {
     Reply reply;
     conn.used = true;
-    conn.stream.expires_after(options_.connect_timeout);
-    auto [wec, written] = co_await http::async_write(conn.stream, req, kTuple);
+    conn.tcp().expires_after(options_.connect_timeout);
+    auto [wec, written] = co_await conn.Write(req);
     if (wec) {
       reply.ec = wec;
       co_return reply;
     }
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    conn.stream.expires_after(options_.read_timeout);
-    auto [hec, hn] = co_await http::async_read_header(conn.stream, conn.buffer, parser, kTuple);
+    conn.tcp().expires_after(options_.read_timeout);
+    auto [hec, hn] = co_await conn.ReadHeader(parser);
     if (hec) {
       reply.ec = hec;
       co_return reply;
@@ -344,13 +394,13 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
       parser.get().body().data = buf.data();
       parser.get().body().size = buf.size();
       if (!reply.event_stream || body_timeout == nullptr) {
-        conn.stream.expires_after(options_.read_timeout);
+        conn.tcp().expires_after(options_.read_timeout);
       } else if (body_timeout->has_value()) {
-        conn.stream.expires_after(**body_timeout);
+        conn.tcp().expires_after(**body_timeout);
       } else {
-        conn.stream.expires_never();
+        conn.tcp().expires_never();
       }
-      auto [ec, n] = co_await http::async_read_some(conn.stream, conn.buffer, parser, kTuple);
+      auto [ec, n] = co_await conn.ReadSome(parser);
       if (ec == http::error::need_buffer) ec = {};
       size_t got = buf.size() - parser.get().body().size;
       if (got > 0) {
@@ -528,12 +578,12 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     auto conn = std::make_shared<Conn>(executor_);
     if (co_await Open(*conn, base_)) co_return;
     auto req = MakeHttpRequest(http::verb::delete_, base_, "");
-    conn->stream.expires_after(options_.connect_timeout);
-    auto [wec, written] = co_await http::async_write(conn->stream, req, kTuple);
+    conn->tcp().expires_after(options_.connect_timeout);
+    auto [wec, written] = co_await conn->Write(req);
     if (wec) co_return;
     http::response<http::string_body> res;
-    conn->stream.expires_after(options_.connect_timeout);
-    co_await http::async_read(conn->stream, conn->buffer, res, kTuple);
+    conn->tcp().expires_after(options_.connect_timeout);
+    co_await conn->Read(res);
   }
 
   // ---- Legacy SSE ----
@@ -676,6 +726,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
 
   asio::any_io_executor executor_;
   HttpUpstreamOptions options_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // null when TLS settings failed to load
   std::string name_;
   bool legacy_;
   std::string bearer_;
@@ -687,6 +738,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   std::deque<std::string> queue_;
   asio::steady_timer wake_;
   std::vector<std::weak_ptr<Conn>> conns_;
+  std::string tls_error_;  // why tls_context_ is null
   std::string session_id_;
   std::string version_;
   uint64_t init_count_ = 0;
@@ -703,11 +755,31 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
 
 HttpUpstreamFactory::HttpUpstreamFactory(asio::any_io_executor executor,
                                          HttpUpstreamOptions options)
-    : executor_(std::move(executor)), options_(options) {}
+    : executor_(std::move(executor)), options_(std::move(options)) {
+  // One client context for every https upstream: TLS 1.2 or later, peers verified against the
+  // system's CAs or the configured bundle.
+  try {
+    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                         asio::ssl::context::no_tlsv1_1);
+    if (options_.ca_file.empty()) {
+      context->set_default_verify_paths();
+    } else {
+      context->load_verify_file(options_.ca_file);
+    }
+    tls_context_ = std::move(context);
+  } catch (const std::exception& e) {
+    tls_error_ = options_.ca_file.empty() ? e.what() : StrCat(options_.ca_file, ": ", e.what());
+    log::Error("TLS settings for https upstreams could not be loaded", {{"error", tls_error_}});
+  }
+}
 
 std::shared_ptr<Upstream> HttpUpstreamFactory::Connect(const registry::v1::Server& server,
                                                        UpstreamEvents events) {
-  auto link = std::make_shared<RemoteLink>(executor_, options_, server, std::move(events));
+  auto link = std::make_shared<RemoteLink>(executor_, options_, tls_context_, server,
+                                           std::move(events));
+  link->SetTlsError(tls_error_);
   asio::post(executor_, [link] { link->Start(); });
   return link;
 }

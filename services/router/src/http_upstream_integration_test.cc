@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <fstream>
 #include <functional>
@@ -102,12 +103,14 @@ class NodeServer {
 
   ~NodeServer() { Stop(); }
 
-  // The URL of a "listening http://…" line the server printed, or "".
+  // The URL of a "listening http://…" (or https://) line the server printed, or "".
   std::string ListeningUrl() const {
     std::ifstream in(log_);
     std::string line;
     while (std::getline(in, line)) {
-      if (line.rfind("listening http://", 0) == 0) return line.substr(10);
+      if (line.rfind("listening http://", 0) == 0 || line.rfind("listening https://", 0) == 0) {
+        return line.substr(10);
+      }
     }
     return "";
   }
@@ -278,13 +281,19 @@ std::string ToolNames(const json::object& response) {
 class HttpUpstreamTest : public testing::Test {
  protected:
   HttpUpstreamTest() : work_(asio::make_work_guard(io_)) {
+    UseFactory("");
+    thread_ = std::thread([this] { io_.run(); });
+    io_thread_ = thread_.get_id();
+  }
+
+  // Later links come from a factory that trusts the CAs in `ca_file` ("" = the system's).
+  void UseFactory(const std::string& ca_file) {
     HttpUpstreamOptions options;
     options.connect_timeout = milliseconds(3000);
     options.read_timeout = milliseconds(30000);
     options.retry_delay = milliseconds(200);
+    options.ca_file = ca_file;
     factory_ = std::make_unique<HttpUpstreamFactory>(io_.get_executor(), options);
-    thread_ = std::thread([this] { io_.run(); });
-    io_thread_ = thread_.get_id();
   }
 
   ~HttpUpstreamTest() override {
@@ -547,12 +556,97 @@ TEST_F(HttpUpstreamTest, UnreachableServerIsClosed) {
   }
 }
 
-TEST_F(HttpUpstreamTest, HttpsIsRefusedClearly) {
-  Recorder& recorder = NewRecorder();
-  auto link = Connect("STREAMABLE_HTTP", "https://127.0.0.1:1/mcp", recorder);
-  auto reason = recorder.WaitClosed(milliseconds(5000));
-  ASSERT_TRUE(reason.has_value());
-  EXPECT_EQ(*reason, "https upstreams are not supported yet");
+// A self-signed certificate (and its key) for the names in `alt_names` ("IP:127.0.0.1,..."),
+// made with the openssl command in `dir`; false when openssl failed.
+bool MakeCertificate(const std::string& dir, const std::string& alt_names) {
+  std::string command = StrCat(
+      "mkdir -p ", dir, " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 ",
+      "-nodes -days 1 -subj /CN=switchboard-test -addext subjectAltName=", alt_names, " -keyout ",
+      dir, "/key.pem -out ", dir, "/cert.pem >", dir, "/openssl.log 2>&1");
+  return std::system(command.c_str()) == 0;
+}
+
+// The fixture behind a TLS terminator that presents `dir`'s certificate.
+struct TlsFixture {
+  std::unique_ptr<NodeServer> fixture;
+  std::unique_ptr<NodeServer> proxy;
+  int proxy_port = 0;
+};
+
+TlsFixture StartTlsFixture(const std::string& dir) {
+  TlsFixture t;
+  int port = FreePort();
+  t.fixture = StartFixture(port);
+  if (t.fixture == nullptr) return t;
+  t.proxy = NodeServer::Start({SourceDir() + "/services/router/src/testdata/tls_proxy.cjs",
+                               "--cert", dir + "/cert.pem", "--key", dir + "/key.pem",
+                               "--target", LocalUrl(port, "")},
+                              {}, 0);
+  if (t.proxy != nullptr) {
+    std::string url = t.proxy->ListeningUrl();
+    t.proxy_port = std::stoi(url.substr(url.rfind(':') + 1));
+  }
+  return t;
+}
+
+TEST_F(HttpUpstreamTest, HttpsUpstreamWithATrustedCertificate) {
+  std::string dir = StrCat("tls-trusted-", getpid());
+  ASSERT_TRUE(MakeCertificate(dir, "IP:127.0.0.1,DNS:localhost"));
+  TlsFixture tls = StartTlsFixture(dir);
+  ASSERT_NE(tls.proxy, nullptr);
+  UseFactory(dir + "/cert.pem");
+  // By IP address and by host name (sent as SNI): the certificate names both.
+  for (std::string host : {"127.0.0.1", "localhost"}) {
+    Recorder& recorder = NewRecorder();
+    auto link = Connect("STREAMABLE_HTTP", StrCat("https://", host, ":", tls.proxy_port, "/mcp"),
+                        recorder);
+    link->Send(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+    auto list = recorder.Response(1);
+    ASSERT_TRUE(list.has_value()) << host << ": " << recorder.closed().value_or("no answer");
+    EXPECT_NE(ToolNames(*list).find("test_simple_text "), std::string::npos);
+    // A streamed (SSE) answer over TLS: progress first, then the result.
+    link->Send(
+        R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":"tls-2"}}})");
+    ASSERT_TRUE(recorder.Response(2).has_value());
+    ExpectProgressBeforeResponse(recorder, "tls-2", 2);
+    EXPECT_FALSE(recorder.closed().has_value()) << *recorder.closed();
+    ExpectOnIoThread(recorder);
+  }
+}
+
+TEST_F(HttpUpstreamTest, HttpsUpstreamIsRefusedUnlessItsCertificateIsTrustedAndNamesIt) {
+  std::string dir = StrCat("tls-refused-", getpid());
+  ASSERT_TRUE(MakeCertificate(dir, "DNS:other.example"));
+  TlsFixture tls = StartTlsFixture(dir);
+  ASSERT_NE(tls.proxy, nullptr);
+  std::string url = StrCat("https://127.0.0.1:", tls.proxy_port, "/mcp");
+  // Not signed by a CA the router trusts (the system's).
+  {
+    Recorder& recorder = NewRecorder();
+    Connect("STREAMABLE_HTTP", url, recorder);
+    auto reason = recorder.WaitClosed(milliseconds(10000));
+    ASSERT_TRUE(reason.has_value());
+    EXPECT_NE(reason->find("certificate verify failed"), std::string::npos) << *reason;
+    EXPECT_EQ(reason->find(kToken), std::string::npos);
+  }
+  // Trusted, but issued for another name.
+  UseFactory(dir + "/cert.pem");
+  {
+    Recorder& recorder = NewRecorder();
+    Connect("STREAMABLE_HTTP", url, recorder);
+    auto reason = recorder.WaitClosed(milliseconds(10000));
+    ASSERT_TRUE(reason.has_value());
+    EXPECT_NE(reason->find("certificate verify failed"), std::string::npos) << *reason;
+  }
+  // A CA file that cannot be read closes https links with a reason naming it.
+  UseFactory(dir + "/missing.pem");
+  {
+    Recorder& recorder = NewRecorder();
+    Connect("STREAMABLE_HTTP", url, recorder);
+    auto reason = recorder.WaitClosed(milliseconds(5000));
+    ASSERT_TRUE(reason.has_value());
+    EXPECT_NE(reason->find("missing.pem"), std::string::npos) << *reason;
+  }
 }
 
 TEST(CompositeUpstreamFactoryTest, SendsEachTypeToItsFactory) {
