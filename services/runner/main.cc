@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "services/runner/src/config_cache_catalog.h"
 #include "services/runner/src/process_launcher.h"
@@ -24,8 +26,29 @@ struct RunnerConfig {
   int64_t init_timeout_ms = 60000;
   int64_t max_line_bytes = int64_t{16} * 1024 * 1024;
   int64_t stop_grace_ms = 2000;
+  int64_t max_processes = 256;
+  std::string pass_env;  // comma-separated; empty = the default list
+  int64_t limit_address_space_mb = 0;
+  int64_t limit_cpu_seconds = 0;
+  int64_t limit_open_files = 0;
+  int64_t limit_processes = 0;
   std::string log_level = "info";
 };
+
+// The names of a comma-separated list, blanks trimmed, empty entries dropped.
+std::vector<std::string> SplitNames(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view name = list.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (!name.empty()) out.emplace_back(name);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -39,6 +62,12 @@ int main(int argc, char** argv) {
       .Int("init_timeout_ms", &cfg.init_timeout_ms, 100, int64_t{3600} * 1000)
       .Int("max_line_bytes", &cfg.max_line_bytes, 1024, int64_t{1} << 30)
       .Int("stop_grace_ms", &cfg.stop_grace_ms, 0, int64_t{600} * 1000)
+      .Int("max_processes", &cfg.max_processes, 0, 100000)
+      .String("pass_env", &cfg.pass_env)
+      .Int("limit_address_space_mb", &cfg.limit_address_space_mb, 0, int64_t{1} << 30)
+      .Int("limit_cpu_seconds", &cfg.limit_cpu_seconds, 0, int64_t{1} << 40)
+      .Int("limit_open_files", &cfg.limit_open_files, 0, int64_t{1} << 30)
+      .Int("limit_processes", &cfg.limit_processes, 0, int64_t{1} << 30)
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
   log::Init("runner", cfg.log_level);
@@ -46,11 +75,18 @@ int main(int argc, char** argv) {
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
   cache.Start();
   runner::ConfigCacheCatalog catalog(&cache);
-  runner::ForkExecLauncher launcher;
+  runner::LauncherOptions launch;
+  if (!cfg.pass_env.empty()) launch.pass_env = SplitNames(cfg.pass_env);
+  launch.limits.address_space_bytes = static_cast<uint64_t>(cfg.limit_address_space_mb) << 20;
+  launch.limits.cpu_seconds = static_cast<uint64_t>(cfg.limit_cpu_seconds);
+  launch.limits.open_files = static_cast<uint64_t>(cfg.limit_open_files);
+  launch.limits.processes = static_cast<uint64_t>(cfg.limit_processes);
+  runner::ForkExecLauncher launcher(std::move(launch));
   runner::RunnerOptions options;
   options.init_timeout_ms = cfg.init_timeout_ms;
   options.max_line_bytes = cfg.max_line_bytes;
   options.stop_grace_ms = cfg.stop_grace_ms;
+  options.max_processes = cfg.max_processes;
   options.client_version = SB_VERSION;
   runner::RunnerService service(options, &catalog, &launcher);
   runner::RunnerGrpc grpc_service(&service);

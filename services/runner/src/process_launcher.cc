@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -65,7 +67,17 @@ struct ChildPlan {
   int status_write;  // close-on-exec; receives errno when anything before exec fails
   pid_t parent;
   int max_fd;
+  const ResourceLimits* limits;
 };
+
+// Sets `resource` to `value` (soft and hard) unless it is 0; false when setrlimit failed.
+bool SetLimit(int resource, uint64_t value) {
+  if (value == 0) return true;
+  struct rlimit limit;
+  limit.rlim_cur = static_cast<rlim_t>(value);
+  limit.rlim_max = static_cast<rlim_t>(value);
+  return ::setrlimit(resource, &limit) == 0;
+}
 
 void CloseRange(unsigned first, unsigned last, int max_fd) {
   if (first > last) return;
@@ -100,6 +112,12 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
   if (::setsid() < 0) fail(errno);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno);
   if (::getppid() != plan.parent) ::_exit(127);  // the runner died before PDEATHSIG was armed
+  if (!SetLimit(RLIMIT_AS, plan.limits->address_space_bytes) ||
+      !SetLimit(RLIMIT_CPU, plan.limits->cpu_seconds) ||
+      !SetLimit(RLIMIT_NOFILE, plan.limits->open_files) ||
+      !SetLimit(RLIMIT_NPROC, plan.limits->processes)) {
+    fail(errno);
+  }
 
   // The pipe ends are all above 2, so dup2 makes fresh descriptors without close-on-exec.
   if (::dup2(plan.stdin_read, STDIN_FILENO) < 0) fail(errno);
@@ -128,6 +146,15 @@ absl::Status ExecError(const LaunchSpec& spec, int err) {
 
 }  // namespace
 
+const std::vector<std::string>& DefaultPassEnv() {
+  static const std::vector<std::string> kPass = {
+      "PATH",        "HOME",        "USER",          "LOGNAME",       "SHELL",    "LANG",
+      "LANGUAGE",    "LC_ALL",      "LC_CTYPE",      "TZ",            "TMPDIR",   "TERM",
+      "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY",
+      "NO_PROXY",    "http_proxy",  "https_proxy",   "no_proxy"};
+  return kPass;
+}
+
 void UniqueFd::Reset(int fd) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
@@ -137,10 +164,13 @@ absl::StatusOr<LaunchedProcess> ForkExecLauncher::Launch(const LaunchSpec& spec)
   if (spec.command.empty()) return absl::InvalidArgumentError("the server has no command");
 
   std::vector<std::string> env;
+  const std::vector<std::string>& pass = options_.pass_env;
+  bool pass_all = std::find(pass.begin(), pass.end(), "*") != pass.end();
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     std::string key(entry.substr(0, entry.find('=')));
-    if (spec.env.count(key) == 0) env.emplace_back(entry);
+    if (spec.env.count(key) != 0) continue;
+    if (pass_all || std::find(pass.begin(), pass.end(), key) != pass.end()) env.emplace_back(entry);
   }
   for (const auto& [key, value] : spec.env) env.push_back(StrCat(key, "=", value));
 
@@ -179,7 +209,8 @@ absl::StatusOr<LaunchedProcess> ForkExecLauncher::Launch(const LaunchSpec& spec)
       stderr_write.get(),
       status_write.get(),
       ::getpid(),
-      static_cast<int>(open_max > 0 && open_max < kMaxFdToClose ? open_max : kMaxFdToClose)};
+      static_cast<int>(open_max > 0 && open_max < kMaxFdToClose ? open_max : kMaxFdToClose),
+      &options_.limits};
   pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("fork", errno);
   if (pid == 0) ExecChild(plan);

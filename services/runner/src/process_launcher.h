@@ -40,12 +40,33 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// What to run. `command` is argv[0] (resolved on PATH, never through a shell); `env` is added to
-// the runner's own environment and wins over it. Env values are secrets: never log them.
+// What to run. `command` is argv[0] (resolved on PATH, never through a shell); `env` is the
+// server's environment from its configuration, added to the few variables of the runner's own
+// that the launcher passes on, and winning over them. Env values are secrets: never log them.
 struct LaunchSpec {
   std::string command;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
+};
+
+// Limits set on every server process (setrlimit, soft and hard), 0 = left as the runner's.
+struct ResourceLimits {
+  uint64_t address_space_bytes = 0;  // RLIMIT_AS
+  uint64_t cpu_seconds = 0;          // RLIMIT_CPU
+  uint64_t open_files = 0;           // RLIMIT_NOFILE
+  uint64_t processes = 0;            // RLIMIT_NPROC (counts every process of the runner's user)
+};
+
+// The variables of the runner's environment a server inherits by default: what programs need
+// to run and to reach the network (locale, home, CA bundles, proxy settings), not the rest of
+// the runner's environment (its own credentials among them).
+const std::vector<std::string>& DefaultPassEnv();
+
+struct LauncherOptions {
+  // Names of the runner's environment variables passed on to servers; "*" passes all of them
+  // (the runner's own secrets included: only for trusted single-user setups).
+  std::vector<std::string> pass_env = DefaultPassEnv();
+  ResourceLimits limits;
 };
 
 // A started process: its pid (which is also its process group id: it leads its own session)
@@ -71,12 +92,17 @@ class ProcessLauncher {
 };
 
 // The real launcher: fork + execve. The child gets its own session and process group (setsid),
-// PR_SET_PDEATHSIG SIGKILL, a clean signal mask with default dispositions, and no descriptor
-// other than its three pipes. PDEATHSIG fires when the thread that called Launch ends, so call
+// PR_SET_PDEATHSIG SIGKILL, a clean signal mask with default dispositions, the resource limits,
+// an environment of its configured variables plus only the passed-on ones of the runner's, and
+// no descriptor other than its three pipes. PDEATHSIG fires when the thread that called Launch ends, so call
 // Launch from a thread that outlives the children (the runner's I/O thread).
 class ForkExecLauncher final : public ProcessLauncher {
  public:
+  explicit ForkExecLauncher(LauncherOptions options = {}) : options_(std::move(options)) {}
   absl::StatusOr<LaunchedProcess> Launch(const LaunchSpec& spec) override;
+
+ private:
+  LauncherOptions options_;
 };
 
 // Finds an executable the way execvp does, without a shell: a command containing '/' is used as

@@ -1,10 +1,12 @@
 #include "services/runner/src/process_launcher.h"
+#include "switchboard/common/strings.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -113,20 +115,70 @@ TEST(ProcessLauncherTest, ChildTalksOverPipesInItsOwnSession) {
   EXPECT_EQ(DescribeWaitStatus(*status), "status 0");
 }
 
-TEST(ProcessLauncherTest, ServerEnvIsAddedToTheRunnersAndWins) {
+TEST(ProcessLauncherTest, ServerEnvIsItsConfigPlusOnlyThePassedOnVariables) {
   ::setenv("SB_RUNNER_TEST_A", "runner-a", 1);
   ::setenv("SB_RUNNER_TEST_B", "runner-b", 1);
-  ForkExecLauncher launcher;
-  absl::StatusOr<LaunchedProcess> p =
-      launcher.Launch({"sh",
-                       {"-c", R"(echo "$SB_RUNNER_TEST_A $SB_RUNNER_TEST_B $SB_RUNNER_TEST_C")"},
-                       {{"SB_RUNNER_TEST_B", "server-b"}, {"SB_RUNNER_TEST_C", "server-c"}}});
-  ASSERT_TRUE(p.ok()) << p.status();
-  LineReader out(p->stdout_fd.get());
-  EXPECT_EQ(out.Next(), "runner-a server-b server-c");
-  EXPECT_TRUE(WaitExit(p->pid).has_value());
+  ::setenv("SB_RUNNER_SECRET", "runner-secret", 1);
+  const char* script = R"(echo "[$SB_RUNNER_TEST_A][$SB_RUNNER_TEST_B][$SB_RUNNER_TEST_C][$SB_RUNNER_SECRET][${PATH:+path}]")";
+  LaunchSpec spec{"sh", {"-c", script},
+                  {{"SB_RUNNER_TEST_B", "server-b"}, {"SB_RUNNER_TEST_C", "server-c"}}};
+  {
+    // By default the runner's own variables stay out, PATH and the like excepted.
+    ForkExecLauncher launcher;
+    absl::StatusOr<LaunchedProcess> p = launcher.Launch(spec);
+    ASSERT_TRUE(p.ok()) << p.status();
+    LineReader out(p->stdout_fd.get());
+    EXPECT_EQ(out.Next(), "[][server-b][server-c][][path]");
+    EXPECT_TRUE(WaitExit(p->pid).has_value());
+  }
+  {
+    // Named variables pass; the server's own value wins over the runner's.
+    LauncherOptions options;
+    options.pass_env = {"PATH", "SB_RUNNER_TEST_A", "SB_RUNNER_TEST_B"};
+    ForkExecLauncher launcher(options);
+    absl::StatusOr<LaunchedProcess> p = launcher.Launch(spec);
+    ASSERT_TRUE(p.ok()) << p.status();
+    LineReader out(p->stdout_fd.get());
+    EXPECT_EQ(out.Next(), "[runner-a][server-b][server-c][][path]");
+    EXPECT_TRUE(WaitExit(p->pid).has_value());
+  }
+  {
+    LauncherOptions options;
+    options.pass_env = {"*"};
+    ForkExecLauncher launcher(options);
+    absl::StatusOr<LaunchedProcess> p = launcher.Launch(spec);
+    ASSERT_TRUE(p.ok()) << p.status();
+    LineReader out(p->stdout_fd.get());
+    EXPECT_EQ(out.Next(), "[runner-a][server-b][server-c][runner-secret][path]");
+    EXPECT_TRUE(WaitExit(p->pid).has_value());
+  }
   ::unsetenv("SB_RUNNER_TEST_A");
   ::unsetenv("SB_RUNNER_TEST_B");
+  ::unsetenv("SB_RUNNER_SECRET");
+}
+
+TEST(ProcessLauncherTest, ResourceLimitsApplyToTheServer) {
+  LauncherOptions options;
+  options.limits.open_files = 64;
+  options.limits.cpu_seconds = 7;
+  options.limits.address_space_bytes = uint64_t{512} << 20;
+  ForkExecLauncher launcher(options);
+  absl::StatusOr<LaunchedProcess> p =
+      launcher.Launch({"sh", {"-c", "echo $(ulimit -n) $(ulimit -t) $(ulimit -v)"}, {}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  LineReader out(p->stdout_fd.get());
+  EXPECT_EQ(out.Next(), StrCat("64 7 ", 512 * 1024));
+  EXPECT_TRUE(WaitExit(p->pid).has_value());
+
+  // The defaults leave the runner's limits alone.
+  ForkExecLauncher plain;
+  absl::StatusOr<LaunchedProcess> q = plain.Launch({"sh", {"-c", "ulimit -t"}, {}});
+  ASSERT_TRUE(q.ok()) << q.status();
+  LineReader qout(q->stdout_fd.get());
+  struct rlimit cpu;
+  ASSERT_EQ(::getrlimit(RLIMIT_CPU, &cpu), 0);
+  EXPECT_EQ(qout.Next(), cpu.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(cpu.rlim_cur));
+  EXPECT_TRUE(WaitExit(q->pid).has_value());
 }
 
 TEST(ProcessLauncherTest, ChildInheritsNoOtherDescriptorsAndACleanSignalState) {

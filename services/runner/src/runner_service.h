@@ -21,6 +21,7 @@ struct RunnerOptions {
   int64_t restart_backoff_initial_ms = 100;  // delay after the second failure in a row
   int64_t restart_backoff_max_ms = 10000;    // cap of the doubling delay
   int64_t healthy_uptime_ms = 60000;         // an exit after this long resets the backoff
+  int64_t max_processes = 256;  // server processes this runner keeps at once; 0 = no cap
   std::string client_version = "0.1.0";      // clientInfo.version sent in initialize
 };
 

@@ -354,6 +354,24 @@ TEST_F(RunnerServiceTest, UnknownAndNonStdioServersAreRefused) {
   EXPECT_NE(std::string(s->message()).find("only runs STDIO servers"), std::string::npos);
 }
 
+TEST_F(RunnerServiceTest, TheProcessCapIsNamedAndCostsNoBackoff) {
+  options_.max_processes = 1;
+  Attached first = OpenReady("echo");
+  Attached second = Open("silent");
+  std::optional<absl::Status> s = second.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(s->message()).find("max_processes=1"), std::string::npos) << *s;
+  // The first server keeps working.
+  first.Send(ToolCall("1", "echo", R"({"message":"still"})"));
+  EXPECT_EQ(first.sink->WaitResponse("1"), EchoResult("1", "Echo: still"));
+  // The refusal was not the server's failure: asking again meets the cap, not a backoff.
+  Attached again = Open("silent");
+  s = again.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_NE(std::string(s->message()).find("max_processes=1"), std::string::npos) << *s;
+}
+
 TEST_F(RunnerServiceTest, CommandNotFoundIsAClearError) {
   Attached a = Open("missing");
   std::optional<absl::Status> s = a.sink->WaitClosed();

@@ -98,7 +98,7 @@ void SharedProcess::Shutdown(const absl::Status& status) {
 void SharedProcess::StartProcess() {
   state_ = State::kStarting;
   if (ctx_->shutting_down) {
-    OnStartFailed("the runner is shutting down");
+    OnStartFailed("the runner is shutting down", /*server_failed=*/false);
     return;
   }
   absl::StatusOr<ServerSpec> spec = ctx_->catalog.Find(server_);
@@ -108,6 +108,14 @@ void SharedProcess::StartProcess() {
   }
   if (spec->type != "STDIO") {
     OnStartFailed(StrCat("MCP server '", server_, "' is no longer a STDIO server"));
+    return;
+  }
+  const int64_t cap = ctx_->options.max_processes;
+  if (cap > 0 && ctx_->children.size() >= static_cast<size_t>(cap)) {
+    // Not the server's fault: no backoff, the next use tries again.
+    OnStartFailed(StrCat("cannot start MCP server '", server_, "': the runner's process cap (",
+                         "max_processes=", cap, ") is reached; raise it or add runners"),
+                  /*server_failed=*/false);
     return;
   }
   absl::StatusOr<LaunchedProcess> launched =
@@ -153,7 +161,7 @@ void SharedProcess::StartProcess() {
   });
 }
 
-void SharedProcess::OnStartFailed(const std::string& reason) {
+void SharedProcess::OnStartFailed(const std::string& reason, bool server_failed) {
   state_ = State::kIdle;
   init_timer_.cancel();
   if (child_) {
@@ -161,7 +169,7 @@ void SharedProcess::OnStartFailed(const std::string& reason) {
     child_.reset();  // its exit is still reaped through ctx_->children
   }
   pid_ = 0;
-  RecordFailure(reason);
+  if (server_failed) RecordFailure(reason);
   log::Warn("MCP server failed to start", {{"server", server_}, {"error", reason}});
   FailInFlight(reason);
 

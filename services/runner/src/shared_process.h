@@ -84,7 +84,8 @@ class SharedProcess {
   };
 
   void StartProcess();
-  void OnStartFailed(const std::string& reason);
+  // Fails the start; `server_failed` false when the server is not to blame (no backoff).
+  void OnStartFailed(const std::string& reason, bool server_failed = true);
   void RecordFailure(const std::string& reason);
   absl::Status CheckBackoff() const;
   void FailInFlight(const std::string& reason);
