@@ -1,9 +1,11 @@
 #include "services/runner/src/runner_grpc.h"
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/grpcutil/write_queue.h"
@@ -117,6 +119,54 @@ class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, Attach
 grpc::ServerBidiReactor<AttachRequest, AttachResponse>* RunnerGrpc::Attach(
     grpc::CallbackServerContext* /*context*/) {
   return new AttachReactor(service_);
+}
+
+}  // namespace switchboard::runner
+
+namespace switchboard::runner {
+
+grpc::ServerUnaryReactor* RunnerGrpc::ListProcesses(grpc::CallbackServerContext* context,
+                                                    const v1::ListProcessesRequest* /*request*/,
+                                                    v1::ListProcessesResponse* response) {
+  for (const ProcessStatus& s : service_->ListProcesses()) {
+    v1::ProcessInfo* p = response->add_processes();
+    p->set_server(s.server);
+    p->set_pid(s.pid);
+    p->set_state(s.state);
+    p->set_uptime_ms(s.uptime_ms);
+    p->set_attachments(s.attachments);
+    p->set_in_flight(s.in_flight);
+    p->set_restarts(s.restarts);
+    p->set_rss_bytes(s.rss_bytes);
+    p->set_last_failure(s.last_failure);
+  }
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RunnerGrpc::RestartServer(grpc::CallbackServerContext* context,
+                                                    const v1::RestartServerRequest* request,
+                                                    v1::RestartServerResponse* /*response*/) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpcutil::ToGrpc(service_->RestartServer(request->server())));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RunnerGrpc::ServerLogs(grpc::CallbackServerContext* context,
+                                                 const v1::ServerLogsRequest* request,
+                                                 v1::ServerLogsResponse* response) {
+  constexpr int kDefaultLines = 100;
+  constexpr int kMaxLines = 10000;
+  int lines = request->max_lines() <= 0 ? kDefaultLines : std::min(request->max_lines(), kMaxLines);
+  absl::StatusOr<std::vector<std::string>> logs =
+      service_->ServerLogs(request->server(), static_cast<size_t>(lines));
+  auto* reactor = context->DefaultReactor();
+  if (logs.ok()) {
+    for (std::string& line : *logs) response->add_lines(std::move(line));
+  }
+  reactor->Finish(grpcutil::ToGrpc(logs.status()));
+  return reactor;
 }
 
 }  // namespace switchboard::runner

@@ -18,6 +18,15 @@ class RunnerGrpc final : public runner::v1::Runner::CallbackService {
 
   grpc::ServerBidiReactor<runner::v1::AttachRequest, runner::v1::AttachResponse>* Attach(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* ListProcesses(grpc::CallbackServerContext* context,
+                                          const runner::v1::ListProcessesRequest* request,
+                                          runner::v1::ListProcessesResponse* response) override;
+  grpc::ServerUnaryReactor* RestartServer(grpc::CallbackServerContext* context,
+                                          const runner::v1::RestartServerRequest* request,
+                                          runner::v1::RestartServerResponse* response) override;
+  grpc::ServerUnaryReactor* ServerLogs(grpc::CallbackServerContext* context,
+                                       const runner::v1::ServerLogsRequest* request,
+                                       runner::v1::ServerLogsResponse* response) override;
 
  private:
   RunnerService* service_;

@@ -100,6 +100,39 @@ TEST_F(RunnerGrpcTest, AttachOpensAndCarriesMessagesBothWays) {
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
+TEST_F(RunnerGrpcTest, AdminCallsListRestartAndReadLogs) {
+  auto context = Context();
+  auto stream = stub_->Attach(context.get());
+  AttachResponse response;
+  ASSERT_NO_FATAL_FAILURE(OpenEcho(stream.get(), &response));
+
+  runner::v1::ListProcessesResponse list;
+  grpc::Status status = stub_->ListProcesses(Context().get(), {}, &list);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(list.processes_size(), 1);
+  EXPECT_EQ(list.processes(0).server(), "echo");
+  EXPECT_EQ(list.processes(0).pid(), response.opened().pid());
+  EXPECT_EQ(list.processes(0).state(), "ready");
+  EXPECT_EQ(list.processes(0).attachments(), 1);
+
+  runner::v1::ServerLogsRequest logs_request;
+  logs_request.set_server("echo");
+  runner::v1::ServerLogsResponse logs;
+  EXPECT_TRUE(stub_->ServerLogs(Context().get(), logs_request, &logs).ok());
+
+  runner::v1::RestartServerRequest restart;
+  restart.set_server("echo");
+  runner::v1::RestartServerResponse restarted;
+  EXPECT_TRUE(stub_->RestartServer(Context().get(), restart, &restarted).ok());
+  restart.set_server("nobody");
+  status = stub_->RestartServer(Context().get(), restart, &restarted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("nobody"), std::string::npos);
+
+  ASSERT_TRUE(stream->WritesDone());
+  stream->Finish();
+}
+
 TEST_F(RunnerGrpcTest, UnknownServerEndsTheStreamWithNotFound) {
   auto context = Context();
   auto stream = stub_->Attach(context.get());

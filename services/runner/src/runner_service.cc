@@ -33,6 +33,8 @@ class ServerPool {
   // The process a new attachment should use.
   SharedProcess* Pick() { return processes_.front().get(); }
 
+  const std::vector<std::unique_ptr<SharedProcess>>& processes() const { return processes_; }
+
   // Closes every attachment of every process with `status`.
   void Shutdown(const absl::Status& status) {
     for (auto& p : processes_) p->Shutdown(status);
@@ -120,6 +122,64 @@ struct RunnerService::Impl {
   bool shut_down = false;  // guarded by shutdown_mu
   std::thread thread;
 };
+
+template <class T>
+T RunnerService::OnIoThread(std::function<T()> fn, T fallback) {
+  std::promise<T> result;
+  std::future<T> done = result.get_future();
+  {
+    std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+    if (impl_->shut_down) return fallback;
+    asio::post(impl_->io, [&] { result.set_value(fn()); });
+  }
+  return done.get();
+}
+
+std::vector<ProcessStatus> RunnerService::ListProcesses() {
+  return OnIoThread<std::vector<ProcessStatus>>(
+      [impl = impl_.get()] {
+        std::vector<ProcessStatus> out;
+        for (const auto& [name, pool] : impl->pools) {
+          for (const auto& process : pool->processes()) out.push_back(process->Describe());
+        }
+        return out;
+      },
+      {});
+}
+
+absl::Status RunnerService::RestartServer(const std::string& server) {
+  return OnIoThread<absl::Status>(
+      [impl = impl_.get(), &server] {
+        auto it = impl->pools.find(server);
+        if (it == impl->pools.end()) {
+          return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
+        }
+        bool any = false;
+        for (const auto& process : it->second->processes()) any = process->Restart() || any;
+        return any ? absl::OkStatus()
+                   : absl::FailedPreconditionError(
+                         StrCat("MCP server '", server, "' is not running"));
+      },
+      absl::UnavailableError("the runner is shutting down"));
+}
+
+absl::StatusOr<std::vector<std::string>> RunnerService::ServerLogs(const std::string& server,
+                                                                   size_t max_lines) {
+  return OnIoThread<absl::StatusOr<std::vector<std::string>>>(
+      [impl = impl_.get(), &server, max_lines]() -> absl::StatusOr<std::vector<std::string>> {
+        auto it = impl->pools.find(server);
+        if (it == impl->pools.end()) {
+          return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
+        }
+        std::vector<std::string> lines;
+        for (const auto& process : it->second->processes()) {
+          std::vector<std::string> tail = process->StderrTail(max_lines);
+          lines.insert(lines.end(), tail.begin(), tail.end());
+        }
+        return lines;
+      },
+      absl::UnavailableError("the runner is shutting down"));
+}
 
 Attachment::~Attachment() { Detach(); }
 

@@ -1,12 +1,15 @@
 #pragma once
 
 #include <absl/status/status.h>
+#include <absl/status/statusor.h>
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "services/runner/src/process_launcher.h"
 #include "services/runner/src/server_catalog.h"
@@ -23,6 +26,19 @@ struct RunnerOptions {
   int64_t healthy_uptime_ms = 60000;         // an exit after this long resets the backoff
   int64_t max_processes = 256;  // server processes this runner keeps at once; 0 = no cap
   std::string client_version = "0.1.0";      // clientInfo.version sent in initialize
+};
+
+// What the runner admin API shows of one server process.
+struct ProcessStatus {
+  std::string server;
+  int64_t pid = 0;            // 0 when not running
+  std::string state;          // "idle", "starting", "ready", "backoff"
+  int64_t uptime_ms = 0;      // since the current process started
+  int64_t attachments = 0;    // callers attached
+  int64_t in_flight = 0;      // requests waiting for an answer
+  int64_t restarts = 0;       // processes started after the first
+  int64_t rss_bytes = 0;      // resident memory of the process (not its children)
+  std::string last_failure;   // why the last process failed, if one did
 };
 
 // Receives what the runner sends to one attached caller. Called on the runner's I/O thread, one
@@ -88,6 +104,16 @@ class RunnerService {
   // when it cannot be started. Thread-safe.
   std::unique_ptr<Attachment> Attach(std::string server, std::shared_ptr<AttachmentSink> sink);
 
+  // The admin view: every server process the runner has (running or not), by server name.
+  // Thread-safe; waits for the I/O thread. Empty after Shutdown.
+  std::vector<ProcessStatus> ListProcesses();
+  // Restarts `server`'s process (see SharedProcess::Restart). NotFound when the runner has
+  // never run it; FailedPrecondition when it is not running.
+  absl::Status RestartServer(const std::string& server);
+  // The last `max_lines` stderr lines of `server` (secrets masked). NotFound when the runner has
+  // never run it.
+  absl::StatusOr<std::vector<std::string>> ServerLogs(const std::string& server, size_t max_lines);
+
   // Stops accepting attachments, closes every attachment (Unavailable), stops every child
   // (SIGTERM to its process group, SIGKILL after stop_grace_ms) and returns once all are reaped
   // and the I/O thread has ended. Idempotent; must not be called from a sink callback.
@@ -99,6 +125,9 @@ class RunnerService {
 
   void Send(uint64_t attachment, std::string message);
   void Detach(uint64_t attachment);
+  // Runs `fn` on the I/O thread and returns its result; `fallback` once the runner is shut down.
+  template <class T>
+  T OnIoThread(std::function<T()> fn, T fallback);
 
   std::unique_ptr<Impl> impl_;
 };

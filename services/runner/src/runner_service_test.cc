@@ -372,6 +372,58 @@ TEST_F(RunnerServiceTest, TheProcessCapIsNamedAndCostsNoBackoff) {
   EXPECT_NE(std::string(s->message()).find("max_processes=1"), std::string::npos) << *s;
 }
 
+TEST_F(RunnerServiceTest, AdminListsRestartsAndShowsMaskedStderr) {
+  catalog_.Put({"chatty",
+                "STDIO",
+                "sh",
+                {"-c", StrCat(R"(echo "token=$SB_TEST_TOKEN ready" >&2; exec )", SB_MCP_ECHO_PATH)},
+                {{"SB_TEST_TOKEN", "s3cr3t-value"}}});
+  Attached a = OpenReady("chatty");
+  int64_t first_pid = a.sink->pid();
+
+  // stderr is kept, with the server's env values masked.
+  std::vector<std::string> lines;
+  for (int i = 0; i < 100 && lines.empty(); ++i) {
+    auto logs = Service().ServerLogs("chatty", 10);
+    ASSERT_TRUE(logs.ok()) << logs.status();
+    lines = *logs;
+    if (lines.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "token=*** ready");
+
+  auto find = [&](const std::string& server) -> std::optional<ProcessStatus> {
+    for (ProcessStatus& s : Service().ListProcesses()) {
+      if (s.server == server) return s;
+    }
+    return std::nullopt;
+  };
+  std::optional<ProcessStatus> status = find("chatty");
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->state, "ready");
+  EXPECT_EQ(status->pid, first_pid);
+  EXPECT_EQ(status->attachments, 1);
+  EXPECT_EQ(status->restarts, 0);
+  EXPECT_GT(status->rss_bytes, 0);
+
+  // A restart stops the process; the attachment stays and its next call starts a fresh one at
+  // once (an operator's restart is not a failure: no backoff).
+  ASSERT_TRUE(Service().RestartServer("chatty").ok());
+  for (int i = 0; i < 200 && find("chatty")->pid != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(find("chatty")->state, "idle");
+  a.Send(ToolCall("1", "echo", R"({"message":"again"})"));
+  EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Echo: again"));
+  status = find("chatty");
+  EXPECT_EQ(status->restarts, 1);
+  EXPECT_NE(status->pid, first_pid);
+  EXPECT_EQ(status->last_failure, "");
+
+  EXPECT_EQ(Service().RestartServer("nobody").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Service().ServerLogs("nobody", 10).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(RunnerServiceTest, CommandNotFoundIsAClearError) {
   Attached a = Open("missing");
   std::optional<absl::Status> s = a.sink->WaitClosed();

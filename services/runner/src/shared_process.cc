@@ -1,7 +1,11 @@
 #include "services/runner/src/shared_process.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "switchboard/common/log.h"
@@ -126,6 +130,11 @@ void SharedProcess::StartProcess() {
     return;
   }
   pid_ = launched->pid;
+  ++starts_;
+  secrets_.clear();
+  for (const auto& [key, value] : spec->env) {
+    if (value.size() >= 4) secrets_.push_back(value);  // shorter ones would mask everything
+  }
   const RunnerOptions& options = ctx_->options;
   ProcessContext* ctx = ctx_;
   auto child = std::make_shared<StdioChild>(
@@ -137,7 +146,8 @@ void SharedProcess::StartProcess() {
                                   c);  // keeps the child alive during this call
                               HandleExit(c, wait_status);
                               if (ctx->on_child_reaped) ctx->on_child_reaped();
-                            }});
+                            },
+                            [this](std::string_view line) { return KeepStderr(line); }});
   ctx_->children.emplace(child.get(), child);
   child_ = child;
   child->Start();
@@ -473,8 +483,76 @@ void SharedProcess::HandleExit(StdioChild* child, int wait_status) {
   }
   state_ = State::kIdle;
   pid_ = 0;
-  RecordFailure(reason);
+  if (std::exchange(restarting_, false)) {
+    reason = StrCat("MCP server '", server_, "' was restarted by an operator");
+  } else {
+    RecordFailure(reason);
+  }
   FailInFlight(reason);
+}
+
+bool SharedProcess::Restart() {
+  if (!child_ || state_ == State::kIdle) return false;
+  restarting_ = true;
+  log::Info("restarting MCP server", {{"server", server_}, {"pid", static_cast<int64_t>(pid_)}});
+  child_->Stop(std::chrono::milliseconds(ctx_->options.stop_grace_ms));
+  return true;
+}
+
+ProcessStatus SharedProcess::Describe() const {
+  ProcessStatus s;
+  s.server = server_;
+  s.pid = pid_;
+  switch (state_) {
+    case State::kIdle:
+      s.state = Clock::now() < retry_at_ ? "backoff" : "idle";
+      break;
+    case State::kStarting:
+      s.state = "starting";
+      break;
+    case State::kReady:
+      s.state = "ready";
+      break;
+  }
+  if (pid_ > 0) {
+    s.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at_)
+                      .count();
+    // Resident pages are the second field of /proc/<pid>/statm.
+    std::ifstream statm(StrCat("/proc/", pid_, "/statm"));
+    int64_t size = 0, resident = 0;
+    if (statm >> size >> resident) s.rss_bytes = resident * ::sysconf(_SC_PAGESIZE);
+  }
+  s.attachments = static_cast<int64_t>(clients_.size());
+  pending_.ForEach([&](uint64_t, const Pending& p) {
+    if (p.attachment != 0) ++s.in_flight;
+  });
+  s.restarts = std::max<int64_t>(0, starts_ - 1);
+  s.last_failure = last_failure_;
+  return s;
+}
+
+std::string SharedProcess::KeepStderr(std::string_view line) {
+  std::string masked(line);
+  for (const std::string& secret : secrets_) {
+    for (size_t at = masked.find(secret); at != std::string::npos;
+         at = masked.find(secret, at + 3)) {
+      masked.replace(at, secret.size(), "***");
+    }
+  }
+  constexpr size_t kTailBytes = 64 * 1024;
+  stderr_tail_bytes_ += masked.size();
+  stderr_tail_.push_back(masked);
+  while (stderr_tail_bytes_ > kTailBytes && !stderr_tail_.empty()) {
+    stderr_tail_bytes_ -= stderr_tail_.front().size();
+    stderr_tail_.pop_front();
+  }
+  return masked;
+}
+
+std::vector<std::string> SharedProcess::StderrTail(size_t max_lines) const {
+  size_t skip = stderr_tail_.size() > max_lines ? stderr_tail_.size() - max_lines : 0;
+  return std::vector<std::string>(stderr_tail_.begin() + static_cast<std::ptrdiff_t>(skip),
+                                  stderr_tail_.end());
 }
 
 }  // namespace switchboard::runner

@@ -59,6 +59,14 @@ class SharedProcess {
   void Detach(uint64_t attachment);
   // Closes every attachment with `status` and lets go of the process (the caller stops it).
   void Shutdown(const absl::Status& status);
+  // Stops the process (SIGTERM, then SIGKILL after the grace): callers in flight get an error,
+  // attachments stay, and the next use starts a fresh process at once (no backoff). False when
+  // no process was running.
+  bool Restart();
+
+  ProcessStatus Describe() const;
+  // The last lines the server wrote to stderr (across restarts, secrets masked), oldest first.
+  std::vector<std::string> StderrTail(size_t max_lines) const;
 
  private:
   enum class State { kIdle, kStarting, kReady };
@@ -106,6 +114,8 @@ class SharedProcess {
   void ForwardResponse(uint64_t attachment, std::string_view text, const jsonrpc::Envelope& env);
   void HandleServerNotification(std::string_view line, const jsonrpc::Envelope& env);
   void HandleExit(StdioChild* child, int wait_status);
+  // Keeps a stderr line in the tail, masked; returns the masked line.
+  std::string KeepStderr(std::string_view line);
 
   ProcessContext* ctx_;
   std::string server_;
@@ -125,6 +135,12 @@ class SharedProcess {
   std::chrono::steady_clock::time_point retry_at_{};
   std::string last_failure_;
   RateLimiter garbage_limit_{1, 10};
+
+  int64_t starts_ = 0;
+  bool restarting_ = false;  // the exit to come was asked for: no failure, no backoff
+  std::vector<std::string> secrets_;  // env values of the current process, masked in stderr
+  std::deque<std::string> stderr_tail_;
+  size_t stderr_tail_bytes_ = 0;
 };
 
 }  // namespace switchboard::runner

@@ -186,6 +186,11 @@ void StdioChild::OnStderr(size_t n) {
 
 void StdioChild::LogStderr(std::string_view line, bool truncated) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::string masked;
+  if (callbacks_.on_stderr) {
+    masked = callbacks_.on_stderr(line);
+    line = masked;
+  }
   if (!stderr_limit_.Allow(RateLimiter::Clock::now())) return;
   if (uint64_t suppressed = stderr_limit_.TakeSuppressed(); suppressed > 0) {
     log::Debug("server stderr lines suppressed",

@@ -32,6 +32,9 @@ class StdioChild : public std::enable_shared_from_this<StdioChild> {
     std::function<void(StdioChild* child, std::string_view line)> on_line;
     // The child is gone; `wait_status` is its raw wait status.
     std::function<void(StdioChild* child, int wait_status)> on_exit;
+    // One stderr line (at most a few KiB, CR stripped), every one of them; returns the line as
+    // it may be logged (secrets masked). Unset: lines are logged as they are.
+    std::function<std::string(std::string_view line)> on_stderr;
   };
 
   StdioChild(boost::asio::io_context& io, std::string server, LaunchedProcess process,
