@@ -4,6 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
+#include <climits>
+#include <optional>
 #include <set>
 
 #include "switchboard/common/status.h"
@@ -36,6 +38,24 @@ absl::Status ReadBool(const YAML::Node& node, std::string_view path, bool* out) 
   } else {
     return FieldError(path, StrCat("expected true or false, got '", s, "'"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReadInt(const YAML::Node& node, std::string_view path, int32_t* out) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  if (!node.IsScalar()) return FieldError(path, "expected a whole number");
+  const std::string& s = node.Scalar();
+  size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != s.size() || value < INT32_MIN || value > INT32_MAX) {
+    return FieldError(path, StrCat("expected a whole number, got '", s, "'"));
+  }
+  *out = static_cast<int32_t>(value);
   return absl::OkStatus();
 }
 
@@ -78,6 +98,66 @@ absl::Status CheckKeys(const YAML::Node& node, std::string_view path,
   return absl::OkStatus();
 }
 
+
+// Replaces every ${VAR} in `text` (the value at `path`) by the variable's value; "$${" stands
+// for a literal "${".
+absl::StatusOr<std::string> ExpandReferences(const std::string& text, std::string_view path,
+                                             const EnvLookup& lookup) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, 3, "$${") == 0) {
+      out += "${";
+      i += 3;
+      continue;
+    }
+    if (text.compare(i, 2, "${") != 0) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    size_t end = text.find('}', i + 2);
+    if (end == std::string::npos) {
+      return FieldError(path, "'${' without a closing '}' (write '$${' for a literal '${')");
+    }
+    std::string name = text.substr(i + 2, end - i - 2);
+    bool valid = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
+    for (char c : name) {
+      valid = valid && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_');
+    }
+    if (!valid) {
+      return FieldError(path, StrCat("'${", name, "}' is not a variable reference: use ${NAME} "
+                                     "with letters, digits and '_' (or '$${' for a literal '${')"));
+    }
+    std::optional<std::string> value = lookup(name);
+    if (!value) return FieldError(path, StrCat("environment variable ", name, " is not set"));
+    out += *value;
+    i = end + 1;
+  }
+  return out;
+}
+
+// Expands references in every scalar value below `node` (keys stay as written).
+absl::Status ExpandTree(YAML::Node node, const std::string& path, const EnvLookup& lookup) {
+  if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    if (text.find("${") == std::string::npos) return absl::OkStatus();
+    SB_ASSIGN_OR_RETURN(std::string expanded, ExpandReferences(text, path, lookup));
+    node = expanded;
+    return absl::OkStatus();
+  }
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      SB_RETURN_IF_ERROR(ExpandTree(node[i], StrCat(path, "[", i, "]"), lookup));
+    }
+  } else if (node.IsMap()) {
+    for (auto kv : node) {
+      std::string key = kv.first.Scalar();
+      SB_RETURN_IF_ERROR(ExpandTree(kv.second, path.empty() ? key : StrCat(path, ".", key), lookup));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ParseServer(const YAML::Node& node, const std::string& path,
                          registry::v1::Server* server) {
@@ -312,10 +392,37 @@ absl::Status ValidateApply(const ApplyRequest& req) {
       return FieldError(path + ".email", StrCat("duplicate user '", req.users(i).email(), "'"));
     }
   }
+  auto find_namespace = [&req](const std::string& name) -> const registry::v1::Namespace* {
+    for (const auto& ns : req.namespaces()) {
+      if (ns.name() == name) return &ns;
+    }
+    return nullptr;
+  };
+  std::set<std::string> overrides;
+  std::set<std::pair<std::string, std::string>> renames;  // (namespace, new name)
+  for (int i = 0; i < req.tool_overrides_size(); ++i) {
+    const auto& o = req.tool_overrides(i);
+    std::string path = StrCat("toolOverrides[", i, "]");
+    SB_RETURN_IF_ERROR(ValidateToolOverride(o, path, find_namespace));
+    std::string key = StrCat(o.namespace_(), "/", o.server(), "/", o.tool());
+    if (!overrides.insert(key).second) {
+      return FieldError(path + ".tool", StrCat("duplicate tool override '", key, "'"));
+    }
+    if (!o.name().empty() && !renames.emplace(o.namespace_(), o.name()).second) {
+      return FieldError(path + ".name", StrCat("'", o.name(),
+                                               "' is already the new name of another tool in "
+                                               "namespace '",
+                                               o.namespace_(), "'"));
+    }
+  }
+  if (!ApplyRequest::Mode_IsValid(req.mode())) {
+    return FieldError("mode", StrCat("unknown mode ", static_cast<int>(req.mode())));
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text) {
+absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text,
+                                              const EnvLookup& lookup_env) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -328,7 +435,9 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text) {
   if (!root.IsMap()) return FieldError("provision", "expected a mapping");
   SB_RETURN_IF_ERROR(CheckKeys(root, "switchboard.yaml",
                                {"servers", "mcpServers", "namespaces", "endpoints", "users",
-                                "enabled", "prune", "runOnUpgrade", "updateExisting"}));
+                                "toolOverrides", "enabled", "prune", "runOnUpgrade",
+                                "updateExisting"}));
+  if (lookup_env) SB_RETURN_IF_ERROR(ExpandTree(root, "", lookup_env));
 
   ApplyRequest req;
   const YAML::Node servers = root["servers"];
@@ -354,6 +463,17 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text) {
         if (t == "http" || t == "streamable-http" || t == "streamableHttp") {
           body["type"] = "STREAMABLE_HTTP";
         }
+      } else if (body["url"].IsDefined() && body["url"].IsScalar()) {
+        // Without a type, a URL ending in /sse is the legacy HTTP+SSE transport.
+        std::string url = body["url"].Scalar();
+        url = url.substr(0, url.find_first_of("?#"));
+        while (!url.empty() && url.back() == '/') url.pop_back();
+        bool sse = url.size() >= 4 && url.compare(url.size() - 4, 4, "/sse") == 0;
+        body["type"] = sse ? "SSE" : "STREAMABLE_HTTP";
+      }
+      // Settings of the client itself, not of the server.
+      for (const char* client_only : {"disabled", "autoApprove", "alwaysAllow", "timeout"}) {
+        body.remove(client_only);
       }
       body["name"] = name;
       SB_RETURN_IF_ERROR(ParseServer(body, path, req.add_servers()));
@@ -405,7 +525,9 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text) {
       if (!e.IsMap()) return FieldError(path, "expected a mapping");
       SB_RETURN_IF_ERROR(CheckKeys(e, path,
                                    {"name", "namespace", "description", "transport",
-                                    "enableApiKeyAuth", "useQueryParamAuth", "enableOauth"}));
+                                    "enableApiKeyAuth", "useQueryParamAuth", "enableOauth",
+                                    "userRequestsPerMinute", "requestsPerMinute",
+                                    "allowedOrigins"}));
       auto* ep = req.add_endpoints();
       SB_RETURN_IF_ERROR(ReadString(e["name"], path + ".name", ep->mutable_name()));
       SB_RETURN_IF_ERROR(ReadString(e["namespace"], path + ".namespace", ep->mutable_namespace_()));
@@ -420,6 +542,15 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text) {
       bool oauth = false;
       SB_RETURN_IF_ERROR(ReadBool(e["enableOauth"], path + ".enableOauth", &oauth));
       ep->set_enable_oauth(oauth);
+      int32_t limit = 0;
+      SB_RETURN_IF_ERROR(
+          ReadInt(e["userRequestsPerMinute"], path + ".userRequestsPerMinute", &limit));
+      ep->set_user_requests_per_minute(limit);
+      limit = 0;
+      SB_RETURN_IF_ERROR(ReadInt(e["requestsPerMinute"], path + ".requestsPerMinute", &limit));
+      ep->set_requests_per_minute(limit);
+      SB_RETURN_IF_ERROR(ReadStringList(e["allowedOrigins"], path + ".allowedOrigins",
+                                        ep->mutable_allowed_origins()));
     }
   }
   const YAML::Node users = root["users"];
@@ -438,6 +569,31 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text) {
       bool admin = false;
       SB_RETURN_IF_ERROR(ReadBool(u["isAdmin"], path + ".isAdmin", &admin));
       user->set_is_admin(admin);
+    }
+  }
+  const YAML::Node overrides = root["toolOverrides"];
+  if (overrides.IsDefined() && !overrides.IsNull()) {
+    if (!overrides.IsSequence()) return FieldError("toolOverrides", "expected a list");
+    for (size_t i = 0; i < overrides.size(); ++i) {
+      const YAML::Node t = overrides[i];
+      std::string path = StrCat("toolOverrides[", i, "]");
+      if (!t.IsMap()) return FieldError(path, "expected a mapping");
+      SB_RETURN_IF_ERROR(CheckKeys(t, path,
+                                   {"namespace", "server", "tool", "name", "title", "description",
+                                    "annotations", "disabled"}));
+      auto* o = req.add_tool_overrides();
+      SB_RETURN_IF_ERROR(ReadString(t["namespace"], path + ".namespace", o->mutable_namespace_()));
+      SB_RETURN_IF_ERROR(ReadString(t["server"], path + ".server", o->mutable_server()));
+      SB_RETURN_IF_ERROR(ReadString(t["tool"], path + ".tool", o->mutable_tool()));
+      SB_RETURN_IF_ERROR(ReadString(t["name"], path + ".name", o->mutable_name()));
+      SB_RETURN_IF_ERROR(ReadString(t["title"], path + ".title", o->mutable_title()));
+      SB_RETURN_IF_ERROR(
+          ReadString(t["description"], path + ".description", o->mutable_description()));
+      SB_RETURN_IF_ERROR(
+          ReadString(t["annotations"], path + ".annotations", o->mutable_annotations()));
+      bool disabled = false;
+      SB_RETURN_IF_ERROR(ReadBool(t["disabled"], path + ".disabled", &disabled));
+      o->set_disabled(disabled);
     }
   }
   SB_RETURN_IF_ERROR(ValidateApply(req));

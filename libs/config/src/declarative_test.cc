@@ -1,6 +1,9 @@
 #include "switchboard/config/declarative.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace switchboard::config {
 namespace {
@@ -143,6 +146,208 @@ TEST(ValidateObjectsTest, EndpointLimitsOriginsAndOverrides) {
   o.set_name("");
   o.set_annotations("not json");
   EXPECT_EQ(ValidateToolOverride(o, "o", find).message(), "o.annotations: must be a JSON object");
+}
+
+
+// Looks variables up in a fixed map, like the environment of a test.
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(EnvReferencesTest, ResolvedAnywhereInAnyStringValue) {
+  auto req = ParseDeclarative(R"(
+servers:
+  - name: gh
+    command: npx
+    args: ["--token=${GITHUB_TOKEN}", "${A}${B}", "plain"]
+    env: {TOKEN: "prefix-${GITHUB_TOKEN}-suffix", LITERAL: "$${NOT_A_VAR}"}
+  - name: remote
+    url: "https://${HOST}/mcp"
+    bearerToken: ${GITHUB_TOKEN}
+    headers: {X-Key: "${A}"}
+)",
+                              FakeEnv({{"GITHUB_TOKEN", "t0k"}, {"A", "a"}, {"B", ""}, {"HOST", "h.test"}}));
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->servers(0).args(0), "--token=t0k");
+  EXPECT_EQ(req->servers(0).args(1), "a");
+  EXPECT_EQ(req->servers(0).args(2), "plain");
+  EXPECT_EQ(req->servers(0).env().at("TOKEN"), "prefix-t0k-suffix");
+  EXPECT_EQ(req->servers(0).env().at("LITERAL"), "${NOT_A_VAR}");
+  EXPECT_EQ(req->servers(1).url(), "https://h.test/mcp");
+  EXPECT_EQ(req->servers(1).bearer_token(), "t0k");
+  EXPECT_EQ(req->servers(1).headers().at("X-Key"), "a");
+}
+
+TEST(EnvReferencesTest, AMissingVariableIsAnErrorNamingFieldAndVariable) {
+  constexpr char kYaml[] = R"(
+provision:
+  servers:
+    - name: a
+      command: x
+    - name: gh
+      command: npx
+      env: {TOKEN: "${GITHUB_TOKEN}"}
+)";
+  auto req = ParseDeclarative(kYaml, FakeEnv({}));
+  ASSERT_FALSE(req.ok());
+  EXPECT_EQ(req.status().message(),
+            "servers[1].env.TOKEN: environment variable GITHUB_TOKEN is not set");
+  // An empty value is a value.
+  EXPECT_TRUE(ParseDeclarative(kYaml, FakeEnv({{"GITHUB_TOKEN", ""}})).ok());
+  // Without a lookup nothing is resolved.
+  auto raw = ParseDeclarative(kYaml);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(raw->servers(1).env().at("TOKEN"), "${GITHUB_TOKEN}");
+}
+
+TEST(EnvReferencesTest, MalformedReferencesAreErrors) {
+  auto env = FakeEnv({{"A", "a"}});
+  EXPECT_EQ(ParseDeclarative("servers: [{name: a, command: \"x${A\"}]", env).status().message(),
+            "servers[0].command: '${' without a closing '}' (write '$${' for a literal '${')");
+  EXPECT_EQ(
+      ParseDeclarative("servers: [{name: a, command: \"${A-B}\"}]", env).status().message(),
+      "servers[0].command: '${A-B}' is not a variable reference: use ${NAME} with letters, "
+      "digits and '_' (or '$${' for a literal '${')");
+  // A lone '$' and '$$' without '{' stay as written.
+  auto req = ParseDeclarative("servers: [{name: a, command: \"a$b$$c\"}]", env);
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->servers(0).command(), "a$b$$c");
+}
+
+TEST(DeclarativeTest, SwitchboardKeysToolOverridesAndEndpointLimits) {
+  auto req = ParseDeclarative(R"(
+servers: [{name: gh, command: npx}]
+namespaces: [{name: dev, servers: [gh], prefix: false}]
+endpoints:
+  - name: dev
+    namespace: dev
+    userRequestsPerMinute: 60
+    requestsPerMinute: 600
+    allowedOrigins: ["https://app.example.com"]
+toolOverrides:
+  - namespace: dev
+    server: gh
+    tool: create_issue
+    name: new_issue
+    title: New issue
+    annotations: '{"destructiveHint": false}'
+  - {namespace: dev, server: gh, tool: delete_repo, disabled: true}
+)");
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_TRUE(req->namespaces(0).disable_prefix());
+  EXPECT_EQ(req->endpoints(0).user_requests_per_minute(), 60);
+  EXPECT_EQ(req->endpoints(0).requests_per_minute(), 600);
+  EXPECT_EQ(req->endpoints(0).allowed_origins(0), "https://app.example.com");
+  ASSERT_EQ(req->tool_overrides_size(), 2);
+  EXPECT_EQ(req->tool_overrides(0).name(), "new_issue");
+  EXPECT_EQ(req->tool_overrides(0).annotations(), R"({"destructiveHint": false})");
+  EXPECT_TRUE(req->tool_overrides(1).disabled());
+}
+
+TEST(DeclarativeTest, NamesOverTheLimitsAreErrorsNamingTheField) {
+  std::string long_server(65, 's');
+  auto req = ParseDeclarative("servers: [{name: " + long_server + ", command: x}]");
+  EXPECT_EQ(req.status().message(), "servers[0].name: at most 64 characters");
+  req = ParseDeclarative(R"(
+servers: [{name: gh, command: npx}]
+namespaces: [{name: dev, servers: [gh]}]
+toolOverrides: [{namespace: dev, server: gh, tool: t, name: )" +
+                         std::string(129, 'n') + "}]");
+  ASSERT_FALSE(req.ok());
+  EXPECT_EQ(req.status().message().substr(0, 23), "toolOverrides[0].name: ");
+  req = ParseDeclarative(R"(
+servers: [{name: gh, command: npx}]
+namespaces: [{name: dev, servers: [gh]}]
+toolOverrides:
+  - {namespace: dev, server: gh, tool: a, name: same}
+  - {namespace: dev, server: gh, tool: b, name: same}
+)");
+  EXPECT_EQ(req.status().message(),
+            "toolOverrides[1].name: 'same' is already the new name of another tool in namespace "
+            "'dev'");
+  req = ParseDeclarative(R"(
+servers: [{name: gh, command: npx}]
+namespaces: [{name: dev, servers: [gh]}]
+toolOverrides: [{namespace: other, server: gh, tool: a}]
+)");
+  EXPECT_EQ(req.status().message(), "toolOverrides[0].namespace: unknown namespace 'other'");
+}
+
+TEST(DeclarativeTest, McpServersUrlTypeFromTheUrlAndClientKeysIgnored) {
+  auto req = ParseDeclarative(R"({"mcpServers": {
+    "legacy": {"url": "https://x.test/sse"},
+    "legacy2": {"url": "https://x.test/v1/sse/?k=1"},
+    "modern": {"url": "https://x.test/mcp", "headers": {"Authorization": "Bearer t"}},
+    "typed": {"type": "sse", "url": "https://x.test/events"},
+    "local": {"command": "uvx", "args": ["mcp-server-git"], "env": {"A": "1"},
+              "disabled": false, "autoApprove": []}}})");
+  ASSERT_TRUE(req.ok()) << req.status();
+  std::map<std::string, registry::v1::Server> by_name;
+  for (const auto& s : req->servers()) by_name[s.name()] = s;
+  EXPECT_EQ(by_name["legacy"].type(), "SSE");
+  EXPECT_EQ(by_name["legacy2"].type(), "SSE");
+  EXPECT_EQ(by_name["modern"].type(), "STREAMABLE_HTTP");
+  EXPECT_EQ(by_name["modern"].headers().at("Authorization"), "Bearer t");
+  EXPECT_EQ(by_name["typed"].type(), "SSE");
+  EXPECT_EQ(by_name["local"].type(), "STDIO");
+  EXPECT_EQ(by_name["local"].env().at("A"), "1");
+}
+
+TEST(DeclarativeFormatTest, ExportedDocumentParsesBackToTheSameConfiguration) {
+  registry::v1::ApplyRequest config;
+  auto* s = config.add_servers();
+  s->set_name("odd");
+  s->set_type("STDIO");
+  s->set_command("run");
+  for (const char* arg : {"", "true", "null", "~", "1.5", "-x", "${HOME}", "a: b", "#c", " pad ",
+                          "multi\nline", "quote\"s", "$${x}", "yes"}) {
+    s->add_args(arg);
+  }
+  (*s->mutable_env())["B"] = "2";
+  (*s->mutable_env())["A"] = "***";
+  auto* r = config.add_servers();
+  r->set_name("remote");
+  r->set_type("SSE");
+  r->set_url("https://x.test/sse");
+  r->set_bearer_token("tok");
+  (*r->mutable_headers())["X-Key"] = "k";
+  auto* ns = config.add_namespaces();
+  ns->set_name("n");
+  ns->add_servers()->set_server("odd");
+  auto* off = ns->add_servers();
+  off->set_server("remote");
+  off->set_disabled(true);
+  auto* single = config.add_namespaces();
+  single->set_name("single");
+  single->add_servers()->set_server("odd");
+  single->set_disable_prefix(true);
+  auto* ep = config.add_endpoints();
+  ep->set_name("e");
+  ep->set_namespace_("n");
+  ep->set_enable_api_key_auth(false);  // not the parser's default
+  ep->set_requests_per_minute(5);
+  ep->add_allowed_origins("*");
+  auto* u = config.add_users();
+  u->set_email("dev@example.com");
+  u->set_is_admin(true);
+  auto* o = config.add_tool_overrides();
+  o->set_namespace_("n");
+  o->set_server("odd");
+  o->set_tool("echo");
+  o->set_annotations(R"({"readOnlyHint":true})");
+  o->set_disabled(true);
+
+  boost::json::object doc = DeclarativeDocument(config);
+  for (const std::string& text : {ToYaml(doc), boost::json::serialize(doc)}) {
+    auto back = ParseDeclarative(text, FakeEnv({{"HOME", "/home/x"}}));
+    ASSERT_TRUE(back.ok()) << back.status() << "\n" << text;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*back, config))
+        << text << "\n" << back->DebugString();
+  }
 }
 
 }  // namespace

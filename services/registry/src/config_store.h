@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "services/registry/src/snapshot_diff.h"
 #include "switchboard/registry/v1/registry.pb.h"
 
 namespace switchboard::registry {
@@ -17,6 +18,7 @@ namespace switchboard::registry {
 struct ApplyOutcome {
   int64_t revision = 0;             // the revision after the apply (unchanged in a dry run)
   std::vector<v1::Change> changes;  // with secrets in clear: callers blank them for display
+  std::vector<v1::ObjectDiff> diff;  // every object requested or removed, secrets masked
 };
 
 // Who makes a write, as the audit log records it when the caller gave no name.
@@ -45,11 +47,12 @@ class ConfigStore {
   // The current revision of the configuration.
   virtual absl::StatusOr<int64_t> LoadRevision() = 0;
 
-  // Upserts the request's servers, namespaces (with their ordered members), endpoints and
-  // users by key in one transaction: either all of them are written or none is. Objects the
-  // request does not mention are left alone. With `request.dry_run()` the same changes are
-  // computed and nothing is written. Expects a request that passed config::ValidateApply.
-  // Each object written gets an audit row (action "apply") naming `actor`.
+  // Writes the request's servers, namespaces (with their ordered members), endpoints, users
+  // and tool overrides by key in one transaction, following `request.mode()` (see PlanApply:
+  // upsert, create-only, or prune, which also deletes what the request does not name): either
+  // every write happens or none does. With `request.dry_run()` the same plan is computed and
+  // nothing is written. Expects a request that passed config::ValidateApply. Each object
+  // written or deleted gets an audit row (action "apply") naming `actor`.
   virtual absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request,
                                              const std::string& actor) = 0;
   absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request) {

@@ -604,27 +604,33 @@ absl::StatusOr<int64_t> PgConfigStore::LoadRevision() {
 absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request,
                                                   const std::string& actor) {
   if (request.dry_run()) {
-    return Run<ApplyOutcome>("apply (dry run)", [&](Conn& c) {
+    return Run<ApplyOutcome>("apply (dry run)", [&](Conn& c) -> absl::StatusOr<ApplyOutcome> {
       pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c.db);
       Snapshot current = LoadState(tx);
       tx.commit();
-      return ApplyOutcome{current.revision(), PlanApply(current, request)};
+      SB_ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(current, request));
+      return ApplyOutcome{current.revision(), std::move(plan.changes), std::move(plan.diff)};
     });
   }
-  return Run<ApplyOutcome>("apply", [&](Conn& c) {
+  return Run<ApplyOutcome>("apply", [&](Conn& c) -> absl::StatusOr<ApplyOutcome> {
     pqxx::work tx(c.db);
     // Writers take turns, so the comparison below sees every earlier apply.
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
     Snapshot current = LoadState(tx);
-    ApplyOutcome out;
-    out.changes = PlanApply(current, request);
-    for (const Change& change : out.changes) {
+    SB_ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(current, request));
+    for (const Change& change : plan.changes) {
       std::optional<StoredObject> before = ReadObject(tx, change.kind(), change.name());
+      if (change.op() == Change::DELETE) {
+        SB_RETURN_IF_ERROR(DeleteObject(tx, change.kind(), change.name()));
+        WriteAudit(tx, actor, "apply", change.kind(), change.name(),
+                   before ? &before->object : nullptr, nullptr);
+        continue;
+      }
       WriteChange(tx, change);
       WriteAudit(tx, actor, "apply", change.kind(), change.name(),
                  before ? &before->object : nullptr, &change);
     }
-    out.revision = ReadRevision(tx);
+    ApplyOutcome out{ReadRevision(tx), std::move(plan.changes), std::move(plan.diff)};
     tx.commit();
     return out;
   });

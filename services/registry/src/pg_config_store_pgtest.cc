@@ -212,7 +212,7 @@ TEST_F(PgStoreTest, ApplyStoresEverythingAndRoundTrips) {
   v1::Snapshot snapshot = MustLoad();
   EXPECT_EQ(snapshot.revision(), 2);
   // What was stored is exactly what was asked for: planning the request again finds nothing.
-  EXPECT_TRUE(PlanApply(snapshot, request).empty());
+  EXPECT_TRUE(PlanApply(snapshot, request)->changes.empty());
   ASSERT_EQ(snapshot.servers_size(), 2);
   EXPECT_EQ(snapshot.servers(0).args(1), "@modelcontextprotocol/server-everything");
   EXPECT_EQ(snapshot.servers(0).env().at("TOKEN"), "env-secret");

@@ -104,9 +104,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>, publ
                [this] { Finish(FinalStatus()); }, max_pending) {}
 
   // Subscribes; on refusal ends the call at once.
-  void Begin(std::shared_ptr<WatchReactor> self) {
+  void Begin(std::shared_ptr<WatchReactor> self, int64_t from_revision) {
     self_ = std::move(self);
-    absl::Status subscribed = hub_->Subscribe(self_);
+    bool resumed = false;
+    absl::Status subscribed = hub_->Subscribe(self_, from_revision, &resumed);
     if (!subscribed.ok()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -115,7 +116,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>, publ
       queue_.Close();
       return;
     }
-    log::Info("watch started", {{"watcher", watcher_}, {"revision", hub_->revision()}});
+    log::Info("watch started", {{"watcher", watcher_},
+                                {"revision", hub_->revision()},
+                                {"from_revision", from_revision},
+                                {"resumed", resumed}});
   }
 
   bool Push(EventPtr event) override {
@@ -185,9 +189,11 @@ grpc::ServerUnaryReactor* RegistryGrpc::Apply(grpc::CallbackServerContext* conte
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListServers(grpc::CallbackServerContext* context,
-                                                    const v1::ListRequest*,
+                                                    const v1::ListRequest* request,
                                                     v1::ListServersResponse* response) {
-  return Unary(context, response, [&](auto done) { service_->ListServers(std::move(done)); });
+  return Unary(context, response, [&](auto done) {
+    service_->ListServers(std::move(done), request->include_secrets(), ActorOf(context));
+  });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListNamespaces(grpc::CallbackServerContext* context,
@@ -347,7 +353,7 @@ grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServ
   auto reactor = std::make_shared<WatchReactor>(&service_->watch_hub(), std::move(watcher),
                                                 max_pending_events_);
   WatchReactor* raw = reactor.get();
-  raw->Begin(std::move(reactor));
+  raw->Begin(std::move(reactor), request->from_revision());
   return raw;
 }
 

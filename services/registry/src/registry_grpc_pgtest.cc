@@ -1131,3 +1131,157 @@ TEST_F(RegistryAdminTest, EveryWriteIsAuditedWithSecretsRedacted) {
 
 }  // namespace
 }  // namespace switchboard::registry
+
+namespace switchboard::registry {
+namespace {
+
+// Demo() plus a tool override, as a file holding everything would apply it.
+v1::ApplyRequest DemoWithOverride() {
+  v1::ApplyRequest r = Demo();
+  auto* o = r.add_tool_overrides();
+  o->set_namespace_("demo");
+  o->set_server("everything");
+  o->set_tool("echo");
+  o->set_name("say");
+  return r;
+}
+
+std::vector<std::string> Actions(const v1::ApplyResponse& response) {
+  std::vector<std::string> out;
+  for (const auto& d : response.diff()) {
+    out.push_back(v1::ObjectDiff::Action_Name(d.action()) + " " + Change::Kind_Name(d.kind()) +
+                  " " + d.name());
+  }
+  return out;
+}
+
+TEST_F(RegistryGrpcTest, ApplyModesPruneRemovesCreateOnlyKeepsDryRunWritesNothing) {
+  v1::ApplyResponse first = MustApply(DemoWithOverride());
+  EXPECT_EQ(Actions(first),
+            (std::vector<std::string>{"ADDED SERVER everything", "ADDED SERVER remote",
+                                      "ADDED NAMESPACE demo", "ADDED ENDPOINT demo",
+                                      "ADDED USER dev@example.com",
+                                      "ADDED TOOL_OVERRIDE demo/everything/echo"}));
+  ASSERT_EQ(db_->Query("SELECT count(*) FROM tool_overrides")[0][0], "1");
+  grpc::ClientContext key_context;
+  v1::CreateApiKeyRequest key_request;
+  key_request.set_user_email("dev@example.com");
+  v1::CreateApiKeyResponse key;
+  ASSERT_TRUE(stub_->CreateApiKey(&key_context, key_request, &key).ok());
+
+  // CREATE_ONLY: an existing server is left as it is, a new one is created.
+  v1::ApplyRequest create_only = Demo();
+  create_only.set_mode(v1::ApplyRequest::CREATE_ONLY);
+  create_only.mutable_servers(0)->set_command("changed");
+  auto* extra = create_only.add_servers();
+  extra->set_name("extra");
+  extra->set_type("STDIO");
+  extra->set_command("x");
+  v1::ApplyResponse kept = MustApply(create_only);
+  EXPECT_EQ(kept.diff(0).action(), v1::ObjectDiff::UNCHANGED);
+  EXPECT_EQ(Actions(kept)[2], "ADDED SERVER extra");
+  EXPECT_EQ(db_->Query("SELECT command FROM servers WHERE name = 'everything'")[0][0], "npx");
+
+  // A changed secret shows masked in the diff.
+  v1::ApplyRequest rotate = DemoWithOverride();
+  (*rotate.mutable_servers(0)->mutable_env())["TOKEN"] = "rotated-secret";
+  rotate.set_dry_run(true);
+  v1::ApplyResponse planned = MustApply(rotate);
+  ASSERT_EQ(planned.diff(0).action(), v1::ObjectDiff::CHANGED);
+  ASSERT_EQ(planned.diff(0).fields_size(), 1);
+  EXPECT_EQ(planned.diff(0).fields(0).field(), "env.TOKEN");
+  EXPECT_EQ(planned.diff(0).fields(0).after(), "\"***\"");
+  EXPECT_EQ(planned.DebugString().find("rotated-secret"), std::string::npos);
+  EXPECT_EQ(planned.DebugString().find("env-secret"), std::string::npos);
+
+  // PRUNE as a dry run plans the removals and writes nothing.
+  int64_t before = kept.revision();
+  v1::ApplyRequest prune;
+  prune.set_mode(v1::ApplyRequest::PRUNE);
+  *prune.add_servers() = Demo().servers(0);
+  (*prune.mutable_servers(0)->mutable_env())["TOKEN"] = "***";  // keeps the stored value
+  prune.add_users()->set_email("dev@example.com");
+  prune.set_dry_run(true);
+  v1::ApplyResponse dry = MustApply(prune);
+  EXPECT_EQ(Actions(dry), (std::vector<std::string>{
+                              "UNCHANGED SERVER everything", "UNCHANGED USER dev@example.com",
+                              "REMOVED TOOL_OVERRIDE demo/everything/echo", "REMOVED ENDPOINT demo",
+                              "REMOVED NAMESPACE demo", "REMOVED SERVER extra",
+                              "REMOVED SERVER remote"}));
+  EXPECT_EQ(dry.revision(), before);
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM servers")[0][0], "3");
+
+  // PRUNE for real: removed in dependency order, audited, API keys kept.
+  prune.set_dry_run(false);
+  v1::ApplyResponse pruned = MustApply(prune);
+  EXPECT_EQ(Actions(pruned), Actions(dry));
+  EXPECT_GT(pruned.revision(), before);
+  EXPECT_EQ(db_->Query("SELECT name FROM servers"), (std::vector<std::vector<std::string>>{
+                                                        {"everything"}}));
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM namespaces")[0][0], "0");
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM endpoints")[0][0], "0");
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM tool_overrides")[0][0], "0");
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM api_keys")[0][0], "1");
+  EXPECT_EQ(db_->Query("SELECT env->>'TOKEN' FROM servers")[0][0], "env-secret");
+  auto audit = db_->Query(
+      "SELECT action, kind, name, after IS NULL FROM audit_log WHERE action = 'apply' AND "
+      "after IS NULL ORDER BY id");
+  EXPECT_EQ(audit, (std::vector<std::vector<std::string>>{
+                       {"apply", "TOOL_OVERRIDE", "demo/everything/echo", "t"},
+                       {"apply", "ENDPOINT", "demo", "t"},
+                       {"apply", "NAMESPACE", "demo", "t"},
+                       {"apply", "SERVER", "extra", "t"},
+                       {"apply", "SERVER", "remote", "t"}}));
+
+  // Applying the same again changes nothing.
+  prune.mutable_servers(0)->mutable_env()->at("TOKEN") = "env-secret";
+  v1::ApplyResponse again = MustApply(prune);
+  EXPECT_EQ(again.changes_size(), 0);
+  EXPECT_EQ(again.revision(), pruned.revision());
+}
+
+TEST_F(RegistryGrpcTest, WatchResumesFromARevisionOrFallsBackToASnapshot) {
+  v1::ApplyResponse first = MustApply(Demo());
+  v1::ApplyRequest add;
+  auto* server = add.add_servers();
+  server->set_name("third");
+  server->set_type("STDIO");
+  server->set_command("deno");
+  v1::ApplyResponse second = MustApply(add);
+  ASSERT_GT(second.revision(), first.revision());
+
+  auto first_event = [&](int64_t from) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::WatchRequest request;
+    request.set_watcher("resume-test");
+    request.set_from_revision(from);
+    auto reader = stub_->Watch(&context, request);
+    v1::WatchEvent event;
+    EXPECT_TRUE(reader->Read(&event));
+    context.TryCancel();
+    reader->Finish();
+    return event;
+  };
+  // From the revision before the last apply: only that apply's change.
+  v1::WatchEvent resumed = first_event(first.revision());
+  EXPECT_FALSE(resumed.has_snapshot());
+  EXPECT_EQ(resumed.revision(), second.revision());
+  ASSERT_EQ(resumed.changes_size(), 1);
+  EXPECT_EQ(resumed.changes(0).server().name(), "third");
+  // Already current: the revision alone.
+  v1::WatchEvent current = first_event(second.revision());
+  EXPECT_FALSE(current.has_snapshot());
+  EXPECT_EQ(current.revision(), second.revision());
+  EXPECT_EQ(current.changes_size(), 0);
+  // Newer than the registry's, or older than it kept: a snapshot.
+  for (int64_t from : {second.revision() + 100, int64_t{0}}) {
+    v1::WatchEvent snapshot = first_event(from);
+    EXPECT_TRUE(snapshot.has_snapshot()) << from;
+    EXPECT_EQ(snapshot.revision(), second.revision());
+    EXPECT_EQ(snapshot.snapshot().servers_size(), 3);
+  }
+}
+
+}  // namespace
+}  // namespace switchboard::registry

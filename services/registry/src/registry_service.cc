@@ -101,22 +101,31 @@ void RegistryService::Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> do
           BlankSecrets(&change);
           *response.add_changes() = std::move(change);
         }
+        for (v1::ObjectDiff& diff : outcome.diff) *response.add_diff() = std::move(diff);
         log::Info(request.dry_run() ? "apply planned (dry run)" : "configuration applied",
                   {{"revision", outcome.revision},
                    {"changes", response.changes_size()},
                    {"dry_run", request.dry_run()},
+                   {"mode", v1::ApplyRequest::Mode_Name(request.mode())},
                    {"actor", actor}});
         return response;
       });
 }
 
-void RegistryService::ListServers(Done<v1::ListServersResponse> done) {
+void RegistryService::ListServers(Done<v1::ListServersResponse> done, bool include_secrets,
+                                  std::string actor) {
   RunOnPool<v1::ListServersResponse>(
       "list servers", std::move(done),
-      [](ConfigStore& store) -> absl::StatusOr<v1::ListServersResponse> {
+      [include_secrets, actor = std::move(actor)](
+          ConfigStore& store) -> absl::StatusOr<v1::ListServersResponse> {
         SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, store.LoadSnapshot());
         v1::ListServersResponse response;
         response.mutable_servers()->Swap(snapshot.mutable_servers());
+        if (include_secrets) {
+          log::Info("server secrets read", {{"servers", response.servers_size()},
+                                            {"actor", actor}});
+          return response;
+        }
         for (v1::Server& server : *response.mutable_servers()) BlankSecrets(&server);
         return response;
       });

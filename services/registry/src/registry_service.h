@@ -52,15 +52,18 @@ class RegistryService {
   // pool. Idempotent.
   void Stop();
 
-  // Validates with config::ValidateApply (InvalidArgument naming the field), then upserts the
-  // request in one transaction (or, with dry_run, only computes the changes). The response
-  // lists the objects changed, with secrets blanked.
+  // Validates with config::ValidateApply (InvalidArgument naming the field), then applies the
+  // request in one transaction by its mode (upsert, create-only or prune; see PlanApply), or
+  // with dry_run only computes the plan. The response lists the writes (secrets blanked) and
+  // the diff of every object requested or removed (secrets masked).
   // `actor` (the caller, for the audit log) defaults to "unknown" in every write.
   void Apply(v1::ApplyRequest request, Done<v1::ApplyResponse> done,
              std::string actor = kUnknownActor);
 
-  // The stored objects, sorted by key, server secrets blanked.
-  void ListServers(Done<v1::ListServersResponse> done);
+  // The stored objects, sorted by key, server secrets blanked (unless `include_secrets`, for
+  // an export: that read is logged, naming `actor`).
+  void ListServers(Done<v1::ListServersResponse> done, bool include_secrets = false,
+                   std::string actor = kUnknownActor);
   void ListNamespaces(Done<v1::ListNamespacesResponse> done);
   void ListEndpoints(Done<v1::ListEndpointsResponse> done);
   void ListUsers(Done<v1::ListUsersResponse> done);

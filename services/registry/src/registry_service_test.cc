@@ -74,7 +74,9 @@ class FakeConfigStore : public ConfigStore {
 
   absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request, const std::string&) override {
     std::lock_guard<std::mutex> lock(db_->mu);
-    ApplyOutcome out{db_->snapshot.revision(), PlanApply(db_->snapshot, request)};
+    absl::StatusOr<ApplyPlan> plan = PlanApply(db_->snapshot, request);
+    if (!plan.ok()) return plan.status();
+    ApplyOutcome out{db_->snapshot.revision(), std::move(plan->changes), std::move(plan->diff)};
     if (request.dry_run() || out.changes.empty()) return out;
     v1::Snapshot& s = db_->snapshot;
     for (const Change& c : out.changes) {

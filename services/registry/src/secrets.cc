@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "services/registry/src/snapshot_diff.h"
 #include "switchboard/common/strings.h"
 
 namespace switchboard::registry {
@@ -61,13 +62,7 @@ absl::Status RestoreBlankedSecrets(v1::Server* incoming, const v1::Server* store
 std::string RedactedJson(const v1::Change& change) {
   v1::Change copy = change;
   BlankSecrets(&copy);
-  const google::protobuf::Message* object = nullptr;
-  if (copy.has_server()) object = &copy.server();
-  if (copy.has_namespace_()) object = &copy.namespace_();
-  if (copy.has_endpoint()) object = &copy.endpoint();
-  if (copy.has_user()) object = &copy.user();
-  if (copy.has_api_key()) object = &copy.api_key();
-  if (copy.has_tool_override()) object = &copy.tool_override();
+  const google::protobuf::Message* object = ChangeObject(copy);
   if (object == nullptr) return "";
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;

@@ -1,10 +1,17 @@
 #include "services/registry/src/snapshot_diff.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <map>
+#include <set>
 #include <string>
+
+#include "services/registry/src/secrets.h"
+#include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
 
 namespace switchboard::registry {
 namespace {
@@ -69,16 +76,80 @@ void DiffDeletes(Change::Kind kind, const google::protobuf::RepeatedPtrField<T>&
   }
 }
 
-// Upserts for requested objects that are new or changed, in request order.
+// The object's fields as JSON (JSON names, every field present, maps as objects).
+boost::json::object FieldsJson(const Change& change) {
+  const google::protobuf::Message* object = ChangeObject(change);
+  if (object == nullptr) return {};
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(*object, &json, options).ok()) return {};
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.as_object());
+}
+
+std::string Render(const boost::json::value* v) { return v == nullptr ? "" : serialize(*v); }
+
+// Adds a FieldChange for `field` when its clear values differ; the shown values come from the
+// masked objects, and a value that masking altered is a secret.
+void CompareField(const std::string& field, const boost::json::value* before,
+                  const boost::json::value* after, const boost::json::value* before_masked,
+                  const boost::json::value* after_masked, std::vector<v1::FieldChange>* out) {
+  bool same = before == nullptr || after == nullptr ? before == after : *before == *after;
+  if (same) return;
+  v1::FieldChange& f = out->emplace_back();
+  f.set_field(field);
+  f.set_before(Render(before_masked));
+  f.set_after(Render(after_masked));
+  f.set_secret(Render(before) != f.before() || Render(after) != f.after());
+}
+
+const boost::json::value* Find(const boost::json::value* object, std::string_view key) {
+  if (object == nullptr || !object->is_object()) return nullptr;
+  return object->as_object().if_contains(key);
+}
+
+// Plans one kind: each requested object is added, changed or unchanged (CREATE_ONLY leaves an
+// existing one as it is), in request order.
 template <typename T>
 void PlanKind(Change::Kind kind, const google::protobuf::RepeatedPtrField<T>& current,
-              const google::protobuf::RepeatedPtrField<T>& requested, std::vector<Change>* out) {
+              const google::protobuf::RepeatedPtrField<T>& requested, bool create_only,
+              ApplyPlan* plan) {
   auto index = Index(current);
   for (const T& object : requested) {
     auto it = index.find(KeyOf(object));
-    if (it == index.end() || !MessageDifferencer::Equals(*it->second, object)) {
-      out->push_back(Upsert(kind, object));
+    v1::ObjectDiff& diff = plan->diff.emplace_back();
+    diff.set_kind(kind);
+    diff.set_name(KeyOf(object));
+    if (it == index.end()) {
+      diff.set_action(v1::ObjectDiff::ADDED);
+    } else if (create_only || MessageDifferencer::Equals(*it->second, object)) {
+      diff.set_action(v1::ObjectDiff::UNCHANGED);
+      continue;
+    } else {
+      diff.set_action(v1::ObjectDiff::CHANGED);
+      for (v1::FieldChange& f : FieldChanges(Upsert(kind, *it->second), Upsert(kind, object))) {
+        *diff.add_fields() = std::move(f);
+      }
     }
+    plan->changes.push_back(Upsert(kind, object));
+  }
+}
+
+// Plans the deletes of a PRUNE: every stored object of the kind the request does not name.
+template <typename T>
+void PruneKind(Change::Kind kind, const google::protobuf::RepeatedPtrField<T>& current,
+               const google::protobuf::RepeatedPtrField<T>& requested, ApplyPlan* plan) {
+  std::vector<Change> deletes;
+  DiffDeletes(kind, current, requested, &deletes);
+  for (Change& c : deletes) {
+    v1::ObjectDiff& diff = plan->diff.emplace_back();
+    diff.set_action(v1::ObjectDiff::REMOVED);
+    diff.set_kind(kind);
+    diff.set_name(c.name());
+    plan->changes.push_back(std::move(c));
   }
 }
 
@@ -119,13 +190,78 @@ std::vector<Change> DiffSnapshots(const v1::Snapshot& before, const v1::Snapshot
   return out;
 }
 
-std::vector<Change> PlanApply(const v1::Snapshot& current, const v1::ApplyRequest& request) {
-  std::vector<Change> out;
-  PlanKind(Change::SERVER, current.servers(), request.servers(), &out);
-  PlanKind(Change::NAMESPACE, current.namespaces(), request.namespaces(), &out);
-  PlanKind(Change::ENDPOINT, current.endpoints(), request.endpoints(), &out);
-  PlanKind(Change::USER, current.users(), request.users(), &out);
+const google::protobuf::Message* ChangeObject(const Change& change) {
+  if (change.has_server()) return &change.server();
+  if (change.has_namespace_()) return &change.namespace_();
+  if (change.has_endpoint()) return &change.endpoint();
+  if (change.has_user()) return &change.user();
+  if (change.has_api_key()) return &change.api_key();
+  if (change.has_tool_override()) return &change.tool_override();
+  return nullptr;
+}
+
+std::vector<v1::FieldChange> FieldChanges(const Change& before, const Change& after) {
+  Change before_masked = before;
+  Change after_masked = after;
+  BlankSecrets(&before_masked);
+  BlankSecrets(&after_masked);
+  const boost::json::value b = FieldsJson(before);
+  const boost::json::value a = FieldsJson(after);
+  const boost::json::value bm = FieldsJson(before_masked);
+  const boost::json::value am = FieldsJson(after_masked);
+  std::vector<std::string> fields;
+  for (const auto& kv : a.as_object()) fields.emplace_back(kv.key());
+  for (const auto& kv : b.as_object()) {
+    if (!a.as_object().contains(kv.key())) fields.emplace_back(kv.key());
+  }
+  std::vector<v1::FieldChange> out;
+  for (const std::string& field : fields) {
+    const boost::json::value* bf = Find(&b, field);
+    const boost::json::value* af = Find(&a, field);
+    bool is_map = (bf == nullptr || bf->is_object()) && (af == nullptr || af->is_object());
+    if (!is_map) {
+      CompareField(field, bf, af, Find(&bm, field), Find(&am, field), &out);
+      continue;
+    }
+    std::set<std::string> keys;
+    for (const boost::json::value* m : {bf, af}) {
+      if (m == nullptr) continue;
+      for (const auto& kv : m->as_object()) keys.emplace(kv.key());
+    }
+    for (const std::string& key : keys) {
+      CompareField(StrCat(field, ".", key), Find(bf, key), Find(af, key),
+                   Find(Find(&bm, field), key), Find(Find(&am, field), key), &out);
+    }
+  }
   return out;
+}
+
+absl::StatusOr<ApplyPlan> PlanApply(const v1::Snapshot& current,
+                                    const v1::ApplyRequest& original) {
+  v1::ApplyRequest request = original;
+  auto stored_servers = Index(current.servers());
+  for (int i = 0; i < request.servers_size(); ++i) {
+    auto it = stored_servers.find(request.servers(i).name());
+    SB_RETURN_IF_ERROR(RestoreBlankedSecrets(request.mutable_servers(i),
+                                             it == stored_servers.end() ? nullptr : it->second,
+                                             StrCat("servers[", i, "]")));
+  }
+  const bool create_only = request.mode() == v1::ApplyRequest::CREATE_ONLY;
+  ApplyPlan plan;
+  PlanKind(Change::SERVER, current.servers(), request.servers(), create_only, &plan);
+  PlanKind(Change::NAMESPACE, current.namespaces(), request.namespaces(), create_only, &plan);
+  PlanKind(Change::ENDPOINT, current.endpoints(), request.endpoints(), create_only, &plan);
+  PlanKind(Change::USER, current.users(), request.users(), create_only, &plan);
+  PlanKind(Change::TOOL_OVERRIDE, current.tool_overrides(), request.tool_overrides(), create_only,
+           &plan);
+  if (request.mode() == v1::ApplyRequest::PRUNE) {
+    PruneKind(Change::TOOL_OVERRIDE, current.tool_overrides(), request.tool_overrides(), &plan);
+    PruneKind(Change::USER, current.users(), request.users(), &plan);
+    PruneKind(Change::ENDPOINT, current.endpoints(), request.endpoints(), &plan);
+    PruneKind(Change::NAMESPACE, current.namespaces(), request.namespaces(), &plan);
+    PruneKind(Change::SERVER, current.servers(), request.servers(), &plan);
+  }
+  return plan;
 }
 
 void SortSnapshot(v1::Snapshot* snapshot) {

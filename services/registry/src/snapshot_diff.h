@@ -1,5 +1,7 @@
 #pragma once
 
+#include <absl/status/statusor.h>
+
 #include <string>
 #include <vector>
 
@@ -9,6 +11,9 @@ namespace switchboard::registry {
 
 // A tool override's key, as Change.name carries it: "namespace/server/tool".
 std::string ToolOverrideKey(const v1::ToolOverride& override_);
+
+// The object a change carries (its server, namespace, ... field), or nullptr for a delete.
+const google::protobuf::Message* ChangeObject(const v1::Change& change);
 
 // An UPSERT change carrying `object`, with its kind and key set.
 v1::Change UpsertChange(const v1::Server& object);
@@ -26,10 +31,28 @@ v1::Change UpsertChange(const v1::ToolOverride& object);
 // one by one never holds a reference to a deleted object. Equal snapshots give no changes.
 std::vector<v1::Change> DiffSnapshots(const v1::Snapshot& before, const v1::Snapshot& after);
 
-// The changes an Apply of `request` makes to `current`: an UPSERT for each requested server,
-// namespace, endpoint and user that is new or differs from its stored form, in request order
-// within each kind. Objects the request does not mention are left alone (no deletes).
-std::vector<v1::Change> PlanApply(const v1::Snapshot& current, const v1::ApplyRequest& request);
+// What an Apply does (or, in a dry run, would do).
+struct ApplyPlan {
+  // The writes, with secrets in clear: UPSERTs by kind in dependency order (servers,
+  // namespaces, endpoints, users, tool overrides) and request order within a kind, then in
+  // PRUNE mode the DELETEs in the reverse order.
+  std::vector<v1::Change> changes;
+  // Every requested object (added, changed or unchanged), then every removed one: the
+  // ApplyResponse.diff, secrets masked.
+  std::vector<v1::ObjectDiff> diff;
+};
+
+// The plan for an Apply of `request` (already checked by config::ValidateApply) onto `current`,
+// by `request.mode()`: UPSERT writes each requested object that is new or differs from its
+// stored form; CREATE_ONLY only the new ones; PRUNE upserts, then deletes every stored server,
+// namespace, endpoint, user and tool override the request does not name (never an API key).
+// A requested server secret that reads "***" keeps the stored value (InvalidArgument naming
+// the field, "servers[0].env.TOKEN: ...", when none is stored).
+absl::StatusOr<ApplyPlan> PlanApply(const v1::Snapshot& current, const v1::ApplyRequest& request);
+
+// The fields that differ between two objects of the same kind (the object fields of `before`
+// and `after`), in field order, map entries one by one in key order; secret values are masked.
+std::vector<v1::FieldChange> FieldChanges(const v1::Change& before, const v1::Change& after);
 
 // Sorts every list of a snapshot by key, so equal configurations serialize equally.
 void SortSnapshot(v1::Snapshot* snapshot);

@@ -114,6 +114,23 @@ TEST(DiffSnapshotsTest, EverythingIsNewAgainstAnEmptySnapshot) {
   for (const Change& c : changes) EXPECT_EQ(c.op(), Change::UPSERT);
 }
 
+// The plan's writes, or the error's message.
+std::vector<Change> Plan(const v1::Snapshot& current, const v1::ApplyRequest& request) {
+  absl::StatusOr<ApplyPlan> plan = PlanApply(current, request);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return plan.ok() ? plan->changes : std::vector<Change>{};
+}
+
+// "ADDED SERVER z": the shape of a diff, for comparisons.
+std::vector<std::string> DescribeDiff(const std::vector<v1::ObjectDiff>& diff) {
+  std::vector<std::string> out;
+  for (const v1::ObjectDiff& d : diff) {
+    out.push_back(v1::ObjectDiff::Action_Name(d.action()) + " " + Change::Kind_Name(d.kind()) +
+                  " " + d.name());
+  }
+  return out;
+}
+
 TEST(PlanApplyTest, UpsertsOnlyNewOrChangedObjectsInRequestOrder) {
   v1::Snapshot current = Base();
   v1::ApplyRequest request;
@@ -126,18 +143,26 @@ TEST(PlanApplyTest, UpsertsOnlyNewOrChangedObjectsInRequestOrder) {
   *user = current.users(0);
   user->set_is_admin(true);  // changed
 
-  std::vector<Change> changes = PlanApply(current, request);
-  EXPECT_EQ(Describe(changes), (std::vector<std::string>{"UPSERT SERVER z", "UPSERT SERVER a",
-                                                         "UPSERT USER dev@example.com"}));
-  EXPECT_EQ(changes[1].server().description(), "now described");
-  EXPECT_TRUE(changes[2].user().is_admin());
+  absl::StatusOr<ApplyPlan> plan = PlanApply(current, request);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(Describe(plan->changes), (std::vector<std::string>{"UPSERT SERVER z", "UPSERT SERVER a",
+                                                               "UPSERT USER dev@example.com"}));
+  EXPECT_EQ(plan->changes[1].server().description(), "now described");
+  EXPECT_TRUE(plan->changes[2].user().is_admin());
+  EXPECT_EQ(DescribeDiff(plan->diff),
+            (std::vector<std::string>{"ADDED SERVER z", "UNCHANGED SERVER b", "CHANGED SERVER a",
+                                      "CHANGED USER dev@example.com"}));
+  ASSERT_EQ(plan->diff[2].fields_size(), 1);
+  EXPECT_EQ(plan->diff[2].fields(0).field(), "description");
+  EXPECT_EQ(plan->diff[2].fields(0).before(), "\"\"");
+  EXPECT_EQ(plan->diff[2].fields(0).after(), "\"now described\"");
+  EXPECT_FALSE(plan->diff[2].fields(0).secret());
 }
 
 TEST(PlanApplyTest, LeavesObjectsOutsideTheRequestAlone) {
   v1::ApplyRequest request;
   *request.add_servers() = Stdio("a", "node");  // same name, env dropped: a change
-  std::vector<Change> changes = PlanApply(Base(), request);
-  EXPECT_EQ(Describe(changes), std::vector<std::string>{"UPSERT SERVER a"});
+  EXPECT_EQ(Describe(Plan(Base(), request)), std::vector<std::string>{"UPSERT SERVER a"});
 }
 
 TEST(PlanApplyTest, NamespaceMemberOrderAndFlagsCount) {
@@ -146,17 +171,89 @@ TEST(PlanApplyTest, NamespaceMemberOrderAndFlagsCount) {
   v1::Namespace reordered = current.namespaces(0);
   reordered.mutable_servers()->SwapElements(0, 1);
   *request.add_namespaces() = reordered;
-  EXPECT_EQ(PlanApply(current, request).size(), 1u);
+  EXPECT_EQ(Plan(current, request).size(), 1u);
 
   v1::Namespace disabled = current.namespaces(0);
   disabled.mutable_servers(1)->set_disabled(true);
   request.clear_namespaces();
   *request.add_namespaces() = disabled;
-  EXPECT_EQ(PlanApply(current, request).size(), 1u);
+  EXPECT_EQ(Plan(current, request).size(), 1u);
 
   request.clear_namespaces();
   *request.add_namespaces() = current.namespaces(0);
-  EXPECT_TRUE(PlanApply(current, request).empty());
+  EXPECT_TRUE(Plan(current, request).empty());
+}
+
+TEST(PlanApplyTest, CreateOnlyLeavesExistingObjectsAsTheyAre) {
+  v1::ApplyRequest request;
+  request.set_mode(v1::ApplyRequest::CREATE_ONLY);
+  *request.add_servers() = Stdio("a", "changed-command");
+  *request.add_servers() = Stdio("c", "deno");
+  absl::StatusOr<ApplyPlan> plan = PlanApply(Base(), request);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(Describe(plan->changes), std::vector<std::string>{"UPSERT SERVER c"});
+  EXPECT_EQ(DescribeDiff(plan->diff),
+            (std::vector<std::string>{"UNCHANGED SERVER a", "ADDED SERVER c"}));
+}
+
+TEST(PlanApplyTest, PruneDeletesWhatTheRequestDoesNotNameInDependencyOrderButNoApiKeys) {
+  v1::Snapshot current = Base();
+  v1::ToolOverride* o = current.add_tool_overrides();
+  o->set_namespace_("n");
+  o->set_server("a");
+  o->set_tool("echo");
+  v1::ApplyRequest request;
+  request.set_mode(v1::ApplyRequest::PRUNE);
+  *request.add_servers() = current.servers(0);
+  absl::StatusOr<ApplyPlan> plan = PlanApply(current, request);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(Describe(plan->changes),
+            (std::vector<std::string>{"DELETE TOOL_OVERRIDE n/a/echo", "DELETE USER dev@example.com",
+                                      "DELETE ENDPOINT e", "DELETE NAMESPACE n",
+                                      "DELETE SERVER b"}));
+  EXPECT_EQ(DescribeDiff(plan->diff),
+            (std::vector<std::string>{"UNCHANGED SERVER a", "REMOVED TOOL_OVERRIDE n/a/echo",
+                                      "REMOVED USER dev@example.com", "REMOVED ENDPOINT e",
+                                      "REMOVED NAMESPACE n", "REMOVED SERVER b"}));
+}
+
+TEST(PlanApplyTest, MaskedSecretsKeepTheStoredValueAndDiffsMaskSecrets) {
+  v1::Snapshot current = Base();
+  v1::ApplyRequest request;
+  v1::Server a = current.servers(0);
+  (*a.mutable_env())["K1"] = "***";        // keep v1
+  (*a.mutable_env())["K2"] = "rotated";    // changed secret
+  (*a.mutable_env())["K3"] = "new-value";  // new secret
+  *request.add_servers() = a;
+  absl::StatusOr<ApplyPlan> plan = PlanApply(current, request);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->changes.size(), 1u);
+  EXPECT_EQ(plan->changes[0].server().env().at("K1"), "v1");
+  ASSERT_EQ(plan->diff[0].fields_size(), 2);
+  EXPECT_EQ(plan->diff[0].fields(0).field(), "env.K2");
+  EXPECT_EQ(plan->diff[0].fields(0).before(), "\"***\"");
+  EXPECT_EQ(plan->diff[0].fields(0).after(), "\"***\"");
+  EXPECT_TRUE(plan->diff[0].fields(0).secret());
+  EXPECT_EQ(plan->diff[0].fields(1).field(), "env.K3");
+  EXPECT_EQ(plan->diff[0].fields(1).before(), "");
+  EXPECT_EQ(plan->diff[0].fields(1).after(), "\"***\"");
+
+  // An unchanged server sent back with masked secrets is unchanged.
+  v1::Server masked = current.servers(0);
+  for (auto& [k, v] : *masked.mutable_env()) v = "***";
+  request.clear_servers();
+  *request.add_servers() = masked;
+  EXPECT_TRUE(Plan(current, request).empty());
+
+  // "***" with nothing stored is an error naming the field.
+  v1::Server fresh = Stdio("fresh", "x");
+  (*fresh.mutable_env())["TOKEN"] = "***";
+  request.clear_servers();
+  *request.add_servers() = fresh;
+  absl::StatusOr<ApplyPlan> bad = PlanApply(current, request);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("servers[0].env.TOKEN"), std::string::npos)
+      << bad.status();
 }
 
 TEST(SortSnapshotTest, SortsEveryListByKey) {

@@ -6,19 +6,38 @@
 
 namespace switchboard::registry {
 
-absl::Status WatchHub::Subscribe(const std::shared_ptr<WatchSubscriber>& subscriber) {
+absl::Status WatchHub::Subscribe(const std::shared_ptr<WatchSubscriber>& subscriber,
+                                int64_t from_revision, bool* resumed) {
   std::lock_guard<std::mutex> order(order_mu_);
-  std::shared_ptr<const v1::WatchEvent> first;
+  std::vector<std::shared_ptr<const v1::WatchEvent>> first;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return absl::UnavailableError("the registry is shutting down");
     if (snapshot_event_ == nullptr) {
       return absl::UnavailableError("the registry has not loaded the configuration yet");
     }
-    first = snapshot_event_;
+    // Resumable only from a revision step boundary: a change event that spans the watcher's
+    // revision would not undo what happened between its start and that revision.
+    bool reached = from_revision > 0 && from_revision == history_base_;
+    for (const auto& event : history_) {
+      if (reached) first.push_back(event);
+      if (from_revision > 0 && event->revision() == from_revision) reached = true;
+    }
+    if (reached && first.empty()) {
+      auto current = std::make_shared<v1::WatchEvent>();
+      current->set_revision(snapshot_->revision());
+      first.push_back(std::move(current));
+    }
+    if (!reached) first = {snapshot_event_};
+    if (resumed != nullptr) *resumed = reached;
     subscribers_[subscriber.get()] = subscriber;
   }
-  if (!subscriber->Push(first)) Unsubscribe(subscriber.get());
+  for (auto& event : first) {
+    if (!subscriber->Push(std::move(event))) {
+      Unsubscribe(subscriber.get());
+      break;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -46,13 +65,34 @@ size_t WatchHub::Update(v1::Snapshot snapshot) {
     snapshot_ = next;
     snapshot_event_ = std::move(snapshot_event);
   }
-  if (previous == nullptr) return 0;
+  if (previous == nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    history_base_ = next->revision();
+    return 0;
+  }
 
   std::vector<v1::Change> changes = DiffSnapshots(*previous, *next);
   if (changes.empty() && previous->revision() == next->revision()) return 0;
   auto event = std::make_shared<v1::WatchEvent>();
   event->set_revision(next->revision());
   for (v1::Change& c : changes) *event->add_changes() = std::move(c);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (previous->revision() == next->revision()) {
+      // The same revision read with other content (a hand edit that moved no revision): the
+      // steps kept so far no longer lead to it, so resuming must start from a snapshot.
+      history_.clear();
+      history_base_ = -1;
+    } else if (history_limit_ > 0) {
+      history_.push_back(event);
+      while (history_.size() > history_limit_) {
+        history_base_ = history_.front()->revision();
+        history_.pop_front();
+      }
+    } else {
+      history_base_ = next->revision();
+    }
+  }
   Broadcast(event);
   return static_cast<size_t>(event->changes_size());
 }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,19 +26,29 @@ class WatchSubscriber {
   virtual void Close() = 0;
 };
 
-// Fans configuration changes out to Watch streams. It holds the latest snapshot; a new
-// subscriber first receives WatchEvent{revision, snapshot}, and every later Update sends each
-// subscriber one WatchEvent{revision, changes} with the difference. Subscribing and updating
-// are ordered, so a subscriber never misses a change or sees one twice. Thread-safe.
+// Fans configuration changes out to Watch streams. It holds the latest snapshot and the last
+// change events; a new subscriber first receives WatchEvent{revision, snapshot} (or, resuming
+// from a revision the history still reaches, the change events after it), and every later
+// Update sends each subscriber one WatchEvent{revision, changes} with the difference.
+// Subscribing and updating are ordered, so a subscriber never misses a change or sees one
+// twice. Thread-safe.
 class WatchHub {
  public:
-  WatchHub() = default;
+  // How many change events (revision steps) the hub keeps for resuming watchers by default.
+  static constexpr size_t kDefaultHistory = 1000;
+
+  explicit WatchHub(size_t history_limit = kDefaultHistory) : history_limit_(history_limit) {}
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
 
-  // Registers `subscriber` and pushes it the current snapshot. Unavailable before the first
-  // Update and after CloseAll.
-  absl::Status Subscribe(const std::shared_ptr<WatchSubscriber>& subscriber);
+  // Registers `subscriber` and pushes it where it starts. With `from_revision` > 0 that the
+  // history reaches (it is the current revision, or one a kept change event starts from or
+  // ends at), that is every kept change event after it, in order, or when the subscriber is
+  // already current one event carrying only the current revision; otherwise (0, too old, or
+  // newer than the hub's) the current snapshot. Unavailable before the first Update and after
+  // CloseAll. `resumed`, when given, tells whether it got changes rather than a snapshot.
+  absl::Status Subscribe(const std::shared_ptr<WatchSubscriber>& subscriber,
+                         int64_t from_revision = 0, bool* resumed = nullptr);
 
   // Forgets a subscriber (its stream ended). Unknown subscribers are ignored.
   void Unsubscribe(const WatchSubscriber* subscriber);
@@ -71,6 +82,12 @@ class WatchHub {
   std::shared_ptr<const v1::Snapshot> snapshot_;          // guarded by mu_
   std::shared_ptr<const v1::WatchEvent> snapshot_event_;  // guarded by mu_
   bool closed_ = false;                                   // guarded by mu_
+  // The last change events, oldest first, each turning the revision before it (history_base_
+  // for the first; -1 when the current content was reached without a revision step) into its
+  // own; at most history_limit_ of them.
+  const size_t history_limit_;
+  std::deque<std::shared_ptr<const v1::WatchEvent>> history_;  // guarded by mu_
+  int64_t history_base_ = 0;                                    // guarded by mu_
 };
 
 }  // namespace switchboard::registry

@@ -146,6 +146,122 @@ TEST(WatchHubTest, CloseAllClosesAndRefusesNewSubscribers) {
             absl::StatusCode::kUnavailable);
 }
 
+TEST(WatchHubTest, ResumesFromAKeptRevisionWithTheChangesAfterIt) {
+  WatchHub hub;
+  hub.Update(WithServers(3, {"a"}));
+  hub.Update(WithServers(4, {"a", "b"}));
+  hub.Update(WithServers(7, {"b"}));  // one step from 4 to 7
+  hub.Update(WithServers(8, {"b", "c"}));
+
+  auto sub = std::make_shared<RecordingSubscriber>();
+  bool resumed = false;
+  ASSERT_TRUE(hub.Subscribe(sub, 4, &resumed).ok());
+  EXPECT_TRUE(resumed);
+  auto events = sub->events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_FALSE(events[0]->has_snapshot());
+  EXPECT_EQ(events[0]->revision(), 7);
+  ASSERT_EQ(events[0]->changes_size(), 1);
+  EXPECT_EQ(events[0]->changes(0).op(), v1::Change::DELETE);
+  EXPECT_EQ(events[0]->changes(0).name(), "a");
+  EXPECT_EQ(events[1]->revision(), 8);
+
+  // From the oldest kept revision (the first snapshot's) every step comes.
+  auto from_start = std::make_shared<RecordingSubscriber>();
+  ASSERT_TRUE(hub.Subscribe(from_start, 3, &resumed).ok());
+  EXPECT_TRUE(resumed);
+  EXPECT_EQ(from_start->events().size(), 3u);
+
+  // Live changes follow the replayed ones.
+  hub.Update(WithServers(9, {"c"}));
+  events = sub->events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2]->revision(), 9);
+}
+
+TEST(WatchHubTest, AWatcherAlreadyCurrentGetsOnlyTheRevision) {
+  WatchHub hub;
+  hub.Update(WithServers(3, {"a"}));
+  hub.Update(WithServers(4, {"a", "b"}));
+  auto sub = std::make_shared<RecordingSubscriber>();
+  bool resumed = false;
+  ASSERT_TRUE(hub.Subscribe(sub, 4, &resumed).ok());
+  EXPECT_TRUE(resumed);
+  auto events = sub->events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->revision(), 4);
+  EXPECT_FALSE(events[0]->has_snapshot());
+  EXPECT_TRUE(events[0]->changes().empty());
+}
+
+TEST(WatchHubTest, SnapshotWhenTheRevisionIsUnknownTooOldOrTooNew) {
+  WatchHub hub(/*history_limit=*/2);
+  hub.Update(WithServers(1, {}));
+  for (int r = 2; r <= 5; ++r) hub.Update(WithServers(r, {"s" + std::to_string(r)}));
+  // History holds 3->4 and 4->5: 3, 4 and 5 resume; 2 is too old, 9 newer than the hub.
+  for (int64_t from : {3, 4, 5}) {
+    bool resumed = false;
+    ASSERT_TRUE(hub.Subscribe(std::make_shared<RecordingSubscriber>(), from, &resumed).ok());
+    EXPECT_TRUE(resumed) << from;
+  }
+  for (int64_t from : {0, 1, 2, 9}) {
+    auto sub = std::make_shared<RecordingSubscriber>();
+    bool resumed = true;
+    ASSERT_TRUE(hub.Subscribe(sub, from, &resumed).ok());
+    EXPECT_FALSE(resumed) << from;
+    auto events = sub->events();
+    ASSERT_EQ(events.size(), 1u);
+    ASSERT_TRUE(events[0]->has_snapshot()) << from;
+    EXPECT_EQ(events[0]->revision(), 5);
+  }
+  // A revision inside a multi-revision step is not a boundary: 6 -> 9 in one step.
+  hub.Update(WithServers(9, {"x"}));
+  bool resumed = true;
+  ASSERT_TRUE(hub.Subscribe(std::make_shared<RecordingSubscriber>(), 7, &resumed).ok());
+  EXPECT_FALSE(resumed);
+}
+
+TEST(WatchHubTest, ContentChangedWithoutARevisionStepIsNotResumable) {
+  WatchHub hub;
+  hub.Update(WithServers(3, {"a"}));
+  hub.Update(WithServers(4, {"a"}));
+  hub.Update(WithServers(4, {"a", "hand-edited"}));
+  bool resumed = true;
+  ASSERT_TRUE(hub.Subscribe(std::make_shared<RecordingSubscriber>(), 4, &resumed).ok());
+  EXPECT_FALSE(resumed);
+  hub.Update(WithServers(5, {"b"}));
+  ASSERT_TRUE(hub.Subscribe(std::make_shared<RecordingSubscriber>(), 4, &resumed).ok());
+  EXPECT_FALSE(resumed);
+  ASSERT_TRUE(hub.Subscribe(std::make_shared<RecordingSubscriber>(), 5, &resumed).ok());
+  EXPECT_TRUE(resumed);
+}
+
+// Watchers that resume from any revision they held end with exactly the configuration of one
+// that started from the final snapshot.
+TEST(WatchHubTest, ResumedWatchersConvergeOnTheLatestSnapshot) {
+  WatchHub hub;
+  // The servers at each revision: one added per revision, the oldest dropped every third.
+  auto names_at = [](int revision) {
+    std::vector<std::string> names;
+    for (int i = 2; i <= revision; ++i) {
+      names.push_back("s" + std::to_string(i));
+      if (i % 3 == 0) names.erase(names.begin());
+    }
+    return names;
+  };
+  for (int i = 1; i <= 30; ++i) hub.Update(WithServers(i, names_at(i)));
+  auto final_snapshot = hub.snapshot();
+  for (int from = 1; from <= 30; ++from) {
+    auto held = std::make_shared<RecordingSubscriber>();
+    auto view = configwatch::ConfigView::FromSnapshot(WithServers(from, names_at(from)));
+    ASSERT_TRUE(hub.Subscribe(held, from).ok());
+    for (const auto& event : held->events()) view = view->Apply(*event);
+    EXPECT_EQ(view->revision(), 30);
+    ASSERT_EQ(view->servers().size(), static_cast<size_t>(final_snapshot->servers_size()));
+    for (const auto& s : final_snapshot->servers()) EXPECT_NE(view->FindServer(s.name()), nullptr);
+  }
+}
+
 // Subscribers joining while updates stream in must each end with exactly the final
 // configuration when they apply their events the way configwatch clients do.
 TEST(WatchHubTest, ConcurrentSubscribersConvergeOnTheLatestSnapshot) {

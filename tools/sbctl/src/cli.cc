@@ -6,6 +6,7 @@
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
+#include "tools/sbctl/src/output.h"
 
 namespace switchboard::sbctl {
 namespace {
@@ -20,30 +21,9 @@ absl::Status UsageError(std::string_view message) {
 const std::map<std::string, std::string, std::less<>>& ValueFlags() {
   static const auto* flags = new std::map<std::string, std::string, std::less<>>{
       {"--registry", "--registry"}, {"-f", "-f"}, {"--filename", "-f"}, {"--user", "--user"},
-      {"--name", "--name"},         {"-o", "-o"}, {"--output", "-o"}};
+      {"--name", "--name"},         {"-o", "-o"}, {"--output", "-o"},
+      {"--mode", "--mode"},         {"--namespace", "--namespace"}};
   return *flags;
-}
-
-bool ParseGetKind(std::string_view word, Change::Kind* kind) {
-  static const auto* kinds = new std::map<std::string, Change::Kind, std::less<>>{
-      {"servers", Change::SERVER},       {"server", Change::SERVER},
-      {"namespaces", Change::NAMESPACE}, {"namespace", Change::NAMESPACE},
-      {"endpoints", Change::ENDPOINT},   {"endpoint", Change::ENDPOINT},
-      {"users", Change::USER},           {"user", Change::USER}};
-  auto it = kinds->find(word);
-  if (it == kinds->end()) return false;
-  *kind = it->second;
-  return true;
-}
-
-bool ParseDeleteKind(std::string_view word, Change::Kind* kind) {
-  static const auto* kinds = new std::map<std::string, Change::Kind, std::less<>>{
-      {"server", Change::SERVER}, {"namespace", Change::NAMESPACE}, {"endpoint", Change::ENDPOINT},
-      {"user", Change::USER},     {"apikey", Change::API_KEY},      {"api-key", Change::API_KEY}};
-  auto it = kinds->find(word);
-  if (it == kinds->end()) return false;
-  *kind = it->second;
-  return true;
 }
 
 }  // namespace
@@ -62,7 +42,7 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
       help = true;
       continue;
     }
-    if (arg == "--dry-run") {
+    if (arg == "--dry-run" || arg == "--show-secrets") {
       seen.insert(arg);
       continue;
     }
@@ -103,24 +83,65 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
 
   std::set<std::string> allowed;
   const std::string& verb = words[0];
+  // The kind word of get/describe/delete, from the one kind table.
+  auto parse_kind = [&](std::string_view usage) -> absl::Status {
+    const KindInfo* kind = words.size() >= 2 ? FindKind(words[1]) : nullptr;
+    if (kind == nullptr) return UsageError(StrCat("usage: ", usage, " (kinds: ", KindList(), ")"));
+    command.kind = kind->kind;
+    return absl::OkStatus();
+  };
   if (verb == "apply") {
     command.verb = Verb::kApply;
-    allowed = {"-f", "--dry-run"};
+    allowed = {"-f", "--dry-run", "--mode"};
     if (words.size() > 1)
       return UsageError(StrCat("apply takes no arguments, got '", words[1], "'"));
     if (!values.count("-f")) return UsageError("apply needs -f FILE");
     command.file = values["-f"];
     command.dry_run = seen.count("--dry-run") > 0;
+    if (auto it = values.find("--mode"); it != values.end()) {
+      if (it->second == "upsert") {
+        command.mode = registry::v1::ApplyRequest::UPSERT;
+      } else if (it->second == "create-only") {
+        command.mode = registry::v1::ApplyRequest::CREATE_ONLY;
+      } else if (it->second == "prune") {
+        command.mode = registry::v1::ApplyRequest::PRUNE;
+      } else {
+        return UsageError(StrCat("--mode: must be upsert, create-only or prune, got '",
+                                 it->second, "'"));
+      }
+    }
   } else if (verb == "get") {
     command.verb = Verb::kGet;
     allowed = {"-o"};
-    if (words.size() != 2 || !ParseGetKind(words[1], &command.kind)) {
-      return UsageError("usage: sbctl get servers|namespaces|endpoints|users");
+    SB_RETURN_IF_ERROR(parse_kind("sbctl get KIND [NAME] [-o table|json|yaml]"));
+    if (words.size() > 3) return UsageError("usage: sbctl get KIND [NAME] [-o table|json|yaml]");
+    if (words.size() == 3) command.name = words[2];
+  } else if (verb == "describe") {
+    command.verb = Verb::kDescribe;
+    allowed = {"-o"};
+    SB_RETURN_IF_ERROR(parse_kind("sbctl describe KIND NAME [-o table|json|yaml]"));
+    if (words.size() != 3) return UsageError("usage: sbctl describe KIND NAME");
+    command.name = words[2];
+  } else if (verb == "export") {
+    command.verb = Verb::kExport;
+    allowed = {"-o", "--show-secrets"};
+    if (words.size() > 1) return UsageError("export takes no arguments");
+    command.show_secrets = seen.count("--show-secrets") > 0;
+    command.yaml = true;
+  } else if (verb == "import-mcpservers") {
+    command.verb = Verb::kImportMcpServers;
+    allowed = {"--namespace", "--dry-run"};
+    if (words.size() != 2) {
+      return UsageError("usage: sbctl import-mcpservers FILE [--namespace NAME] [--dry-run]");
     }
+    command.file = words[1];
+    command.dry_run = seen.count("--dry-run") > 0;
+    if (values.count("--namespace")) command.namespace_name = values["--namespace"];
   } else if (verb == "create") {
     command.verb = Verb::kCreateApiKey;
     allowed = {"--user", "--name", "-o"};
-    if (words.size() != 2 || (words[1] != "apikey" && words[1] != "api-key")) {
+    if (words.size() != 2 || FindKind(words[1]) == nullptr ||
+        FindKind(words[1])->kind != Change::API_KEY) {
       return UsageError("usage: sbctl create apikey --user EMAIL [--name NAME]");
     }
     if (!values.count("--user")) return UsageError("create apikey needs --user EMAIL");
@@ -128,9 +149,8 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     if (values.count("--name")) command.key_name = values["--name"];
   } else if (verb == "delete") {
     command.verb = Verb::kDelete;
-    if (words.size() != 3 || !ParseDeleteKind(words[1], &command.kind)) {
-      return UsageError("usage: sbctl delete server|namespace|endpoint|user|apikey NAME");
-    }
+    SB_RETURN_IF_ERROR(parse_kind("sbctl delete KIND NAME"));
+    if (words.size() != 3) return UsageError("usage: sbctl delete KIND NAME");
     command.name = words[2];
   } else {
     return UsageError(StrCat("unknown command '", verb, "'"));
@@ -139,10 +159,12 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     if (!allowed.count(flag)) return UsageError(StrCat(flag, " does not apply to '", verb, "'"));
   }
   if (auto it = values.find("-o"); it != values.end()) {
-    if (it->second == "json") {
-      command.json = true;
-    } else if (it->second != "table" || command.verb != Verb::kGet) {
-      return UsageError(StrCat("-o: unknown output format '", it->second, "'"));
+    bool tables = command.verb == Verb::kGet || command.verb == Verb::kDescribe;
+    bool yaml = command.verb != Verb::kCreateApiKey;
+    command.json = it->second == "json";
+    command.yaml = it->second == "yaml" && yaml;
+    if (!command.json && !command.yaml && !(it->second == "table" && tables)) {
+      return UsageError(StrCat("-o: unknown output format '", it->second, "' for '", verb, "'"));
     }
   }
   return command;
@@ -152,10 +174,21 @@ std::string Usage() {
   return R"(sbctl: manage a Switchboard registry
 
 Usage:
-  sbctl apply -f FILE [--dry-run]        apply a switchboard.yaml (FILE "-" reads stdin)
-  sbctl get servers|namespaces|endpoints|users [-o table|json]
+  sbctl apply -f FILE [--mode upsert|create-only|prune] [--dry-run]
+        apply a switchboard.yaml (FILE "-" reads stdin) and print what changed; ${VAR} in
+        values comes from the environment ($${ for a literal ${)
+  sbctl get KIND [NAME] [-o table|json|yaml]
+  sbctl describe KIND NAME [-o table|json|yaml]
+  sbctl delete KIND NAME
+  sbctl export [-o yaml|json] [--show-secrets]
+        the whole configuration as a file apply reproduces (secrets read "***", which apply
+        keeps as stored)
+  sbctl import-mcpservers FILE [--namespace NAME] [--dry-run]
+        create servers from a Claude Desktop / Cursor "mcpServers" JSON file
   sbctl create apikey --user EMAIL [--name NAME] [-o json]
-  sbctl delete server|namespace|endpoint|user|apikey NAME
+
+Kinds: servers, namespaces, endpoints, users, apikeys, tooloverrides (singular works too; a
+tool override's NAME is namespace/server/tool, an API key's its id)
 
 Global flags:
   --registry HOST:PORT   the registry's admin API (default: $SWITCHBOARD_REGISTRY_ADDRESS,

@@ -10,23 +10,39 @@
 namespace switchboard::sbctl {
 
 // What the command line asks for.
-enum class Verb { kHelp, kApply, kGet, kCreateApiKey, kDelete };
+enum class Verb {
+  kHelp,
+  kApply,
+  kGet,
+  kDescribe,
+  kExport,
+  kImportMcpServers,
+  kCreateApiKey,
+  kDelete
+};
 
 // A parsed sbctl command line.
 struct Command {
   Verb verb = Verb::kHelp;
   std::string registry;  // HOST:PORT of the registry
-  // apply
-  std::string file;  // -f FILE; "-" reads standard input
-  bool dry_run = false;
-  // get (the plural names) and delete
+  // apply: -f FILE ("-" reads standard input); import-mcpservers: its FILE argument
+  std::string file;
+  bool dry_run = false;  // apply, import-mcpservers
+  registry::v1::ApplyRequest::Mode mode = registry::v1::ApplyRequest::UPSERT;  // apply --mode
+  // get, describe, delete: the kind and (optional for get) the object's key: name, email for a
+  // user, id for an API key, "namespace/server/tool" for a tool override
   registry::v1::Change::Kind kind = registry::v1::Change::KIND_UNSPECIFIED;
-  std::string name;  // delete: the object's name (email for a user, id for an API key)
+  std::string name;
   // create apikey
   std::string user_email;
   std::string key_name;
-  // get, create apikey: -o json
+  // import-mcpservers --namespace: add the imported servers to this namespace
+  std::string namespace_name;
+  // export --show-secrets: secrets in clear instead of "***"
+  bool show_secrets = false;
+  // -o json / -o yaml (get, describe, export, create apikey); neither is a table
   bool json = false;
+  bool yaml = false;
 };
 
 // Where sbctl finds the registry unless --registry or SWITCHBOARD_REGISTRY_ADDRESS says.

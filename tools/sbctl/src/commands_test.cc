@@ -25,6 +25,22 @@ class FakeRegistry : public RegistryClient {
       auto* c = response.add_changes();
       c->set_kind(v1::Change::SERVER);
       c->set_name(s.name());
+      auto* d = response.add_diff();
+      d->set_action(v1::ObjectDiff::ADDED);
+      d->set_kind(v1::Change::SERVER);
+      d->set_name(s.name());
+    }
+    for (const auto& n : request.namespaces()) {
+      auto* d = response.add_diff();
+      d->set_action(v1::ObjectDiff::UNCHANGED);
+      d->set_kind(v1::Change::NAMESPACE);
+      d->set_name(n.name());
+    }
+    for (const auto& e : request.endpoints()) {
+      auto* d = response.add_diff();
+      d->set_action(v1::ObjectDiff::UNCHANGED);
+      d->set_kind(v1::Change::ENDPOINT);
+      d->set_name(e.name());
     }
     return response;
   }
@@ -115,9 +131,11 @@ TEST(CommandsTest, ApplyPrintsOneLinePerObject) {
   RunResult run = Execute({"apply", "-f", file.path()}, registry);
   EXPECT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.out,
-            "server/everything configured\n"
-            "namespace/demo unchanged\n"
-            "endpoint/demo unchanged\n");
+            "+ server/everything (added)\n"
+            "= namespace/demo (unchanged)\n"
+            "= endpoint/demo (unchanged)\n"
+            "1 added, 0 changed, 0 removed, 2 unchanged\n");
+  EXPECT_EQ(registry.applied[0].mode(), v1::ApplyRequest::UPSERT);
   ASSERT_EQ(registry.applied.size(), 1u);
   EXPECT_FALSE(registry.applied[0].dry_run());
   EXPECT_EQ(registry.applied[0].servers(0).env().at("TOKEN"), "s3cret");
@@ -130,7 +148,71 @@ TEST(CommandsTest, DryRunIsSentAndShown) {
   EXPECT_EQ(run.code, 0);
   ASSERT_EQ(registry.applied.size(), 1u);
   EXPECT_TRUE(registry.applied[0].dry_run());
-  EXPECT_EQ(run.out.substr(0, run.out.find('\n')), "server/everything configured (dry run)");
+  EXPECT_EQ(run.out.substr(run.out.rfind('\n', run.out.size() - 2) + 1),
+            "1 added, 0 changed, 0 removed, 2 unchanged (dry run: nothing written)\n");
+}
+
+TEST(CommandsTest, ModeIsSent) {
+  FakeRegistry registry;
+  TempFile file("mode.yaml", kGood);
+  EXPECT_EQ(Execute({"apply", "--mode", "prune", "-f", file.path()}, registry).code, 0);
+  EXPECT_EQ(Execute({"apply", "--mode=create-only", "-f", file.path()}, registry).code, 0);
+  ASSERT_EQ(registry.applied.size(), 2u);
+  EXPECT_EQ(registry.applied[0].mode(), v1::ApplyRequest::PRUNE);
+  EXPECT_EQ(registry.applied[1].mode(), v1::ApplyRequest::CREATE_ONLY);
+  EXPECT_FALSE(ParseArgs({"apply", "--mode", "merge", "-f", "x"}, nullptr).ok());
+}
+
+TEST(CommandsTest, EnvironmentReferencesAreResolvedAndAMissingOneNamesFieldAndVariable) {
+  FakeRegistry registry;
+  TempFile file("env.yaml", R"(
+servers:
+  - {name: a, command: x}
+  - {name: gh, command: npx, env: {TOKEN: "tok-${SBCTL_TEST_TOKEN}"}}
+)");
+  unsetenv("SBCTL_TEST_TOKEN");
+  RunResult run = Execute({"apply", "-f", file.path()}, registry);
+  EXPECT_EQ(run.code, 2);
+  EXPECT_EQ(run.err, "sbctl: " + file.path() +
+                         ": servers[1].env.TOKEN: environment variable SBCTL_TEST_TOKEN is not "
+                         "set\n");
+  EXPECT_TRUE(registry.applied.empty());
+  setenv("SBCTL_TEST_TOKEN", "v4lue", 1);
+  run = Execute({"apply", "-f", file.path()}, registry);
+  unsetenv("SBCTL_TEST_TOKEN");
+  EXPECT_EQ(run.code, 0) << run.err;
+  ASSERT_EQ(registry.applied.size(), 1u);
+  EXPECT_EQ(registry.applied[0].servers(1).env().at("TOKEN"), "tok-v4lue");
+}
+
+TEST(CommandsTest, ImportMcpServersCreatesServersFromAClaudeDesktopFile) {
+  FakeRegistry registry;
+  TempFile file("claude_desktop_config.json", R"({
+  "globalShortcut": "Ctrl+Space",
+  "mcpServers": {
+    "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+    "linear": {"url": "https://mcp.linear.app/sse"},
+    "remote": {"url": "https://example.test/mcp", "headers": {"Authorization": "Bearer x"}}
+  }
+})");
+  RunResult run = Execute({"import-mcpservers", file.path(), "--dry-run"}, registry);
+  EXPECT_EQ(run.code, 0) << run.err;
+  ASSERT_EQ(registry.applied.size(), 1u);
+  const v1::ApplyRequest& r = registry.applied[0];
+  EXPECT_TRUE(r.dry_run());
+  ASSERT_EQ(r.servers_size(), 3);
+  EXPECT_EQ(r.servers(0).name(), "filesystem");
+  EXPECT_EQ(r.servers(0).type(), "STDIO");
+  EXPECT_EQ(r.servers(0).args_size(), 3);
+  EXPECT_EQ(r.servers(1).type(), "SSE");
+  EXPECT_EQ(r.servers(2).type(), "STREAMABLE_HTTP");
+  EXPECT_EQ(r.servers(2).headers().at("Authorization"), "Bearer x");
+  EXPECT_NE(run.out.find("3 added"), std::string::npos) << run.out;
+
+  TempFile bad("bad.json", R"({"servers": {}})");
+  run = Execute({"import-mcpservers", bad.path()}, registry);
+  EXPECT_EQ(run.code, 2);
+  EXPECT_EQ(run.err, "sbctl: " + bad.path() + ": mcpServers: expected an object of servers\n");
 }
 
 TEST(CommandsTest, InvalidFileNamesTheFileAndFieldAndSendsNothing) {

@@ -46,21 +46,39 @@ std::string ShellWord(const std::string& arg) {
 
 }  // namespace
 
-std::string KindName(Change::Kind kind) {
-  switch (kind) {
-    case Change::SERVER:
-      return "server";
-    case Change::NAMESPACE:
-      return "namespace";
-    case Change::ENDPOINT:
-      return "endpoint";
-    case Change::USER:
-      return "user";
-    case Change::API_KEY:
-      return "apikey";
-    default:
-      return "object";
+const std::vector<KindInfo>& Kinds() {
+  static const auto* kinds = new std::vector<KindInfo>{
+      {Change::SERVER, "server", "servers", ""},
+      {Change::NAMESPACE, "namespace", "namespaces", ""},
+      {Change::ENDPOINT, "endpoint", "endpoints", ""},
+      {Change::USER, "user", "users", ""},
+      {Change::TOOL_OVERRIDE, "tooloverride", "tooloverrides", "tool-override"},
+      {Change::API_KEY, "apikey", "apikeys", "api-key"}};
+  return *kinds;
+}
+
+const KindInfo* FindKind(std::string_view word) {
+  for (const KindInfo& k : Kinds()) {
+    std::string alias_plural = StrCat(k.alias, "s");
+    if (word == k.singular || word == k.plural || (*k.alias != '\0' && word == k.alias) ||
+        (*k.alias != '\0' && word == alias_plural)) {
+      return &k;
+    }
   }
+  return nullptr;
+}
+
+std::string KindList() {
+  std::vector<std::string> names;
+  for (const KindInfo& k : Kinds()) names.push_back(k.plural);
+  return Join(names, ", ");
+}
+
+std::string KindName(Change::Kind kind) {
+  for (const KindInfo& k : Kinds()) {
+    if (k.kind == kind) return k.singular;
+  }
+  return "object";
 }
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
@@ -82,21 +100,38 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-std::string FormatApplyResult(const registry::v1::ApplyRequest& request,
-                              const registry::v1::ApplyResponse& response) {
-  std::set<std::pair<int, std::string>> changed;
-  for (const Change& c : response.changes()) changed.emplace(c.kind(), c.name());
-  std::string suffix = request.dry_run() ? " (dry run)" : "";
+std::string FormatApplyDiff(const registry::v1::ApplyResponse& response, bool dry_run) {
+  using registry::v1::ObjectDiff;
+  int added = 0, changed = 0, removed = 0, unchanged = 0;
   std::string out;
-  auto line = [&](Change::Kind kind, const std::string& name) {
-    bool is_changed = changed.count({kind, name}) > 0;
-    out +=
-        StrCat(KindName(kind), "/", name, is_changed ? " configured" : " unchanged", suffix, "\n");
-  };
-  for (const auto& s : request.servers()) line(Change::SERVER, s.name());
-  for (const auto& n : request.namespaces()) line(Change::NAMESPACE, n.name());
-  for (const auto& e : request.endpoints()) line(Change::ENDPOINT, e.name());
-  for (const auto& u : request.users()) line(Change::USER, u.email());
+  auto shown = [](const std::string& value) { return value.empty() ? "(none)" : value; };
+  for (const ObjectDiff& d : response.diff()) {
+    std::string object = StrCat(KindName(d.kind()), "/", d.name());
+    switch (d.action()) {
+      case ObjectDiff::ADDED:
+        ++added;
+        out += StrCat("+ ", object, " (added)\n");
+        break;
+      case ObjectDiff::CHANGED:
+        ++changed;
+        out += StrCat("~ ", object, " (changed)\n");
+        for (const auto& f : d.fields()) {
+          out += StrCat("    ", f.field(), ": ", shown(f.before()), " -> ", shown(f.after()),
+                        f.secret() ? " (secret)" : "", "\n");
+        }
+        break;
+      case ObjectDiff::REMOVED:
+        ++removed;
+        out += StrCat("- ", object, " (removed)\n");
+        break;
+      default:
+        ++unchanged;
+        out += StrCat("= ", object, " (unchanged)\n");
+        break;
+    }
+  }
+  out += StrCat(added, " added, ", changed, " changed, ", removed, " removed, ", unchanged,
+                " unchanged", dry_run ? " (dry run: nothing written)" : "", "\n");
   return out;
 }
 
@@ -153,6 +188,27 @@ std::string FormatUsers(const registry::v1::ListUsersResponse& response) {
   std::vector<std::vector<std::string>> rows = {{"EMAIL", "NAME", "ADMIN"}};
   for (const auto& u : response.users()) {
     rows.push_back({u.email(), OrDash(u.name()), u.is_admin() ? "yes" : "no"});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatApiKeys(const registry::v1::ListApiKeysResponse& response) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "USER", "NAME", "PREFIX", "EXPIRES", "ENDPOINTS"}};
+  for (const auto& k : response.api_keys()) {
+    std::vector<std::string> endpoints(k.endpoints().begin(), k.endpoints().end());
+    rows.push_back({k.id(), k.user_email(), OrDash(k.name()), OrDash(k.prefix()),
+                    k.expires_unix() == 0 ? "never" : std::to_string(k.expires_unix()),
+                    endpoints.empty() ? "all" : Join(endpoints, ",")});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatToolOverrides(const registry::v1::ListToolOverridesResponse& response) {
+  std::vector<std::vector<std::string>> rows = {{"NAMESPACE", "SERVER", "TOOL", "NAME", "STATE"}};
+  for (const auto& o : response.tool_overrides()) {
+    rows.push_back({o.namespace_(), o.server(), o.tool(), OrDash(o.name()),
+                    o.disabled() ? "disabled" : "enabled"});
   }
   return FormatTable(rows);
 }

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 namespace switchboard::sbctl {
 namespace {
 
@@ -14,29 +18,81 @@ TEST(OutputTest, TableAlignsColumnsWithoutTrailingSpaces) {
             "x\n");
 }
 
-TEST(OutputTest, ApplyResultOneLinePerObject) {
-  v1::ApplyRequest request;
-  request.add_servers()->set_name("everything");
-  request.add_servers()->set_name("remote");
-  request.add_namespaces()->set_name("demo");
-  request.add_endpoints()->set_name("demo");
-  request.add_users()->set_email("dev@example.com");
+// Compares `actual` with tools/sbctl/testdata/`name`; SB_UPDATE_GOLDEN=1 rewrites the file.
+void ExpectGolden(const std::string& name, const std::string& actual) {
+  std::string path = std::string(SBCTL_TESTDATA_DIR) + "/" + name;
+  if (std::getenv("SB_UPDATE_GOLDEN") != nullptr) std::ofstream(path) << actual;
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing golden file " << path << " (run with SB_UPDATE_GOLDEN=1)";
+  std::stringstream expected;
+  expected << in.rdbuf();
+  EXPECT_EQ(actual, expected.str()) << "golden file " << path;
+}
+
+v1::ObjectDiff Diff(v1::ObjectDiff::Action action, v1::Change::Kind kind, const std::string& name) {
+  v1::ObjectDiff d;
+  d.set_action(action);
+  d.set_kind(kind);
+  d.set_name(name);
+  return d;
+}
+
+v1::ApplyResponse EveryAction() {
   v1::ApplyResponse response;
-  auto* c = response.add_changes();
-  c->set_kind(v1::Change::SERVER);
-  c->set_name("everything");
-  c = response.add_changes();
-  c->set_kind(v1::Change::ENDPOINT);
-  c->set_name("demo");
-  EXPECT_EQ(FormatApplyResult(request, response),
-            "server/everything configured\n"
-            "server/remote unchanged\n"
-            "namespace/demo unchanged\n"
-            "endpoint/demo configured\n"
-            "user/dev@example.com unchanged\n");
-  request.set_dry_run(true);
-  EXPECT_EQ(FormatApplyResult(request, response).substr(0, 40),
-            "server/everything configured (dry run)\ns");
+  response.set_revision(12);
+  *response.add_diff() = Diff(v1::ObjectDiff::ADDED, v1::Change::SERVER, "github");
+  v1::ObjectDiff changed = Diff(v1::ObjectDiff::CHANGED, v1::Change::SERVER, "everything");
+  auto* f = changed.add_fields();
+  f->set_field("args");
+  f->set_before(R"(["-y","@modelcontextprotocol/server-everything"])");
+  f->set_after(R"(["-y","@modelcontextprotocol/server-everything","stdio"])");
+  f = changed.add_fields();
+  f->set_field("env.TOKEN");
+  f->set_before(R"("***")");
+  f->set_after(R"("***")");
+  f->set_secret(true);
+  f = changed.add_fields();
+  f->set_field("env.NEW_KEY");
+  f->set_after(R"("***")");
+  f->set_secret(true);
+  *response.add_diff() = changed;
+  *response.add_diff() = Diff(v1::ObjectDiff::UNCHANGED, v1::Change::NAMESPACE, "demo");
+  v1::ObjectDiff endpoint = Diff(v1::ObjectDiff::CHANGED, v1::Change::ENDPOINT, "demo");
+  f = endpoint.add_fields();
+  f->set_field("requestsPerMinute");
+  f->set_before("0");
+  f->set_after("600");
+  *response.add_diff() = endpoint;
+  *response.add_diff() = Diff(v1::ObjectDiff::UNCHANGED, v1::Change::USER, "dev@example.com");
+  *response.add_diff() =
+      Diff(v1::ObjectDiff::ADDED, v1::Change::TOOL_OVERRIDE, "demo/github/create_issue");
+  *response.add_diff() =
+      Diff(v1::ObjectDiff::REMOVED, v1::Change::TOOL_OVERRIDE, "demo/everything/echo");
+  *response.add_diff() = Diff(v1::ObjectDiff::REMOVED, v1::Change::ENDPOINT, "old");
+  *response.add_diff() = Diff(v1::ObjectDiff::REMOVED, v1::Change::SERVER, "legacy");
+  return response;
+}
+
+TEST(OutputTest, ApplyDiffGolden) { ExpectGolden("apply_diff.golden", FormatApplyDiff(EveryAction(), false)); }
+
+TEST(OutputTest, ApplyDiffDryRunGolden) {
+  ExpectGolden("apply_diff_dry_run.golden", FormatApplyDiff(EveryAction(), true));
+}
+
+TEST(OutputTest, ApplyDiffOfNothingGolden) {
+  v1::ApplyResponse response;
+  *response.add_diff() = Diff(v1::ObjectDiff::UNCHANGED, v1::Change::SERVER, "everything");
+  ExpectGolden("apply_diff_unchanged.golden", FormatApplyDiff(response, true));
+}
+
+TEST(OutputTest, KindsComeFromOneTable) {
+  EXPECT_EQ(FindKind("servers")->kind, v1::Change::SERVER);
+  EXPECT_EQ(FindKind("server")->kind, v1::Change::SERVER);
+  EXPECT_EQ(FindKind("api-keys")->kind, v1::Change::API_KEY);
+  EXPECT_EQ(FindKind("tooloverride")->kind, v1::Change::TOOL_OVERRIDE);
+  EXPECT_EQ(FindKind("nope"), nullptr);
+  EXPECT_EQ(KindName(v1::Change::TOOL_OVERRIDE), "tooloverride");
+  EXPECT_EQ(KindList(), "servers, namespaces, endpoints, users, tooloverrides, apikeys");
 }
 
 TEST(OutputTest, ServersShowSecretNamesButNeverValues) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "switchboard/registry/v1/registry.pb.h"
 
@@ -18,6 +19,10 @@ class RegistryClient {
   virtual absl::StatusOr<registry::v1::ApplyResponse> Apply(
       const registry::v1::ApplyRequest& request) = 0;
   virtual absl::StatusOr<registry::v1::ListServersResponse> ListServers() = 0;
+  // With secrets in clear (export --show-secrets).
+  virtual absl::StatusOr<registry::v1::ListServersResponse> ListServersWithSecrets() {
+    return absl::UnimplementedError("not supported");
+  }
   virtual absl::StatusOr<registry::v1::ListNamespacesResponse> ListNamespaces() = 0;
   virtual absl::StatusOr<registry::v1::ListEndpointsResponse> ListEndpoints() = 0;
   virtual absl::StatusOr<registry::v1::ListUsersResponse> ListUsers() = 0;
@@ -25,6 +30,27 @@ class RegistryClient {
       const registry::v1::CreateApiKeyRequest& request) = 0;
   virtual absl::StatusOr<registry::v1::DeleteResponse> Delete(
       const registry::v1::DeleteRequest& request) = 0;
+  virtual absl::StatusOr<registry::v1::ListToolOverridesResponse> ListToolOverrides() {
+    return absl::UnimplementedError("not supported");
+  }
+  virtual absl::StatusOr<registry::v1::ListApiKeysResponse> ListApiKeys() {
+    return absl::UnimplementedError("not supported");
+  }
+  // One object (server, namespace, endpoint, user or tool override) by key, as an UPSERT
+  // Change carrying it, and the revision at which it last changed.
+  virtual absl::StatusOr<std::pair<registry::v1::Change, int64_t>> Get(
+      registry::v1::Change::Kind kind, const std::string& name) {
+    (void)kind;
+    (void)name;
+    return absl::UnimplementedError("not supported");
+  }
+  // Creates a namespace (expected_revision 0) or updates it (the revision it was read at).
+  virtual absl::StatusOr<registry::v1::NamespaceResponse> PutNamespace(
+      const registry::v1::Namespace& ns, int64_t expected_revision) {
+    (void)ns;
+    (void)expected_revision;
+    return absl::UnimplementedError("not supported");
+  }
 };
 
 // A RegistryClient over gRPC to `address` (HOST:PORT); every call fails after `deadline`.

@@ -2,8 +2,11 @@
 
 #include <absl/status/statusor.h>
 
+#include <boost/json.hpp>
+
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,15 +14,44 @@
 
 namespace switchboard::config {
 
+// The value of an environment variable, or nullopt when it is not set.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
 // Parses a declarative switchboard.yaml into the registry's ApplyRequest and validates it.
 //
 // The vocabulary is the `provision:` block of MetaMCP's Helm chart (accepted at the top level
 // or under `provision:`): `servers` (name, type STDIO|SSE|STREAMABLE_HTTP, command/args/env or
 // url/bearerToken/headers), `namespaces` (name, description, servers: names or
-// {name, active}), `endpoints` (name, namespace, enableApiKeyAuth, useQueryParamAuth,
-// enableOauth), `users` (email, name). A Claude-Desktop-style `mcpServers` map is imported as
-// servers. Errors are one line naming the field, e.g. "servers[1].type: must be one of ...".
-absl::StatusOr<registry::v1::ApplyRequest> ParseDeclarative(std::string_view yaml_text);
+// {name, active}, prefix), `endpoints` (name, namespace, enableApiKeyAuth, useQueryParamAuth,
+// enableOauth, and Switchboard's userRequestsPerMinute, requestsPerMinute, allowedOrigins),
+// `users` (email, name, isAdmin), and Switchboard's `toolOverrides` (namespace, server, tool,
+// name, title, description, annotations, disabled). A Claude-Desktop-style `mcpServers` map
+// is imported as servers (a url without a type is SSE when it ends in /sse, else
+// STREAMABLE_HTTP). Errors are one line naming the field, e.g. "servers[1].type: must be ...".
+//
+// With `lookup_env`, every `${VAR}` inside a string value is replaced by the variable's value
+// first, anywhere in the string ("prefix-${VAR}-suffix"); `$${` stands for a literal `${`. A
+// variable that is not set is an error naming the field and the variable
+// ("servers[1].env.TOKEN: environment variable GITHUB_TOKEN is not set").
+absl::StatusOr<registry::v1::ApplyRequest> ParseDeclarative(std::string_view yaml_text,
+                                                            const EnvLookup& lookup_env = {});
+
+// The declarative form of a configuration: a document ParseDeclarative reads back into exactly
+// `config` (every field written, defaults included; "${" escaped as "$${"). API keys are not
+// part of it (their clear keys are never stored). Keys: servers, namespaces, endpoints, users,
+// toolOverrides, each present only when it has objects.
+boost::json::object DeclarativeDocument(const registry::v1::ApplyRequest& config);
+
+// The same for a single object, as it appears in a DeclarativeDocument list.
+boost::json::object DeclarativeObject(const registry::v1::Server& server);
+boost::json::object DeclarativeObject(const registry::v1::Namespace& ns);
+boost::json::object DeclarativeObject(const registry::v1::Endpoint& endpoint);
+boost::json::object DeclarativeObject(const registry::v1::User& user);
+boost::json::object DeclarativeObject(const registry::v1::ToolOverride& override_);
+
+// Block-style YAML for a JSON value, keys in their order; strings are quoted whenever a YAML
+// reader would otherwise take them for something else ("true", "", "1.0", "null").
+std::string ToYaml(const boost::json::value& value);
 
 // Checks references and names across a whole request (a server named in a namespace exists,
 // names are well formed, no duplicates). ParseDeclarative calls it; registry calls it again.
