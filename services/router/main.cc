@@ -26,6 +26,7 @@ struct RouterConfig {
   std::string runner_address = "127.0.0.1:7102";
   int64_t request_timeout_ms = 300000;
   int64_t list_timeout_ms = 15000;
+  int64_t list_page_size = 100;
   std::string log_level = "info";
 };
 
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
       .String("runner_address", &cfg.runner_address, config::CheckHostPort)
       .Int("request_timeout_ms", &cfg.request_timeout_ms, 100, 24LL * 3600 * 1000)
       .Int("list_timeout_ms", &cfg.list_timeout_ms, 100, 600000)
+      .Int("list_page_size", &cfg.list_page_size, 1, 10000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-router", argc, argv);
   log::Init("router", cfg.log_level);
@@ -51,7 +53,6 @@ int main(int argc, char** argv) {
   std::thread io_thread([&] { io.run(); });
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "router");
-  cache.Start();
   router::RunnerUpstreamFactory runners(grpcutil::MakeChannel(cfg.runner_address),
                                         io.get_executor());
   router::HttpUpstreamFactory remotes(io.get_executor());
@@ -59,8 +60,15 @@ int main(int argc, char** argv) {
   router::RouterOptions options;
   options.request_timeout_ms = cfg.request_timeout_ms;
   options.list_timeout_ms = cfg.list_timeout_ms;
+  options.list_page_size = static_cast<size_t>(cfg.list_page_size);
   router::RouterService service(io.get_executor(), [&cache] { return cache.Current(); },
                                 &upstreams, options);
+  // Configuration changes reach the router as they arrive: cached lists of changed servers are
+  // dropped and the sessions of changed namespaces told.
+  cache.OnChange([&service](const std::shared_ptr<const configwatch::ConfigView>& view) {
+    service.OnConfigChange(view);
+  });
+  cache.Start();
   router::RouterGrpc grpc_service(&service);
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {

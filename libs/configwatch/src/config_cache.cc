@@ -42,10 +42,22 @@ bool ConfigCache::WaitSynced(int timeout_ms) const {
 void ConfigCache::Publish(std::shared_ptr<const ConfigView> view) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (current_ == view) return;  // nothing new
     current_ = view;
   }
   cv_.notify_all();
   for (const Listener& l : listeners_) l(view);
+}
+
+std::shared_ptr<const ConfigView> ConfigCache::Next(const std::shared_ptr<const ConfigView>& base,
+                                                    const registry::v1::WatchEvent& event) {
+  if (event.has_snapshot()) return ConfigView::FromSnapshot(event.snapshot());
+  // Changes apply only on top of a view; ones the view already has (at or below its revision)
+  // are skipped, except that an empty event at the held revision says the view is current.
+  if (base == nullptr) return nullptr;
+  if (event.revision() < base->revision()) return nullptr;
+  if (event.revision() == base->revision()) return event.changes_size() == 0 ? base : nullptr;
+  return base->Apply(event);
 }
 
 void ConfigCache::Run() {
@@ -59,21 +71,20 @@ void ConfigCache::Run() {
     }
     registry::v1::WatchRequest request;
     request.set_watcher(watcher_);
+    // After a reconnect, ask only for what changed since the view already held.
+    std::shared_ptr<const ConfigView> held = Current();
+    if (held != nullptr) request.set_from_revision(held->revision());
     auto reader = stub_->Watch(&context, request);
     registry::v1::WatchEvent event;
-    bool got_snapshot = false;
     while (reader->Read(&event)) {
-      std::shared_ptr<const ConfigView> base = Current();
-      if (event.has_snapshot()) {
-        got_snapshot = true;
-        synced_ = true;
+      std::shared_ptr<const ConfigView> next = Next(Current(), event);
+      if (next == nullptr) continue;
+      if (!synced_.exchange(true)) {
         backoff_ms = 100;
-        log::Info("config snapshot", {{"revision", event.revision()}});
-      } else if (!got_snapshot || base == nullptr) {
-        continue;  // changes before a snapshot cannot be applied
+        log::Info(event.has_snapshot() ? "config snapshot" : "config watch resumed",
+                  {{"revision", event.revision()}});
       }
-      Publish(event.has_snapshot() ? ConfigView::FromSnapshot(event.snapshot())
-                                   : base->Apply(event));
+      Publish(std::move(next));
     }
     grpc::Status status = reader->Finish();
     {

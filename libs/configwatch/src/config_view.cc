@@ -1,5 +1,7 @@
 #include "switchboard/configwatch/config_view.h"
 
+#include "switchboard/common/strings.h"
+
 namespace switchboard::configwatch {
 
 using registry::v1::Change;
@@ -25,6 +27,7 @@ std::shared_ptr<const ConfigView> ConfigView::FromSnapshot(const registry::v1::S
     view->api_keys_[x.id()] = x;
     view->api_key_id_by_sha256_[x.key_sha256()] = x.id();
   }
+  for (const auto& x : s.tool_overrides()) view->UpsertToolOverride(x);
   return view;
 }
 
@@ -63,6 +66,9 @@ void ConfigView::Upsert(const Change& c) {
       api_key_id_by_sha256_[c.api_key().key_sha256()] = c.api_key().id();
       break;
     }
+    case Change::TOOL_OVERRIDE:
+      UpsertToolOverride(c.tool_override());
+      break;
     default:
       break;
   }
@@ -90,9 +96,50 @@ void ConfigView::Erase(const Change& c) {
       }
       break;
     }
+    case Change::TOOL_OVERRIDE:
+      EraseToolOverride(c.name());
+      break;
     default:
       break;
   }
+}
+
+std::string ConfigView::ToolOverrideKey(std::string_view ns, std::string_view server,
+                                        std::string_view tool) {
+  return StrCat(ns, "/", server, "/", tool);
+}
+
+void ConfigView::UpsertToolOverride(const registry::v1::ToolOverride& o) {
+  std::string key = ToolOverrideKey(o.namespace_(), o.server(), o.tool());
+  EraseToolOverride(key);
+  if (!o.name().empty()) tool_override_by_name_[StrCat(o.namespace_(), "/", o.name())] = key;
+  tool_overrides_[std::move(key)] = o;
+}
+
+void ConfigView::EraseToolOverride(std::string_view key) {
+  auto it = tool_overrides_.find(key);
+  if (it == tool_overrides_.end()) return;
+  const registry::v1::ToolOverride& old = it->second;
+  if (!old.name().empty()) {
+    auto by_name = tool_override_by_name_.find(StrCat(old.namespace_(), "/", old.name()));
+    // Only the entry that points here: another override may have taken the name since.
+    if (by_name != tool_override_by_name_.end() && by_name->second == key) {
+      tool_override_by_name_.erase(by_name);
+    }
+  }
+  tool_overrides_.erase(it);
+}
+
+const registry::v1::ToolOverride* ConfigView::FindToolOverride(std::string_view ns,
+                                                               std::string_view server,
+                                                               std::string_view tool) const {
+  return FindIn(tool_overrides_, ToolOverrideKey(ns, server, tool));
+}
+
+const registry::v1::ToolOverride* ConfigView::FindToolOverrideByName(std::string_view ns,
+                                                                     std::string_view name) const {
+  const std::string* key = FindIn(tool_override_by_name_, StrCat(ns, "/", name));
+  return key == nullptr ? nullptr : FindIn(tool_overrides_, *key);
 }
 
 const registry::v1::Server* ConfigView::FindServer(std::string_view name) const {

@@ -66,5 +66,61 @@ TEST(ConfigViewTest, ReplacedKeyHashIsReindexed) {
   EXPECT_NE(v2->FindApiKeyBySha256("def"), nullptr);
 }
 
+// Adds a tool override change to `event`.
+Change* AddChange(registry::v1::WatchEvent* event, Change::Op op, std::string name) {
+  Change* c = event->add_changes();
+  c->set_op(op);
+  c->set_kind(Change::TOOL_OVERRIDE);
+  c->set_name(std::move(name));
+  return c;
+}
+
+registry::v1::ToolOverride MakeOverride(std::string tool, std::string name, bool disabled) {
+  registry::v1::ToolOverride o;
+  o.set_namespace_("team");
+  o.set_server("alpha");
+  o.set_tool(std::move(tool));
+  o.set_name(std::move(name));
+  o.set_disabled(disabled);
+  return o;
+}
+
+TEST(ConfigViewTest, IndexesToolOverridesByToolAndByNewName) {
+  registry::v1::Snapshot s = MakeSnapshot();
+  *s.add_tool_overrides() = MakeOverride("echo", "say", false);
+  *s.add_tool_overrides() = MakeOverride("add", "", true);
+  auto view = ConfigView::FromSnapshot(s);
+  ASSERT_NE(view->FindToolOverride("team", "alpha", "echo"), nullptr);
+  EXPECT_EQ(view->FindToolOverride("team", "alpha", "echo")->name(), "say");
+  EXPECT_TRUE(view->FindToolOverride("team", "alpha", "add")->disabled());
+  EXPECT_EQ(view->FindToolOverride("other", "alpha", "echo"), nullptr);
+  ASSERT_NE(view->FindToolOverrideByName("team", "say"), nullptr);
+  EXPECT_EQ(view->FindToolOverrideByName("team", "say")->tool(), "echo");
+  EXPECT_EQ(view->FindToolOverrideByName("other", "say"), nullptr);
+  EXPECT_EQ(view->tool_overrides().size(), 2u);
+}
+
+TEST(ConfigViewTest, ToolOverrideChangesReindexNames) {
+  registry::v1::Snapshot s = MakeSnapshot();
+  *s.add_tool_overrides() = MakeOverride("echo", "say", false);
+  auto v1 = ConfigView::FromSnapshot(s);
+  registry::v1::WatchEvent rename;
+  rename.set_revision(4);
+  *AddChange(&rename, Change::UPSERT, "team/alpha/echo")->mutable_tool_override() =
+      MakeOverride("echo", "shout", false);
+  auto v2 = v1->Apply(rename);
+  EXPECT_EQ(v2->FindToolOverrideByName("team", "say"), nullptr);
+  ASSERT_NE(v2->FindToolOverrideByName("team", "shout"), nullptr);
+  EXPECT_NE(v1->FindToolOverrideByName("team", "say"), nullptr);
+
+  registry::v1::WatchEvent del;
+  del.set_revision(5);
+  AddChange(&del, Change::DELETE, ConfigView::ToolOverrideKey("team", "alpha", "echo"));
+  auto v3 = v2->Apply(del);
+  EXPECT_EQ(v3->FindToolOverride("team", "alpha", "echo"), nullptr);
+  EXPECT_EQ(v3->FindToolOverrideByName("team", "shout"), nullptr);
+  EXPECT_TRUE(v3->tool_overrides().empty());
+}
+
 }  // namespace
 }  // namespace switchboard::configwatch

@@ -1,9 +1,12 @@
 #include "services/router/src/router_service.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include "services/router/src/list_cursor.h"
 #include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
@@ -31,23 +34,84 @@ std::string CancelledNotification(uint64_t id, std::string_view reason) {
       StrCat(R"({"requestId":)", id, R"(,"reason":)", jsonrpc::EncodeString(reason), "}"));
 }
 
+// The answer to a request the client cancelled.
+std::string CancelledByClient(std::string_view client_id) {
+  return jsonrpc::MakeError(client_id, -32800, "Request cancelled by the client");
+}
+
 // Resource URIs remembered for routing; past this the map starts over (it is only a hint).
 constexpr size_t kMaxKnownResources = 100000;
 
+// The enabled members of a namespace, in order.
+std::vector<std::string> EnabledMembers(const registry::v1::Namespace& ns) {
+  std::vector<std::string> out;
+  for (const auto& m : ns.servers()) {
+    if (!m.disabled()) out.push_back(m.server());
+  }
+  return out;
+}
+
+// True when two definitions of a server reach it the same way (only the description differs).
+bool SameConnection(const registry::v1::Server& a, const registry::v1::Server& b) {
+  registry::v1::Server x = a;
+  registry::v1::Server y = b;
+  x.clear_description();
+  y.clear_description();
+  return google::protobuf::util::MessageDifferencer::Equals(x, y);
+}
+
+// True when namespace `ns` has the same tool overrides in both views.
+bool SameToolOverrides(const configwatch::ConfigView& a, const configwatch::ConfigView& b,
+                       std::string_view ns) {
+  std::string prefix = StrCat(ns, "/");
+  auto range = [&](const configwatch::ConfigView& v) {
+    const auto& all = v.tool_overrides();
+    auto first = all.lower_bound(prefix);
+    auto last = first;
+    while (last != all.end() && last->first.compare(0, prefix.size(), prefix) == 0) ++last;
+    return std::make_pair(first, last);
+  };
+  auto [a_it, a_end] = range(a);
+  auto [b_it, b_end] = range(b);
+  for (; a_it != a_end && b_it != b_end; ++a_it, ++b_it) {
+    if (a_it->first != b_it->first ||
+        !google::protobuf::util::MessageDifferencer::Equals(a_it->second, b_it->second)) {
+      return false;
+    }
+  }
+  return a_it == a_end && b_it == b_end;
+}
+
+int64_t UnixMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 }  // namespace
 
+// One client's merged list: the servers it covers, from the cursor's position on, and their
+// lists as they arrive.
 struct RouterService::ListAggregate {
-  std::weak_ptr<ClientSink> sink;
-  uint64_t call_id = 0;
-  std::string client_id;
+  uint64_t id = 0;
+  Pending origin;  // who asked
   std::string method;
   std::string array_key;
-  bool rename = true;
-  std::vector<std::string> servers;  // in namespace order
-  std::vector<json::array> items;    // per server
+  std::shared_ptr<const configwatch::ConfigView> config;  // as of the request
+  std::string ns;
+  bool prefix = true;
+  std::vector<std::string> servers;  // in namespace order, from the cursor's server on
+  size_t first_index = 0;            // where in servers[0]'s list the page starts
+  std::map<std::string, std::shared_ptr<const json::array>, std::less<>> parts;
   size_t outstanding = 0;
   bool done = false;
-  bool stateless = false;  // the result is marked for 2026-07-28
+};
+
+// Asking one server for its whole list (following its pages) on behalf of the cache.
+struct RouterService::Fill {
+  std::string server;
+  std::string method;
+  json::array items;
+  std::chrono::steady_clock::time_point started;
+  std::vector<std::shared_ptr<ListAggregate>> waiters;
 };
 
 const std::vector<std::string>& RouterService::SupportedVersions() {
@@ -61,7 +125,9 @@ RouterService::RouterService(asio::any_io_executor executor, ConfigSource config
     : executor_(std::move(executor)),
       config_(std::move(config)),
       factory_(upstreams),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  seen_config_ = config_();
+}
 
 RouterService::~RouterService() { *alive_ = false; }
 
@@ -77,6 +143,13 @@ void RouterService::Detach(const ClientSink* sink) {
   asio::post(executor_, [this, alive = std::weak_ptr<bool>(alive_), sink] {
     if (alive.expired()) return;
     CancelWhere([sink](const Pending& p) { return p.sink_key == sink; }, "client went away");
+  });
+}
+
+void RouterService::OnConfigChange(std::shared_ptr<const configwatch::ConfigView> view) {
+  asio::post(executor_, [this, alive = std::weak_ptr<bool>(alive_), view = std::move(view)] {
+    if (alive.expired()) return;
+    ApplyConfigChange(view);
   });
 }
 
@@ -142,6 +215,16 @@ void RouterService::HandleRequest(Call& call) {
     Reply(call, jsonrpc::MakeResult(raw_id, "{}"));
     return;
   }
+  if (method == kStatusMethod) {
+    // Only for an administrator; to anyone else the method does not exist.
+    const registry::v1::User* user =
+        call.config ? call.config->FindUser(call.request.principal().user_email()) : nullptr;
+    Reply(call, user != nullptr && user->is_admin()
+                    ? jsonrpc::MakeResult(raw_id, StatusJson())
+                    : jsonrpc::MakeError(raw_id, jsonrpc::kMethodNotFound,
+                                         StrCat("Method not found: ", method)));
+    return;
+  }
   if (call.ns == nullptr) {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidRequest,
                                    StrCat("unknown endpoint '", call.request.endpoint(), "'")));
@@ -160,13 +243,13 @@ void RouterService::HandleRequest(Call& call) {
   } else if (method == "server/discover" && call.stateless) {
     Discover(call);
   } else if (method == "tools/list") {
-    StartList(call, "tools", !call.ns->disable_prefix());
+    StartList(call, "tools");
   } else if (method == "prompts/list") {
-    StartList(call, "prompts", !call.ns->disable_prefix());
+    StartList(call, "prompts");
   } else if (method == "resources/list") {
-    StartList(call, "resources", false);
+    StartList(call, "resources");
   } else if (method == "resources/templates/list") {
-    StartList(call, "resourceTemplates", false);
+    StartList(call, "resourceTemplates");
   } else if (method == "tools/call" || method == "prompts/get") {
     RouteByName(call);
   } else if (method == "resources/read" || method == "resources/subscribe" ||
@@ -188,11 +271,23 @@ void RouterService::HandleNotification(Call& call) {
   auto request_id = jsonrpc::FindMember(message, call.envelope.params, "requestId");
   if (!request_id) return;
   std::string_view client_id = request_id->In(message);
+  if (call.request.session_id().empty()) return;
+  for (auto it = open_lists_.begin(); it != open_lists_.end(); ++it) {
+    ListAggregate& list = *it->second;
+    if (list.origin.session_id != call.request.session_id() || list.origin.client_id != client_id) {
+      continue;
+    }
+    list.done = true;
+    if (auto sink = list.origin.sink.lock()) {
+      sink->Send(list.origin.call_id, CancelledByClient(list.origin.client_id), true);
+    }
+    open_lists_.erase(it);
+    return;
+  }
   for (auto& [server, up] : upstreams_) {
     uint64_t found = 0;
     up.pending.ForEach([&](uint64_t id, const Pending& p) {
-      if (!p.list && p.session_id == call.request.session_id() && p.client_id == client_id &&
-          !call.request.session_id().empty()) {
+      if (p.session_id == call.request.session_id() && p.client_id == client_id) {
         found = id;
       }
     });
@@ -200,9 +295,7 @@ void RouterService::HandleNotification(Call& call) {
     auto p = up.pending.Take(found);
     up.connection->Send(CancelledNotification(found, "cancelled by the client"));
     if (auto sink = p->sink.lock()) {
-      sink->Send(p->call_id,
-                 jsonrpc::MakeError(p->client_id, -32800, "Request cancelled by the client"),
-                 true);
+      sink->Send(p->call_id, CancelledByClient(p->client_id), true);
     }
     return;
   }
@@ -357,48 +450,76 @@ void RouterService::ArmTimer(const std::string& server, uint64_t id, Pending& pe
       });
 }
 
-void RouterService::StartList(Call& call, std::string_view array_key, bool rename) {
+void RouterService::StartList(Call& call, std::string_view array_key) {
   const std::string& message = call.request.message();
   auto list = std::make_shared<ListAggregate>();
-  list->sink = call.sink;
-  list->call_id = call.request.call_id();
-  list->client_id = std::string(call.envelope.id.In(message));
+  list->origin = PendingFor(call, call.envelope.id.In(message));
   list->method = call.envelope.method;
   list->array_key = std::string(array_key);
-  list->rename = rename;
-  list->stateless = call.stateless;
-  if (!call.envelope.params.empty() && jsonrpc::FindMember(message, call.envelope.params, "cursor")) {
-    // The merged list is returned whole, so no cursor was ever handed out.
-    Reply(call, jsonrpc::MakeError(list->client_id, jsonrpc::kInvalidParams, "Invalid cursor"));
-    return;
+  list->config = call.config;
+  list->ns = call.ns->name();
+  list->prefix = !call.ns->disable_prefix();
+  std::optional<ListPosition> position;
+  if (!call.envelope.params.empty()) {
+    if (auto cursor = jsonrpc::FindMember(message, call.envelope.params, "cursor")) {
+      std::optional<std::string> text = jsonrpc::DecodeString(cursor->In(message));
+      if (text) position = DecodeListCursor(list->method, *text);
+      if (!position) {
+        Reply(call, jsonrpc::MakeError(list->origin.client_id, jsonrpc::kInvalidParams,
+                                       "Invalid cursor"));
+        return;
+      }
+    }
   }
-  for (const auto& member : call.ns->servers()) {
-    if (member.disabled()) continue;
-    const auto* server = call.config->FindServer(member.server());
+  for (const std::string& name : EnabledMembers(*call.ns)) {
+    const auto* server = call.config->FindServer(name);
     if (server == nullptr) continue;
-    UpstreamState* up = GetUpstream(*server);
-    if (up == nullptr) {
+    if (GetUpstream(*server) == nullptr) {
       log::Warn("server type not reachable yet; left out of the list",
                 {{"server", server->name()}, {"type", server->type()}});
       continue;
     }
     list->servers.push_back(server->name());
   }
-  list->items.resize(list->servers.size());
-  list->outstanding = list->servers.size();
-  if (list->outstanding == 0) {
-    FinishList(*list);
-    return;
+  if (position) {
+    auto at = std::find(list->servers.begin(), list->servers.end(), position->server);
+    if (at == list->servers.end()) {
+      // The server the page was to start at has left the namespace since.
+      Reply(call, jsonrpc::MakeError(list->origin.client_id, jsonrpc::kInvalidParams,
+                                     "Invalid cursor: the list has changed; list again"));
+      return;
+    }
+    list->servers.erase(list->servers.begin(), at);
+    list->first_index = position->index;
   }
-  for (size_t i = 0; i < list->servers.size(); ++i) {
-    Pending p = PendingFor(call, list->client_id);
-    p.list = list;
-    p.list_index = i;
-    UpstreamState& up = upstreams_.find(list->servers[i])->second;
-    uint64_t id = up.pending.Add(std::move(p));
-    ArmTimer(list->servers[i], id, *up.pending.Find(id), options_.list_timeout_ms);
-    up.connection->Send(jsonrpc::MakeRequest(std::to_string(id), list->method, ""));
+  list->id = next_list_++;
+  open_lists_[list->id] = list;
+  for (const std::string& server : list->servers) {
+    ServerList& cached = lists_[server][list->method];
+    if (cached.items != nullptr) {
+      list->parts[server] = cached.items;
+      continue;
+    }
+    if (cached.filling == nullptr) StartFill(server, upstreams_.find(server)->second, list->method);
+    cached.filling->waiters.push_back(list);
+    ++list->outstanding;
   }
+  if (list->outstanding == 0) FinishList(*list);
+}
+
+void RouterService::StartFill(const std::string& server, UpstreamState& up,
+                              const std::string& method) {
+  ServerList& cached = lists_[server][method];
+  auto fill = std::make_shared<Fill>();
+  fill->server = server;
+  fill->method = method;
+  fill->started = std::chrono::steady_clock::now();
+  cached.filling = fill;
+  Pending p;
+  p.fill = fill;
+  uint64_t id = up.pending.Add(std::move(p));
+  ArmTimer(server, id, *up.pending.Find(id), options_.list_timeout_ms);
+  up.connection->Send(jsonrpc::MakeRequest(std::to_string(id), method, ""));
 }
 
 RouterService::Pending RouterService::PendingFor(const Call& call, std::string_view client_id) {
@@ -465,7 +586,26 @@ void RouterService::RouteToNamed(Call& call, std::optional<Span> name_span,
     return;
   }
   std::string_view inner_name;
-  const registry::v1::Server* server = ResolvePrefixed(call, *name, &inner_name);
+  const registry::v1::Server* server = nullptr;
+  if (kind == "tool") {
+    // A tool renamed by an override is called by its new name.
+    const auto* renamed = call.config->FindToolOverrideByName(call.ns->name(), *name);
+    if (renamed != nullptr && !renamed->disabled() && IsMember(*call.ns, renamed->server())) {
+      server = call.config->FindServer(renamed->server());
+      inner_name = renamed->tool();
+    }
+  }
+  if (server == nullptr) {
+    server = ResolvePrefixed(call, *name, &inner_name);
+    const auto* override =
+        server != nullptr && kind == "tool"
+            ? call.config->FindToolOverride(call.ns->name(), server->name(), inner_name)
+            : nullptr;
+    // A disabled tool does not exist, and a renamed one answers only to its new name.
+    if (override != nullptr && (override->disabled() || !override->name().empty())) {
+      server = nullptr;
+    }
+  }
   if (server == nullptr) {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kInvalidParams,
                                    StrCat(kind == "tool" ? "Unknown tool: " : "Unknown prompt: ",
@@ -480,7 +620,7 @@ void RouterService::RouteToNamed(Call& call, std::optional<Span> name_span,
     return;
   }
   std::vector<jsonrpc::Edit> edits;
-  if (!call.ns->disable_prefix()) edits.push_back({*name_span, jsonrpc::EncodeString(inner_name)});
+  if (inner_name != *name) edits.push_back({*name_span, jsonrpc::EncodeString(inner_name)});
   Forward(server->name(), *up, PendingFor(call, raw_id), message, call.envelope,
           std::move(edits));
 }
@@ -629,13 +769,15 @@ void RouterService::CancelWhere(const std::function<bool(const Pending&)>& pred,
     });
     for (uint64_t id : ids) {
       std::optional<Pending> p = up.pending.Take(id);
-      if (p->list) {
-        p->list->done = true;
-      } else if (!p->discard) {
-        up.connection->Send(CancelledNotification(id, reason));
-      }
+      if (!p->discard) up.connection->Send(CancelledNotification(id, reason));
     }
   }
+  // Merged lists wait on fills shared with others, which go on: only the list is dropped.
+  std::erase_if(open_lists_, [&](const auto& entry) {
+    if (!pred(entry.second->origin)) return false;
+    entry.second->done = true;
+    return true;
+  });
 }
 
 void RouterService::OnUpstreamMessage(const std::string& server, uint64_t generation,
@@ -654,8 +796,8 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     std::optional<Pending> pending;
     if (id) pending = up.pending.Take(*id);
     if (!pending) return;  // late answer to a call that timed out or was cancelled
-    if (pending->list) {
-      DeliverListPart(server, up, std::move(*pending), message, env);
+    if (pending->fill) {
+      DeliverFillPage(server, up, std::move(*pending), message, env);
       return;
     }
     if (pending->discard) return;
@@ -707,6 +849,14 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
       env.method == "notifications/prompts/list_changed" ||
       env.method == "notifications/resources/list_changed" ||
       env.method == "notifications/resources/updated") {
+    if (env.method == "notifications/tools/list_changed") {
+      InvalidateLists(server, "tools/list");
+    } else if (env.method == "notifications/prompts/list_changed") {
+      InvalidateLists(server, "prompts/list");
+    } else if (env.method == "notifications/resources/list_changed") {
+      InvalidateLists(server, "resources/list");
+      InvalidateLists(server, "resources/templates/list");
+    }
     FanOutToSessions(server, message, env);
     return;
   }
@@ -782,30 +932,21 @@ void RouterService::FanOutToSessions(const std::string& server, std::string_view
     if (uri_span) updated_uri = jsonrpc::DecodeString(uri_span->In(message));
     if (!updated_uri) return;
   }
-  auto now = std::chrono::steady_clock::now();
-  auto idle = std::chrono::milliseconds(options_.session_idle_ms);
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    SessionInfo& info = it->second;
-    auto sink = info.sink.lock();
-    if (sink == nullptr || now - info.last_seen > idle) {
-      it = sessions_.erase(it);
-      continue;
-    }
+  ForEachLiveSession([&](const std::string& id, SessionInfo& info, ClientSink& sink) {
     const auto* endpoint = config->FindEndpoint(info.endpoint);
     const auto* ns = endpoint ? config->FindNamespace(endpoint->namespace_()) : nullptr;
     bool sees = ns != nullptr && IsMember(*ns, server);
     if (sees && (!updated_uri || info.subscriptions.count(*updated_uri))) {
-      sink->SendToSession(it->first, std::string(message));
+      sink.SendToSession(id, std::string(message));
     }
-    ++it;
-  }
+  });
 }
 
 RouterService::Pending* RouterService::OnlyCallInFlight(UpstreamState& up, uint64_t* id) {
   uint64_t only = 0;
   int calls = 0;
   up.pending.ForEach([&](uint64_t pending_id, const Pending& p) {
-    if (!p.list && !p.discard) {
+    if (!p.fill && !p.discard) {
       only = pending_id;
       ++calls;
     }
@@ -902,84 +1043,160 @@ void RouterService::RelayClientResponse(Call& call) {
   up->second.connection->Send(jsonrpc::Replace(message, call.envelope.id, relay.upstream_id));
 }
 
-void RouterService::DeliverListPart(const std::string& server, UpstreamState& up,
-                                    Pending pending, std::string_view message,
-                                    const Envelope& env) {
-  ListAggregate& list = *pending.list;
-  if (list.done) return;
-  if (!env.result.empty()) {
-    boost::system::error_code ec;
-    json::value result = json::parse(env.result.In(message), ec);
-    if (!ec && result.is_object()) {
-      const json::object& obj = result.get_object();
-      if (auto* items = obj.if_contains(list.array_key); items && items->is_array()) {
-        for (const json::value& item : items->get_array()) {
-          if (!item.is_object()) continue;
-          json::object copy = item.get_object();
-          if (list.rename) {
-            auto* name = copy.if_contains("name");
-            if (name == nullptr || !name->is_string()) continue;
-            std::string full = jsonrpc::PrefixedName(server, name->get_string());
-            if (full.size() > jsonrpc::kMaxToolNameLength) {
-              log::Warn("name too long once prefixed; left out", {{"server", server}});
-              continue;
-            }
-            *name = full;
-          }
-          if (list.array_key == "resources") {
-            if (auto* uri = copy.if_contains("uri"); uri && uri->is_string()) {
-              if (resource_owner_.size() >= kMaxKnownResources) resource_owner_.clear();
-              resource_owner_[std::string(uri->get_string())] = server;
-            }
-          } else if (list.array_key == "resourceTemplates") {
-            if (auto* t = copy.if_contains("uriTemplate"); t && t->is_string()) {
-              std::string_view tmpl = t->get_string();
-              std::string prefix(tmpl.substr(0, tmpl.find('{')));
-              auto same = [&](const auto& e) { return e.first == prefix && e.second == server; };
-              if (std::find_if(template_owner_.begin(), template_owner_.end(), same) ==
-                  template_owner_.end()) {
-                template_owner_.emplace_back(prefix, server);
-              }
-            }
-          }
-          list.items[pending.list_index].push_back(std::move(copy));
+void RouterService::DeliverFillPage(const std::string& server, UpstreamState& up, Pending pending,
+                                    std::string_view message, const Envelope& env) {
+  Fill& fill = *pending.fill;
+  if (env.result.empty()) {
+    log::Warn("upstream failed a list call", {{"server", server}, {"method", fill.method}});
+    return EndFill(fill, "error");
+  }
+  boost::system::error_code ec;
+  json::value result = json::parse(env.result.In(message), ec);
+  if (ec || !result.is_object()) {
+    log::Warn("unreadable list result from an upstream", {{"server", server}});
+    return EndFill(fill, "error");
+  }
+  const json::object& obj = result.get_object();
+  std::string_view array_key = fill.method == "tools/list"       ? "tools"
+                               : fill.method == "prompts/list"   ? "prompts"
+                               : fill.method == "resources/list" ? "resources"
+                                                                 : "resourceTemplates";
+  if (auto* items = obj.if_contains(array_key); items && items->is_array()) {
+    for (const json::value& item : items->get_array()) {
+      if (item.is_object()) fill.items.push_back(item);
+    }
+  }
+  auto* cursor = obj.if_contains("nextCursor");
+  if (cursor && cursor->is_string() && pending.page + 1 < options_.max_list_pages) {
+    json::object params;
+    params["cursor"] = cursor->get_string();
+    pending.page += 1;
+    pending.timer.reset();
+    uint64_t id = up.pending.Add(std::move(pending));
+    ArmTimer(server, id, *up.pending.Find(id), options_.list_timeout_ms);
+    up.connection->Send(
+        jsonrpc::MakeRequest(std::to_string(id), fill.method, json::serialize(params)));
+    return;
+  }
+  EndFill(fill, "ok");
+}
+
+void RouterService::EndFill(Fill& fill, std::string_view outcome) {
+  auto items = std::make_shared<const json::array>(std::move(fill.items));
+  // What the server offers, for routing resources/read and friends.
+  for (const json::value& item : *items) {
+    const json::object& obj = item.get_object();
+    if (fill.method == "resources/list") {
+      if (auto* uri = obj.if_contains("uri"); uri && uri->is_string()) {
+        if (resource_owner_.size() >= kMaxKnownResources) resource_owner_.clear();
+        resource_owner_[std::string(uri->get_string())] = fill.server;
+      }
+    } else if (fill.method == "resources/templates/list") {
+      if (auto* t = obj.if_contains("uriTemplate"); t && t->is_string()) {
+        std::string_view tmpl = t->get_string();
+        std::string prefix(tmpl.substr(0, tmpl.find('{')));
+        auto same = [&](const auto& e) { return e.first == prefix && e.second == fill.server; };
+        if (std::find_if(template_owner_.begin(), template_owner_.end(), same) ==
+            template_owner_.end()) {
+          template_owner_.emplace_back(prefix, fill.server);
         }
       }
-      auto* cursor = obj.if_contains("nextCursor");
-      if (cursor && cursor->is_string() && pending.page + 1 < options_.max_list_pages) {
-        json::object params;
-        params["cursor"] = cursor->get_string();
-        pending.page += 1;
-        pending.timer.reset();
-        uint64_t id = up.pending.Add(std::move(pending));
-        ArmTimer(server, id, *up.pending.Find(id), options_.list_timeout_ms);
-        up.connection->Send(
-            jsonrpc::MakeRequest(std::to_string(id), list.method, json::serialize(params)));
-        return;
-      }
-    } else {
-      log::Warn("unreadable list result from an upstream", {{"server", server}});
     }
-  } else {
-    log::Warn("upstream failed a list call", {{"server", server}, {"method", list.method}});
   }
-  if (--list.outstanding == 0) FinishList(list);
+  ServerList& cached = lists_[fill.server][fill.method];
+  auto now = std::chrono::steady_clock::now();
+  cached.last = ListOutcome{
+      std::string(outcome), items->size(), std::chrono::system_clock::now(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - fill.started).count()};
+  bool current = cached.filling.get() == &fill;
+  if (current) {
+    // Only a complete list is kept: a failed one is asked for again by the next list.
+    if (outcome == "ok") cached.items = items;
+    // Drops the last reference but one: `fill` stays valid through its caller's Pending.
+    cached.filling.reset();
+  }
+  std::vector<std::shared_ptr<ListAggregate>> waiters = std::move(fill.waiters);
+  for (const auto& list : waiters) {
+    if (list->done) continue;
+    list->parts[fill.server] = items;
+    if (--list->outstanding == 0) FinishList(*list);
+  }
+}
+
+std::optional<json::object> RouterService::Present(const ListAggregate& list,
+                                                   const std::string& server,
+                                                   const json::value& item) const {
+  json::object copy = item.get_object();
+  if (list.array_key != "tools" && list.array_key != "prompts") return copy;
+  auto* name_value = copy.if_contains("name");
+  if (name_value == nullptr || !name_value->is_string()) return std::nullopt;
+  std::string name(name_value->get_string());
+  std::string full = list.prefix ? jsonrpc::PrefixedName(server, name) : name;
+  if (list.array_key == "tools") {
+    if (const auto* o = list.config->FindToolOverride(list.ns, server, name)) {
+      if (o->disabled()) return std::nullopt;
+      if (!o->name().empty()) full = o->name();
+      if (!o->title().empty()) copy["title"] = o->title();
+      if (!o->description().empty()) copy["description"] = o->description();
+      if (!o->annotations().empty()) {
+        boost::system::error_code ec;
+        json::value annotations = json::parse(o->annotations(), ec);
+        if (!ec && annotations.is_object()) {
+          copy["annotations"] = std::move(annotations);
+        } else {
+          log::Warn("tool override annotations are not a JSON object; ignored",
+                    {{"namespace", list.ns}, {"server", server}});
+        }
+      }
+    }
+  }
+  if (full.size() > jsonrpc::kMaxToolNameLength) {
+    log::Warn("name too long once prefixed; left out", {{"server", server}});
+    return std::nullopt;
+  }
+  copy["name"] = full;
+  return copy;
 }
 
 void RouterService::FinishList(ListAggregate& list) {
   if (list.done) return;
   list.done = true;
-  auto sink = list.sink.lock();
+  open_lists_.erase(list.id);
+  auto sink = list.origin.sink.lock();
   if (!sink) return;
-  json::array all;
-  for (json::array& part : list.items) {
-    for (json::value& v : part) all.push_back(std::move(v));
+  json::array page;
+  std::optional<ListPosition> next;
+  for (size_t k = 0; k < list.servers.size() && !next; ++k) {
+    const std::string& server = list.servers[k];
+    auto part = list.parts.find(server);
+    if (part == list.parts.end() || part->second == nullptr) continue;  // failed: left out
+    const json::array& items = *part->second;
+    for (size_t i = k == 0 ? list.first_index : 0; i < items.size(); ++i) {
+      std::optional<json::object> item = Present(list, server, items[i]);
+      if (!item) continue;
+      if (page.size() >= std::max<size_t>(options_.list_page_size, 1)) {
+        next = ListPosition{server, i};
+        break;
+      }
+      page.push_back(std::move(*item));
+    }
   }
   json::object result;
-  result[list.array_key] = std::move(all);
-  std::string reply = jsonrpc::MakeResult(list.client_id, json::serialize(result));
-  if (list.stateless) reply = MarkComplete(std::move(reply), list.method);
-  sink->Send(list.call_id, std::move(reply), true);
+  result[list.array_key] = std::move(page);
+  if (next) result["nextCursor"] = EncodeListCursor(list.method, *next);
+  std::string reply = jsonrpc::MakeResult(list.origin.client_id, json::serialize(result));
+  if (!list.origin.stateless_method.empty()) reply = MarkComplete(std::move(reply), list.method);
+  sink->Send(list.origin.call_id, std::move(reply), true);
+}
+
+void RouterService::InvalidateLists(const std::string& server, std::string_view method) {
+  auto it = lists_.find(server);
+  if (it == lists_.end()) return;
+  for (auto& [m, cached] : it->second) {
+    if (!method.empty() && m != method) continue;
+    cached.items.reset();
+    cached.filling.reset();  // a fill under way still answers its lists, but is not kept
+  }
 }
 
 void RouterService::OnTimeout(const std::string& server, uint64_t id) {
@@ -989,9 +1206,9 @@ void RouterService::OnTimeout(const std::string& server, uint64_t id) {
   auto pending = up.pending.Take(id);
   if (!pending) return;
   up.connection->Send(CancelledNotification(id, "timed out at the gateway"));
-  if (pending->list) {
+  if (pending->fill) {
     log::Warn("upstream did not answer a list call in time", {{"server", server}});
-    if (--pending->list->outstanding == 0) FinishList(*pending->list);
+    EndFill(*pending->fill, "timeout");
     return;
   }
   if (auto sink = pending->sink.lock()) {
@@ -1006,12 +1223,20 @@ void RouterService::OnUpstreamClosed(const std::string& server, uint64_t generat
                                      std::string reason) {
   auto it = upstreams_.find(server);
   if (it == upstreams_.end() || it->second.generation != generation) return;
+  log::Warn("upstream connection closed", {{"server", server}, {"reason", reason}});
+  DropUpstream(server, reason);
+}
+
+void RouterService::DropUpstream(const std::string& server, std::string_view reason) {
+  auto it = upstreams_.find(server);
+  if (it == upstreams_.end()) return;
   UpstreamState state = std::move(it->second);
   upstreams_.erase(it);
-  log::Warn("upstream connection closed", {{"server", server}, {"reason", reason}});
+  // A server that comes back may offer something else.
+  InvalidateLists(server);
   state.pending.Drain([&](uint64_t, Pending& p) {
-    if (p.list) {
-      if (--p.list->outstanding == 0) FinishList(*p.list);
+    if (p.fill) {
+      EndFill(*p.fill, "unavailable");
       return;
     }
     if (auto sink = p.sink.lock()) {
@@ -1021,6 +1246,123 @@ void RouterService::OnUpstreamClosed(const std::string& server, uint64_t generat
                  true);
     }
   });
+}
+
+void RouterService::ApplyConfigChange(std::shared_ptr<const configwatch::ConfigView> view) {
+  if (view == nullptr) return;
+  std::shared_ptr<const configwatch::ConfigView> old = std::exchange(seen_config_, view);
+  if (old == nullptr || old == view) return;
+  // Servers now reached differently, or gone: their connections and cached lists go too.
+  std::set<std::string, std::less<>> changed;
+  for (const auto& [name, server] : old->servers()) {
+    const auto* now = view->FindServer(name);
+    if (now == nullptr || !SameConnection(server, *now)) changed.insert(name);
+  }
+  for (const auto& [name, server] : view->servers()) {
+    if (old->FindServer(name) == nullptr) changed.insert(name);
+  }
+  for (const std::string& name : changed) {
+    InvalidateLists(name);
+    auto up = upstreams_.find(name);
+    if (up == upstreams_.end()) continue;
+    log::Info("server configuration changed; reconnecting", {{"server", name}});
+    up->second.connection->Close();
+    DropUpstream(name, "its configuration changed");
+  }
+  for (const std::string& name : changed) {
+    if (view->FindServer(name) == nullptr) lists_.erase(name);
+  }
+  // What each namespace's sessions must be told: tools (bit 1) and prompts/resources (bit 2).
+  constexpr int kTools = 1, kOthers = 2;
+  std::map<std::string, int, std::less<>> namespace_changes;
+  auto changes_of = [&](const std::string& ns_name) {
+    auto known = namespace_changes.find(ns_name);
+    if (known != namespace_changes.end()) return known->second;
+    const auto* before = old->FindNamespace(ns_name);
+    const auto* after = view->FindNamespace(ns_name);
+    int bits = 0;
+    if (before == nullptr || after == nullptr) {
+      bits = before == after ? 0 : kTools | kOthers;
+    } else {
+      std::vector<std::string> members = EnabledMembers(*after);
+      bool same =
+          members == EnabledMembers(*before) && before->disable_prefix() == after->disable_prefix();
+      for (const std::string& m : members) same = same && changed.count(m) == 0;
+      if (!same) bits = kTools | kOthers;
+      if (!SameToolOverrides(*old, *view, ns_name)) bits |= kTools;
+    }
+    namespace_changes[ns_name] = bits;
+    return bits;
+  };
+  auto namespace_of = [](const configwatch::ConfigView& v, std::string_view endpoint) {
+    const auto* ep = v.FindEndpoint(endpoint);
+    return ep == nullptr ? std::string() : ep->namespace_();
+  };
+  ForEachLiveSession([&](const std::string& id, SessionInfo& info, ClientSink& sink) {
+    std::string now = namespace_of(*view, info.endpoint);
+    if (now.empty()) return;  // the endpoint is gone: the session has nothing left to list
+    int bits = now == namespace_of(*old, info.endpoint) ? changes_of(now) : kTools | kOthers;
+    if (bits & kTools) {
+      sink.SendToSession(id, jsonrpc::MakeNotification("notifications/tools/list_changed", ""));
+    }
+    if (bits & kOthers) {
+      sink.SendToSession(id, jsonrpc::MakeNotification("notifications/prompts/list_changed", ""));
+      sink.SendToSession(id, jsonrpc::MakeNotification("notifications/resources/list_changed", ""));
+    }
+  });
+}
+
+void RouterService::ForEachLiveSession(
+    const std::function<void(const std::string& id, SessionInfo& info, ClientSink& sink)>& fn) {
+  auto now = std::chrono::steady_clock::now();
+  auto idle = std::chrono::milliseconds(options_.session_idle_ms);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto sink = it->second.sink.lock();
+    if (sink == nullptr || now - it->second.last_seen > idle) {
+      it = sessions_.erase(it);
+      continue;
+    }
+    fn(it->first, it->second, *sink);
+    ++it;
+  }
+}
+
+std::string RouterService::StatusJson() const {
+  json::object status;
+  std::shared_ptr<const configwatch::ConfigView> config = config_();
+  status["revision"] = config ? config->revision() : 0;
+  status["sessions"] = sessions_.size();
+  json::object servers;
+  auto entry = [&](const std::string& name) -> json::object& {
+    json::value& v = servers[name];
+    if (!v.is_object()) {
+      v = json::object{{"connected", upstreams_.count(name) > 0}};
+    }
+    return v.get_object();
+  };
+  for (const auto& [name, up] : upstreams_) {
+    size_t in_flight = 0;
+    up.pending.ForEach([&](uint64_t, const Pending&) { ++in_flight; });
+    entry(name)["in_flight"] = in_flight;
+  }
+  for (const auto& [name, methods] : lists_) {
+    json::object lists;
+    for (const auto& [method, cached] : methods) {
+      json::object l;
+      l["cached"] = cached.items != nullptr;
+      if (cached.items != nullptr) l["count"] = cached.items->size();
+      if (cached.last) {
+        l["last"] = json::object{{"outcome", cached.last->outcome},
+                                 {"count", cached.last->count},
+                                 {"at_unix_ms", UnixMillis(cached.last->at)},
+                                 {"duration_ms", cached.last->duration_ms}};
+      }
+      lists[method] = std::move(l);
+    }
+    entry(name)["lists"] = std::move(lists);
+  }
+  status["servers"] = std::move(servers);
+  return json::serialize(status);
 }
 
 }  // namespace switchboard::router

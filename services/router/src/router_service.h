@@ -3,12 +3,14 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <chrono>
 #include <map>
-#include <set>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,16 +37,22 @@ struct RouterOptions {
   int64_t request_timeout_ms = 300000;  // reset by each progress notification
   int64_t list_timeout_ms = 15000;      // per upstream, for merged lists
   int max_list_pages = 50;              // pages followed per upstream for one merged list
+  size_t list_page_size = 100;          // items per page of a merged list
   int64_t session_idle_ms = 3600000;    // a session not heard from for this long is forgotten
   size_t max_sessions = 100000;         // sessions remembered for unsolicited messages
   std::string version = "0.1.0";
 };
 
 // A namespace's merged view of its servers. Answers initialize and ping itself, merges
-// tools/list and prompts/list across the namespace's servers under "{server}__{name}", and
-// routes tools/call and prompts/get to the right server with the JSON-RPC id (and progress
-// token) replaced by its own, mapping the answer back. Messages it forwards are rewritten in
-// place, never re-serialized.
+// tools/list, prompts/list, resources/list and resources/templates/list across the namespace's
+// servers (names as "{server}__{name}", tool overrides applied) in pages of its own, and routes
+// tools/call and prompts/get to the right server with the JSON-RPC id (and progress token)
+// replaced by its own, mapping the answer back. Messages it forwards are rewritten in place,
+// never re-serialized.
+//
+// Each server's lists are asked once and cached for every session, until the server says they
+// changed, its connection is lost or its configuration changes. A configuration change that
+// alters what a namespace shows is announced to its sessions with list_changed notifications.
 //
 // All state lives on one executor; Handle and Detach may be called from any thread.
 class RouterService {
@@ -61,12 +69,20 @@ class RouterService {
   void Detach(const ClientSink* sink);
   // Closes every upstream connection. Call before destroying the executor.
   void Shutdown();
+  // Takes in a new configuration (ConfigCache::OnChange): drops the cached lists and the
+  // connections of servers whose settings changed, and tells the sessions of every namespace
+  // whose lists it changes. Call from any thread, in revision order.
+  void OnConfigChange(std::shared_ptr<const configwatch::ConfigView> view);
+
+  // The admin-only JSON-RPC method answering the router's status (see StatusJson).
+  static constexpr std::string_view kStatusMethod = "switchboard/status";
 
   // Protocol versions the router speaks to clients, newest last.
   static const std::vector<std::string>& SupportedVersions();
 
  private:
   struct ListAggregate;
+  struct Fill;
   struct Pending {
     std::weak_ptr<ClientSink> sink;
     const ClientSink* sink_key = nullptr;
@@ -79,9 +95,8 @@ class RouterService {
     // and what its client declared. Empty for a session's call.
     std::string stateless_method;
     StatelessClient client;
-    std::shared_ptr<ListAggregate> list;  // set for one part of a merged list
-    size_t list_index = 0;
-    int page = 0;
+    std::shared_ptr<Fill> fill;           // set for a page of a server's list, asked for the cache
+    int page = 0;                         // the upstream page being asked for
     bool discard = false;                 // nobody waits for the answer (setLevel fan-out)
     std::string retry_message;            // the client's message, for the next candidate
     std::vector<std::string> candidates;  // servers still to try when this one says no
@@ -92,6 +107,27 @@ class RouterService {
     jsonrpc::IdMapper<Pending> pending;
     uint64_t generation = 0;
     int log_level = -1;  // the level last set on the server (LogLevelRank); -1: never set
+  };
+  // Sessions seen recently: where to send their unsolicited messages.
+  struct SessionInfo {
+    std::string endpoint;
+    std::weak_ptr<ClientSink> sink;
+    std::chrono::steady_clock::time_point last_seen;
+    std::set<std::string, std::less<>> subscriptions;  // resource URIs
+    int log_level = -1;  // rank of the level it set with logging/setLevel; -1: none set
+  };
+  // How a server's last list call went, for the status.
+  struct ListOutcome {
+    std::string outcome;  // "ok", "timeout", "error", "unavailable"
+    size_t count = 0;
+    std::chrono::system_clock::time_point at;
+    int64_t duration_ms = 0;
+  };
+  // One server's answer to one list method, shared by every session.
+  struct ServerList {
+    std::shared_ptr<const boost::json::array> items;  // nullptr: not cached
+    std::shared_ptr<Fill> filling;                    // the fill whose answer will be cached
+    std::optional<ListOutcome> last;
   };
   struct Call {
     std::shared_ptr<ClientSink> sink;
@@ -117,7 +153,9 @@ class RouterService {
   // A stateless retry carrying the answer to an input_required result: the answer goes to the
   // server that asked, and the retried call takes over the parked upstream request.
   void ResumeWithInput(Call& call, jsonrpc::Span state_span);
-  void StartList(Call& call, std::string_view array_key, bool rename);
+  // Answers a merged list from the servers' cached lists, asking the servers whose lists are
+  // not cached yet first.
+  void StartList(Call& call, std::string_view array_key);
   void RouteByName(Call& call);
   void RouteByUri(Call& call);
   // Routes `call` to the server named by the prefixed name at `name_span` (a `kind`, "tool" or
@@ -150,9 +188,28 @@ class RouterService {
   void OnUpstreamMessage(const std::string& server, uint64_t generation, std::string message);
   void OnUpstreamClosed(const std::string& server, uint64_t generation, std::string reason);
   void OnTimeout(const std::string& server, uint64_t id);
-  void DeliverListPart(const std::string& server, UpstreamState& up, Pending pending,
+  // Asks `server` for its `method` list on behalf of the cache.
+  void StartFill(const std::string& server, UpstreamState& up, const std::string& method);
+  void DeliverFillPage(const std::string& server, UpstreamState& up, Pending pending,
                        std::string_view message, const jsonrpc::Envelope& env);
+  // Ends a fill: `outcome` is "ok", "timeout", "error" or "unavailable". A complete list is
+  // cached unless the cache was invalidated meanwhile; waiting lists get what arrived.
+  void EndFill(Fill& fill, std::string_view outcome);
   void FinishList(ListAggregate& list);
+  // An item of `server`'s list as `list`'s namespace shows it; nullopt when it is hidden.
+  std::optional<boost::json::object> Present(const ListAggregate& list, const std::string& server,
+                                             const boost::json::value& item) const;
+  // Forgets `server`'s cached `method` list (every list when `method` is empty).
+  void InvalidateLists(const std::string& server, std::string_view method = {});
+  // Forgets an upstream connection (already closed), failing what was pending on it.
+  void DropUpstream(const std::string& server, std::string_view reason);
+  void ApplyConfigChange(std::shared_ptr<const configwatch::ConfigView> view);
+  // Calls `fn` for every session still connected and recently seen, forgetting the others.
+  void ForEachLiveSession(
+      const std::function<void(const std::string& id, SessionInfo& info, ClientSink& sink)>& fn);
+  // The router's status as JSON: the revision, and each upstream's connection and last list
+  // outcomes (ok, timeout, error; item count; when). No secrets, no session ids.
+  std::string StatusJson() const;
   // The single call in flight on `up` (a server can only be asking or logging about that one),
   // or nullptr when there are none or several.
   Pending* OnlyCallInFlight(UpstreamState& up, uint64_t* id = nullptr);
@@ -195,15 +252,14 @@ class RouterService {
     std::string params;
   };
   std::map<uint64_t, Relay> relays_;
-  // Sessions seen recently: where to send their unsolicited messages.
-  struct SessionInfo {
-    std::string endpoint;
-    std::weak_ptr<ClientSink> sink;
-    std::chrono::steady_clock::time_point last_seen;
-    std::set<std::string, std::less<>> subscriptions;  // resource URIs
-    int log_level = -1;  // rank of the level it set with logging/setLevel; -1: none set
-  };
   std::map<std::string, SessionInfo, std::less<>> sessions_;
+  // Cached lists: server -> list method -> list.
+  std::map<std::string, std::map<std::string, ServerList, std::less<>>, std::less<>> lists_;
+  // Merged lists waiting for servers, by id: found again when their call is cancelled.
+  std::map<uint64_t, std::shared_ptr<ListAggregate>> open_lists_;
+  uint64_t next_list_ = 1;
+  // The configuration the router last took in, to tell what a new one changes.
+  std::shared_ptr<const configwatch::ConfigView> seen_config_;
   uint64_t next_relay_ = 1;
   uint64_t next_generation_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

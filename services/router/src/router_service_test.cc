@@ -154,7 +154,7 @@ class RecordingSink final : public ClientSink {
 class RouterServiceTest : public testing::Test {
  protected:
   RouterServiceTest() : factory_(io_) {
-    registry::v1::Snapshot s;
+    registry::v1::Snapshot& s = snapshot_;
     for (const char* name : {"alpha", "beta", "gamma"}) {
       auto* server = s.add_servers();
       server->set_name(name);
@@ -182,6 +182,10 @@ class RouterServiceTest : public testing::Test {
     auto* ep2 = s.add_endpoints();
     ep2->set_name("solo");
     ep2->set_namespace_("solo");
+    auto* admin = s.add_users();
+    admin->set_email("root@example.com");
+    admin->set_is_admin(true);
+    s.add_users()->set_email("ada@example.com");
     view_ = configwatch::ConfigView::FromSnapshot(s);
     service_ = std::make_unique<RouterService>(io_.get_executor(), [this] { return view_; },
                                                &factory_, options_);
@@ -219,6 +223,43 @@ class RouterServiceTest : public testing::Test {
                   R"("io.modelcontextprotocol/clientCapabilities":)", caps, "}}}");
   }
 
+  // Rebuilds the service with the current options_ and view_.
+  void Restart() {
+    service_ = std::make_unique<RouterService>(
+        io_.get_executor(), [this] { return view_; }, &factory_, options_);
+  }
+
+  // Makes snapshot_ (edited by `edit`) the configuration, as the registry's Watch would.
+  void ChangeConfig(const std::function<void(registry::v1::Snapshot&)>& edit) {
+    edit(snapshot_);
+    snapshot_.set_revision(snapshot_.revision() + 1);
+    view_ = configwatch::ConfigView::FromSnapshot(snapshot_);
+    service_->OnConfigChange(view_);
+    Drain();
+  }
+
+  // How many `method` requests `server` was sent.
+  int Asked(const std::string& server, std::string_view method) {
+    int n = 0;
+    for (const std::string& m : factory_.upstreams[server]->received) {
+      if (m.find(StrCat(R"("method":")", method, R"(")")) != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+  static std::vector<std::string> Names(const json::object& result,
+                                        std::string_view key = "tools") {
+    std::vector<std::string> out;
+    for (const json::value& v : result.at(key).as_array()) {
+      out.emplace_back(v.as_object().at(key == "resources" ? "uri" : "name").as_string());
+    }
+    return out;
+  }
+
+  json::object Result(const std::shared_ptr<RecordingSink>& sink) {
+    return Parse(sink->frames.back().message)["result"].as_object();
+  }
+
   void Drain() {
     io_.restart();
     io_.poll();
@@ -229,6 +270,7 @@ class RouterServiceTest : public testing::Test {
   asio::io_context io_;
   FakeFactory factory_;
   RouterOptions options_;
+  registry::v1::Snapshot snapshot_;
   std::shared_ptr<const configwatch::ConfigView> view_;
   std::unique_ptr<RouterService> service_;
 };
@@ -649,6 +691,256 @@ TEST_F(RouterServiceTest, ResourceUpdatesGoOnlyToSubscribers) {
   factory_.upstreams["alpha"]->Emit(R"({"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"test://alpha/r1"}})");
   Drain();
   EXPECT_EQ(a->session_frames.size(), 1u);
+}
+
+TEST_F(RouterServiceTest, MergedListsArePagedWithTheRoutersOwnCursor) {
+  options_.list_page_size = 1;
+  Restart();
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  factory_.upstreams["alpha"]->paged = true;  // alpha: echo, add (two upstream pages); beta: echo
+  std::vector<std::string> seen;
+  std::vector<std::string> cursors;
+  std::string params = "{}";
+  for (int page = 0; page < 5; ++page) {
+    Send(sink, 2,
+         StrCat(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":)", params, "}"));
+    json::object result = Result(sink);
+    for (const std::string& name : Names(result)) seen.push_back(name);
+    if (!result.contains("nextCursor")) break;
+    cursors.emplace_back(result["nextCursor"].as_string());
+    params = StrCat(R"({"cursor":)", jsonrpc::EncodeString(cursors.back()), "}");
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"alpha__echo", "alpha__add", "beta__echo"}));
+  ASSERT_EQ(cursors.size(), 2u);
+  // Pages come from the cache: each server was asked once (alpha's two pages, beta's one).
+  EXPECT_EQ(Asked("alpha", "tools/list"), 2);
+  EXPECT_EQ(Asked("beta", "tools/list"), 1);
+  // A cursor is a position: the same cursor gives the same page again.
+  Send(sink, 3,
+       StrCat(R"({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":)",
+              jsonrpc::EncodeString(cursors[0]), "}}"));
+  EXPECT_EQ(Names(Result(sink)), (std::vector<std::string>{"alpha__add"}));
+  // A cursor of another list, an altered one, or one never handed out.
+  for (std::string bad :
+       {cursors[0].substr(0, cursors[0].size() - 2), std::string("page2"), std::string("")}) {
+    Send(sink, 4,
+         StrCat(R"({"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"cursor":)",
+                jsonrpc::EncodeString(bad), "}}"));
+    auto error = Parse(sink->frames.back().message)["error"].as_object();
+    EXPECT_EQ(error["code"].as_int64(), -32602) << bad;
+    EXPECT_EQ(error["message"].as_string(), "Invalid cursor");
+  }
+  Send(sink, 5,
+       StrCat(R"({"jsonrpc":"2.0","id":4,"method":"prompts/list","params":{"cursor":)",
+              jsonrpc::EncodeString(cursors[0]), "}}"));
+  EXPECT_EQ(Parse(sink->frames.back().message)["error"].as_object()["code"].as_int64(), -32602);
+  // Resources page the same way.
+  Send(sink, 6, R"({"jsonrpc":"2.0","id":5,"method":"resources/list"})");
+  EXPECT_EQ(Names(Result(sink), "resources"), (std::vector<std::string>{"test://alpha/r1"}));
+  EXPECT_TRUE(Result(sink).contains("nextCursor"));
+}
+
+TEST_F(RouterServiceTest, ListsAreCachedPerServerUntilTheServerSaysTheyChanged) {
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  Send(a, 1, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "team", "sa");
+  // Another session, another namespace holding alpha: served from the same cache.
+  Send(b, 1, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "solo", "sb");
+  Send(a, 2, R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})", "team", "sa");
+  EXPECT_EQ(Names(Result(a)), (std::vector<std::string>{"alpha__echo", "beta__echo"}));
+  EXPECT_EQ(Names(Result(b)), (std::vector<std::string>{"echo"}));
+  EXPECT_EQ(Asked("alpha", "tools/list"), 1);
+  EXPECT_EQ(Asked("beta", "tools/list"), 1);
+  // Two lists at once while nothing is cached share one upstream call.
+  factory_.upstreams["alpha"]->Emit(
+      R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})");
+  Drain();
+  v1::RouterRequest r;
+  r.set_call_id(3);
+  r.set_endpoint("team");
+  r.set_session_id("sa");
+  r.set_message(R"({"jsonrpc":"2.0","id":3,"method":"tools/list"})");
+  service_->Handle(a, r);
+  r.set_call_id(4);
+  service_->Handle(a, r);
+  Drain();
+  EXPECT_EQ(Asked("alpha", "tools/list"), 2);  // asked again after list_changed, once
+  EXPECT_EQ(Asked("beta", "tools/list"), 1);   // still cached
+  EXPECT_EQ(Names(Result(a)), (std::vector<std::string>{"alpha__echo", "beta__echo"}));
+  // Prompts have their own cache and notification.
+  Send(a, 5, R"({"jsonrpc":"2.0","id":5,"method":"prompts/list"})", "team", "sa");
+  factory_.upstreams["beta"]->Emit(
+      R"({"jsonrpc":"2.0","method":"notifications/prompts/list_changed"})");
+  Drain();
+  Send(a, 6, R"({"jsonrpc":"2.0","id":6,"method":"prompts/list"})", "team", "sa");
+  EXPECT_EQ(Asked("alpha", "prompts/list"), 1);
+  EXPECT_EQ(Asked("beta", "prompts/list"), 2);
+  EXPECT_EQ(Asked("beta", "tools/list"), 1);
+}
+
+TEST_F(RouterServiceTest, ACancelledListLeavesTheSharedUpstreamCallToTheOthers) {
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  Send(a, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})", "team", "sa");
+  factory_.upstreams["beta"]->silent = true;
+  Send(a, 2, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "team", "sa");
+  Send(b, 2, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "team", "sb");
+  ASSERT_EQ(Asked("beta", "tools/list"), 1);
+  Send(a, 3, R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})",
+       "team", "sa");
+  EXPECT_EQ(Parse(a->frames.back().message)["error"].as_object()["code"].as_int64(), -32800);
+  size_t a_frames = a->frames.size();
+  // beta answers late: the other session's list completes, the cancelled one stays answered.
+  json::value id = Parse(factory_.upstreams["beta"]->received.back())["id"];
+  factory_.upstreams["beta"]->Emit(json::serialize(json::object{
+      {"jsonrpc", "2.0"},
+      {"id", id},
+      {"result", json::object{{"tools", json::array{json::object{{"name", "echo"}}}}}}}));
+  Drain();
+  EXPECT_EQ(a->frames.size(), a_frames);
+  EXPECT_EQ(Names(Result(b)), (std::vector<std::string>{"alpha__echo", "beta__echo"}));
+  EXPECT_EQ(b->frames.back().call_id, 2u);
+}
+
+TEST_F(RouterServiceTest, ToolOverridesRenameDescribeAndHide) {
+  auto* say = snapshot_.add_tool_overrides();
+  say->set_namespace_("team");
+  say->set_server("alpha");
+  say->set_tool("echo");
+  say->set_name("say");
+  say->set_title("Say it");
+  say->set_description("Repeats you");
+  say->set_annotations(R"({"readOnlyHint":true})");
+  auto* hidden = snapshot_.add_tool_overrides();
+  hidden->set_namespace_("team");
+  hidden->set_server("beta");
+  hidden->set_tool("echo");
+  hidden->set_disabled(true);
+  view_ = configwatch::ConfigView::FromSnapshot(snapshot_);
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  json::array tools = Result(sink)["tools"].as_array();
+  ASSERT_EQ(tools.size(), 1u);
+  json::object tool = tools[0].as_object();
+  EXPECT_EQ(tool["name"].as_string(), "say");
+  EXPECT_EQ(tool["title"].as_string(), "Say it");
+  EXPECT_EQ(tool["description"].as_string(), "Repeats you");
+  EXPECT_EQ(tool["annotations"].as_object()["readOnlyHint"].as_bool(), true);
+  // The new name reaches the upstream tool under its own name.
+  Send(
+      sink, 2,
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"say","arguments":{"message":"hi"}}})");
+  EXPECT_THAT(sink->frames.back().message, testing::HasSubstr("Echo: hi from alpha as echo"));
+  // Neither the old name of a renamed tool nor a hidden tool can be called.
+  for (const char* name : {"alpha__echo", "beta__echo"}) {
+    Send(sink, 3,
+         StrCat(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":")", name,
+                R"(","arguments":{"message":"x"}}})"));
+    auto error = Parse(sink->frames.back().message)["error"].as_object();
+    EXPECT_EQ(error["code"].as_int64(), -32602) << name;
+    EXPECT_EQ(error["message"].as_string(), StrCat("Unknown tool: ", name));
+  }
+  EXPECT_EQ(Asked("beta", "tools/call"), 0);
+  // Another namespace holding alpha is not affected.
+  Send(sink, 4, R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})", "solo");
+  EXPECT_EQ(Names(Result(sink)), (std::vector<std::string>{"echo"}));
+}
+
+TEST_F(RouterServiceTest, SilentUpstreamYieldsAPartialListAndShowsInTheStatus) {
+  options_.list_timeout_ms = 20;
+  Restart();
+  auto sink = std::make_shared<RecordingSink>();
+  Send(sink, 1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  factory_.upstreams["beta"]->silent = true;
+  Send(sink, 2, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  EXPECT_EQ(sink->frames.size(), 1u);  // waiting for beta
+  io_.restart();
+  io_.run_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(sink->frames.size(), 2u);
+  EXPECT_EQ(Names(Result(sink)), (std::vector<std::string>{"alpha__echo"}));
+
+  // Only an administrator may read the status.
+  v1::RouterRequest r;
+  r.set_call_id(3);
+  r.set_endpoint("team");
+  r.set_message(R"({"jsonrpc":"2.0","id":9,"method":"switchboard/status"})");
+  r.mutable_principal()->set_user_email("ada@example.com");
+  service_->Handle(sink, r);
+  Drain();
+  EXPECT_EQ(Parse(sink->frames.back().message)["error"].as_object()["code"].as_int64(), -32601);
+  r.mutable_principal()->set_user_email("root@example.com");
+  service_->Handle(sink, r);
+  Drain();
+  json::object status = Result(sink);
+  EXPECT_EQ(status["revision"].as_int64(), snapshot_.revision());
+  json::object servers = status["servers"].as_object();
+  json::object alpha = servers["alpha"].as_object()["lists"].as_object()["tools/list"].as_object();
+  EXPECT_TRUE(alpha["cached"].as_bool());
+  EXPECT_EQ(alpha["last"].as_object()["outcome"].as_string(), "ok");
+  EXPECT_EQ(alpha["last"].as_object()["count"].as_int64(), 1);
+  EXPECT_GT(alpha["last"].as_object()["at_unix_ms"].as_int64(), 0);
+  json::object beta = servers["beta"].as_object()["lists"].as_object()["tools/list"].as_object();
+  EXPECT_FALSE(beta["cached"].as_bool());
+  EXPECT_EQ(beta["last"].as_object()["outcome"].as_string(), "timeout");
+  EXPECT_TRUE(servers["beta"].as_object()["connected"].as_bool());
+  // A failed list is not cached: the next list asks beta again.
+  factory_.upstreams["beta"]->silent = false;
+  Send(sink, 4, R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})");
+  EXPECT_EQ(Names(Result(sink)), (std::vector<std::string>{"alpha__echo", "beta__echo"}));
+  EXPECT_EQ(Asked("alpha", "tools/list"), 1);
+}
+
+TEST_F(RouterServiceTest, ConfigChangesTellTheSessionsOfChangedNamespaces) {
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  Send(a, 1, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "team", "sa");
+  Send(b, 1, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", "solo", "sb");
+  auto methods = [](const std::shared_ptr<RecordingSink>& sink) {
+    std::vector<std::string> out;
+    for (const auto& [session, message] : sink->session_frames) {
+      out.push_back(StrCat(session, " ", Parse(message)["method"].as_string()));
+    }
+    sink->session_frames.clear();
+    return out;
+  };
+  // Nothing that changes a namespace's lists: nobody is told.
+  ChangeConfig([](registry::v1::Snapshot& s) { s.mutable_namespaces(0)->set_description("x"); });
+  EXPECT_TRUE(methods(a).empty());
+  EXPECT_TRUE(methods(b).empty());
+  // An override in "team": its sessions hear about tools; the list shows it from the cache.
+  ChangeConfig([](registry::v1::Snapshot& s) {
+    auto* o = s.add_tool_overrides();
+    o->set_namespace_("team");
+    o->set_server("beta");
+    o->set_tool("echo");
+    o->set_name("beta_echo2");
+  });
+  EXPECT_EQ(methods(a), (std::vector<std::string>{"sa notifications/tools/list_changed"}));
+  EXPECT_TRUE(methods(b).empty());
+  Send(a, 2, R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})", "team", "sa");
+  EXPECT_EQ(Names(Result(a)), (std::vector<std::string>{"alpha__echo", "beta_echo2"}));
+  EXPECT_EQ(Asked("beta", "tools/list"), 1);
+  // A server disabled in "team": every list of its sessions changed.
+  ChangeConfig([](registry::v1::Snapshot& s) {
+    s.mutable_namespaces(0)->mutable_servers(1)->set_disabled(true);
+  });
+  EXPECT_EQ(methods(a), (std::vector<std::string>{"sa notifications/tools/list_changed",
+                                                  "sa notifications/prompts/list_changed",
+                                                  "sa notifications/resources/list_changed"}));
+  EXPECT_TRUE(methods(b).empty());
+  Send(a, 3, R"({"jsonrpc":"2.0","id":3,"method":"tools/list"})", "team", "sa");
+  EXPECT_EQ(Names(Result(a)), (std::vector<std::string>{"alpha__echo"}));
+  // alpha reached differently: both namespaces hear it, and alpha is reconnected and re-asked.
+  auto old_alpha = factory_.upstreams["alpha"];
+  ChangeConfig([](registry::v1::Snapshot& s) { s.mutable_servers(0)->add_args("--new"); });
+  EXPECT_EQ(methods(a).size(), 3u);
+  EXPECT_EQ(methods(b).size(), 3u);
+  EXPECT_TRUE(old_alpha->closed);
+  Send(b, 2, R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})", "solo", "sb");
+  EXPECT_EQ(Names(Result(b)), (std::vector<std::string>{"echo"}));
+  EXPECT_NE(factory_.upstreams["alpha"], old_alpha);
+  EXPECT_EQ(Asked("alpha", "tools/list"), 1);  // the new connection was asked
 }
 
 TEST_F(RouterServiceTest, MalformedMessagesGetJsonRpcErrors) {

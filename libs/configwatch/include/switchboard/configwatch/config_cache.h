@@ -17,9 +17,10 @@
 namespace switchboard::configwatch {
 
 // Keeps a ConfigView current from the registry's Watch stream: the first event is a snapshot,
-// later ones are changes. Reconnects with backoff when the stream breaks and takes a fresh
-// snapshot then, so a restarted registry is followed. Request paths read Current() and never
-// touch the registry.
+// later ones are changes. Reconnects with backoff when the stream breaks, asking to resume from
+// the revision it holds (WatchRequest.from_revision): the registry answers with the changes
+// since, or with a fresh snapshot when it no longer has them, so a restarted registry is
+// followed either way. Request paths read Current() and never touch the registry.
 class ConfigCache {
  public:
   using Listener = std::function<void(const std::shared_ptr<const ConfigView>&)>;
@@ -27,17 +28,25 @@ class ConfigCache {
   ConfigCache(std::shared_ptr<grpc::Channel> channel, std::string watcher);
   ~ConfigCache();
 
-  // Adds a listener called (on the watch thread) with each new view. Call before Start.
+  // Adds a listener called (on the watch thread) with each new view, in revision order: the
+  // way for a service to react to a configuration change. Call before Start.
   void OnChange(Listener listener);
   void Start();
   void Stop();
 
   // The latest view, or nullptr before the first snapshot.
   std::shared_ptr<const ConfigView> Current() const;
-  // True while the stream is connected and has delivered a snapshot.
+  // True while the stream is connected and has delivered its first event (a snapshot, or the
+  // changes a resumed stream starts with).
   bool Synced() const { return synced_.load(); }
   // Waits up to `timeout_ms` for the first snapshot.
   bool WaitSynced(int timeout_ms) const;
+
+  // The view after `event` on top of `base` (nullptr before the first snapshot): a snapshot
+  // replaces it; changes apply when they are newer than it. nullptr when the event is not
+  // applicable; `base` itself for an empty event at its revision (the registry saying "current").
+  static std::shared_ptr<const ConfigView> Next(const std::shared_ptr<const ConfigView>& base,
+                                                const registry::v1::WatchEvent& event);
 
  private:
   void Run();
