@@ -244,3 +244,16 @@ test('export then apply --dry-run changes nothing', () => {
   assert.match(again.out, /^0 added, 0 changed, 0 removed, \d+ unchanged/m);
   assert.doesNotMatch(again.out, /^[+~-] /m);
 });
+
+test('sbctl shows the runner\'s processes and a server\'s stderr', () => {
+  const runner = ['--runner', `127.0.0.1:${stack.ports.SB_RUNNER_PORT}`];
+  const ps = sbctl(...runner, 'runner', 'ps');
+  assert.equal(ps.status, 0, ps.err);
+  assert.match(ps.out, /^stdio-everything\s+\d+\s+ready\s/m);
+  const logs = sbctl(...runner, 'logs', 'server', 'stdio-everything', '--lines', '5');
+  assert.equal(logs.status, 0, logs.err);
+  assert.match(logs.out, /Starting default \(STDIO\) server/);
+  const unknown = sbctl(...runner, 'logs', 'server', 'never-run');
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.err, /never-run/);
+});

@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   namespace sbctl = switchboard::sbctl;
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<sbctl::Command> command =
-      sbctl::ParseArgs(args, std::getenv("SWITCHBOARD_REGISTRY_ADDRESS"));
+      sbctl::ParseArgs(args, std::getenv("SWITCHBOARD_REGISTRY_ADDRESS"),
+                       std::getenv("SWITCHBOARD_RUNNER_ADDRESS"));
   if (!command.ok()) {
     std::cerr << "sbctl: " << switchboard::MessageOf(command.status())
               << "\nRun 'sbctl --help' for usage.\n";
@@ -24,6 +25,11 @@ int main(int argc, char** argv) {
   if (command->verb == sbctl::Verb::kHelp) {
     std::cout << sbctl::Usage();
     return 0;
+  }
+  if (sbctl::IsRunnerVerb(command->verb)) {
+    std::unique_ptr<sbctl::RunnerClient> runner =
+        sbctl::MakeGrpcRunnerClient(command->runner, std::chrono::seconds(30));
+    return sbctl::ExecuteRunner(*command, *runner, std::cout, std::cerr);
   }
   std::unique_ptr<sbctl::RegistryClient> client =
       sbctl::MakeGrpcRegistryClient(command->registry, std::chrono::seconds(30));

@@ -22,16 +22,19 @@ const std::map<std::string, std::string, std::less<>>& ValueFlags() {
   static const auto* flags = new std::map<std::string, std::string, std::less<>>{
       {"--registry", "--registry"}, {"-f", "-f"}, {"--filename", "-f"}, {"--user", "--user"},
       {"--name", "--name"},         {"-o", "-o"}, {"--output", "-o"},
-      {"--mode", "--mode"},         {"--namespace", "--namespace"}};
+      {"--mode", "--mode"},         {"--namespace", "--namespace"},
+      {"--runner", "--runner"},     {"--lines", "--lines"}};
   return *flags;
 }
 
 }  // namespace
 
-absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const char* env_registry) {
+absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const char* env_registry,
+                                  const char* env_runner) {
   Command command;
   command.registry =
       env_registry != nullptr && *env_registry != '\0' ? env_registry : kDefaultRegistry;
+  command.runner = env_runner != nullptr && *env_runner != '\0' ? env_runner : kDefaultRunner;
   std::vector<std::string> words;
   std::map<std::string, std::string> values;  // canonical flag -> value
   std::set<std::string> seen;                 // every flag given, canonical
@@ -75,6 +78,11 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
   seen.erase("--registry");
   if (absl::Status s = config::CheckHostPort(command.registry); !s.ok()) {
     return UsageError(StrCat("--registry: ", MessageOf(s)));
+  }
+  if (auto it = values.find("--runner"); it != values.end()) command.runner = it->second;
+  seen.erase("--runner");
+  if (absl::Status s = config::CheckHostPort(command.runner); !s.ok()) {
+    return UsageError(StrCat("--runner: ", MessageOf(s)));
   }
   if (help || words.empty()) {
     if (!help) return UsageError("no command given");
@@ -152,6 +160,33 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     SB_RETURN_IF_ERROR(parse_kind("sbctl delete KIND NAME"));
     if (words.size() != 3) return UsageError("usage: sbctl delete KIND NAME");
     command.name = words[2];
+  } else if (verb == "runner") {
+    allowed = {"-o"};
+    if (words.size() == 2 && words[1] == "ps") {
+      command.verb = Verb::kRunnerPs;
+    } else if (words.size() == 3 && words[1] == "restart") {
+      command.verb = Verb::kRunnerRestart;
+      command.name = words[2];
+      allowed = {};
+    } else {
+      return UsageError("usage: sbctl runner ps [-o table|json] | sbctl runner restart SERVER");
+    }
+  } else if (verb == "logs") {
+    command.verb = Verb::kLogs;
+    allowed = {"--lines"};
+    if (words.size() != 3 || words[1] != "server") {
+      return UsageError("usage: sbctl logs server NAME [--lines N]");
+    }
+    command.name = words[2];
+    if (auto it = values.find("--lines"); it != values.end()) {
+      int n = 0;
+      for (char c : it->second) {
+        if (c < '0' || c > '9' || n > 100000) return UsageError("--lines: expected 1 to 10000");
+        n = n * 10 + (c - '0');
+      }
+      if (n < 1 || n > 10000) return UsageError("--lines: expected 1 to 10000");
+      command.lines = n;
+    }
   } else {
     return UsageError(StrCat("unknown command '", verb, "'"));
   }
@@ -159,10 +194,11 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     if (!allowed.count(flag)) return UsageError(StrCat(flag, " does not apply to '", verb, "'"));
   }
   if (auto it = values.find("-o"); it != values.end()) {
-    bool tables = command.verb == Verb::kGet || command.verb == Verb::kDescribe;
+    bool tables = command.verb == Verb::kGet || command.verb == Verb::kDescribe ||
+                  command.verb == Verb::kRunnerPs;
     bool yaml = command.verb != Verb::kCreateApiKey;
     command.json = it->second == "json";
-    command.yaml = it->second == "yaml" && yaml;
+    command.yaml = it->second == "yaml" && yaml && command.verb != Verb::kRunnerPs;
     if (!command.json && !command.yaml && !(it->second == "table" && tables)) {
       return UsageError(StrCat("-o: unknown output format '", it->second, "' for '", verb, "'"));
     }
@@ -186,6 +222,13 @@ Usage:
   sbctl import-mcpservers FILE [--namespace NAME] [--dry-run]
         create servers from a Claude Desktop / Cursor "mcpServers" JSON file
   sbctl create apikey --user EMAIL [--name NAME] [-o json]
+  sbctl runner ps [-o table|json]
+        the runner's server processes: pid, state, uptime, callers, requests in flight,
+        restarts, memory, last failure
+  sbctl runner restart SERVER
+        stop SERVER's process; callers in flight get an error, the next call starts it again
+  sbctl logs server NAME [--lines N]
+        the last N (default 100) lines NAME wrote to stderr, its secrets masked
 
 Kinds: servers, namespaces, endpoints, users, apikeys, tooloverrides (singular works too; a
 tool override's NAME is namespace/server/tool, an API key's its id)
@@ -193,6 +236,8 @@ tool override's NAME is namespace/server/tool, an API key's its id)
 Global flags:
   --registry HOST:PORT   the registry's admin API (default: $SWITCHBOARD_REGISTRY_ADDRESS,
                          else 127.0.0.1:7103)
+  --runner HOST:PORT     a runner's admin API (default: $SWITCHBOARD_RUNNER_ADDRESS, else
+                         127.0.0.1:7102)
   -h, --help             show this help
 
 Exit status: 0 done, 1 the registry refused the request or could not be reached, 2 bad

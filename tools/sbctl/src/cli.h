@@ -18,13 +18,24 @@ enum class Verb {
   kExport,
   kImportMcpServers,
   kCreateApiKey,
-  kDelete
+  kDelete,
+  // The runner admin API (--runner): runner ps, runner restart NAME, logs server NAME.
+  kRunnerPs,
+  kRunnerRestart,
+  kLogs
 };
+
+// True for the verbs served by a runner rather than the registry.
+inline bool IsRunnerVerb(Verb verb) {
+  return verb == Verb::kRunnerPs || verb == Verb::kRunnerRestart || verb == Verb::kLogs;
+}
 
 // A parsed sbctl command line.
 struct Command {
   Verb verb = Verb::kHelp;
   std::string registry;  // HOST:PORT of the registry
+  std::string runner;    // HOST:PORT of the runner (runner ps / restart, logs)
+  int lines = 100;       // logs --lines
   // apply: -f FILE ("-" reads standard input); import-mcpservers: its FILE argument
   std::string file;
   bool dry_run = false;  // apply, import-mcpservers
@@ -47,12 +58,16 @@ struct Command {
 
 // Where sbctl finds the registry unless --registry or SWITCHBOARD_REGISTRY_ADDRESS says.
 inline constexpr char kDefaultRegistry[] = "127.0.0.1:7103";
+// Where sbctl finds the runner unless --runner or SWITCHBOARD_RUNNER_ADDRESS says.
+inline constexpr char kDefaultRunner[] = "127.0.0.1:7102";
 
 // Parses sbctl's arguments (argv without argv[0]). `env_registry` is the value of
 // SWITCHBOARD_REGISTRY_ADDRESS, or nullptr when unset; --registry wins over it. Global flags may
 // come before or after the command. Errors are one line, to be printed as "sbctl: <error>"
 // with exit status 2.
-absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const char* env_registry);
+// SWITCHBOARD_RUNNER_ADDRESS likewise gives `env_runner`, which --runner overrides.
+absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const char* env_registry,
+                                  const char* env_runner = nullptr);
 
 // The text `sbctl --help` prints.
 std::string Usage();

@@ -25,19 +25,25 @@ constexpr int kExitOk = 0;
 constexpr int kExitRegistry = 1;
 constexpr int kExitInput = 2;
 
-int RegistryError(const Command& command, const absl::Status& status, std::ostream& err) {
+// Reports a failed call to `service` ("registry", "runner") at `address`; one line.
+int ServiceError(std::string_view service, const std::string& address,
+                 const absl::Status& status, std::ostream& err) {
   std::string message(MessageOf(status));
   for (char& c : message) {
     if (c == '\n' || c == '\r') c = ' ';  // one line, whatever the transport said
   }
   if (absl::IsUnavailable(status)) {
-    err << "sbctl: registry at " << command.registry << " unavailable: " << message << "\n";
+    err << "sbctl: " << service << " at " << address << " unavailable: " << message << "\n";
   } else if (absl::IsDeadlineExceeded(status)) {
-    err << "sbctl: registry at " << command.registry << " did not answer in time\n";
+    err << "sbctl: " << service << " at " << address << " did not answer in time\n";
   } else {
     err << "sbctl: " << message << "\n";
   }
   return kExitRegistry;
+}
+
+int RegistryError(const Command& command, const absl::Status& status, std::ostream& err) {
+  return ServiceError("registry", command.registry, status, err);
 }
 
 absl::StatusOr<std::string> ReadInput(const std::string& file) {
@@ -405,8 +411,77 @@ int Execute(const Command& command, RegistryClient& client, std::ostream& out, s
     case Verb::kHelp:
       out << Usage();
       return kExitOk;
+    case Verb::kRunnerPs:
+    case Verb::kRunnerRestart:
+    case Verb::kLogs:
+      break;  // ExecuteRunner's
   }
   return kExitInput;
+}
+
+namespace {
+
+std::string Uptime(int64_t ms) {
+  int64_t s = ms / 1000;
+  if (s < 60) return StrCat(s, "s");
+  if (s < 3600) return StrCat(s / 60, "m", s % 60, "s");
+  if (s < 86400) return StrCat(s / 3600, "h", (s % 3600) / 60, "m");
+  return StrCat(s / 86400, "d", (s % 86400) / 3600, "h");
+}
+
+std::string Mebibytes(int64_t bytes) {
+  if (bytes <= 0) return "-";
+  return StrCat((bytes + (1 << 19)) >> 20, " MiB");
+}
+
+int RunnerPs(const Command& command, RunnerClient& client, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<runner::v1::ListProcessesResponse> list = client.ListProcesses();
+  if (!list.ok()) return ServiceError("runner", command.runner, list.status(), err);
+  if (command.json) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(*list, &json, options);
+    out << json;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"SERVER", "PID", "STATE", "UPTIME", "CALLERS", "IN-FLIGHT", "RESTARTS", "RSS",
+       "LAST FAILURE"}};
+  for (const auto& p : list->processes()) {
+    rows.push_back({p.server(), p.pid() > 0 ? std::to_string(p.pid()) : "-", p.state(),
+                    p.pid() > 0 ? Uptime(p.uptime_ms()) : "-", std::to_string(p.attachments()),
+                    std::to_string(p.in_flight()), std::to_string(p.restarts()),
+                    Mebibytes(p.rss_bytes()), p.last_failure().empty() ? "-" : p.last_failure()});
+  }
+  out << FormatTable(rows);
+  return kExitOk;
+}
+
+}  // namespace
+
+int ExecuteRunner(const Command& command, RunnerClient& client, std::ostream& out,
+                  std::ostream& err) {
+  switch (command.verb) {
+    case Verb::kRunnerPs:
+      return RunnerPs(command, client, out, err);
+    case Verb::kRunnerRestart: {
+      absl::Status restarted = client.RestartServer(command.name);
+      if (!restarted.ok()) return ServiceError("runner", command.runner, restarted, err);
+      out << "server/" << command.name << " restarted\n";
+      return kExitOk;
+    }
+    case Verb::kLogs: {
+      absl::StatusOr<runner::v1::ServerLogsResponse> logs =
+          client.ServerLogs(command.name, command.lines);
+      if (!logs.ok()) return ServiceError("runner", command.runner, logs.status(), err);
+      for (const std::string& line : logs->lines()) out << line << "\n";
+      return kExitOk;
+    }
+    default:
+      return kExitInput;
+  }
 }
 
 }  // namespace switchboard::sbctl

@@ -4,6 +4,7 @@
 
 #include "tools/sbctl/src/cli.h"
 #include "tools/sbctl/src/registry_client.h"
+#include "tools/sbctl/src/runner_client.h"
 
 namespace switchboard::sbctl {
 
@@ -11,5 +12,9 @@ namespace switchboard::sbctl {
 // `err` as "sbctl: ..." lines. Returns the exit status: 0 done, 1 the registry refused the
 // request or could not be reached, 2 bad input (an unreadable or invalid file).
 int Execute(const Command& command, RegistryClient& client, std::ostream& out, std::ostream& err);
+
+// Runs a parsed runner command (IsRunnerVerb) against the runner; same conventions.
+int ExecuteRunner(const Command& command, RunnerClient& client, std::ostream& out,
+                  std::ostream& err);
 
 }  // namespace switchboard::sbctl

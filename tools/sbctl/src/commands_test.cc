@@ -1,5 +1,7 @@
 #include "tools/sbctl/src/commands.h"
 
+#include "switchboard/common/strings.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -319,6 +321,98 @@ TEST(CommandsTest, Delete) {
   ASSERT_EQ(registry.deletes.size(), 1u);
   EXPECT_EQ(registry.deletes[0].kind(), v1::Change::NAMESPACE);
   EXPECT_EQ(registry.deletes[0].name(), "demo");
+}
+
+class FakeRunner : public RunnerClient {
+ public:
+  absl::StatusOr<runner::v1::ListProcessesResponse> ListProcesses() override {
+    if (!fail.ok()) return fail;
+    return processes;
+  }
+  absl::Status RestartServer(const std::string& server) override {
+    restarted.push_back(server);
+    if (server != "everything") return absl::NotFoundError("the runner has not run MCP server 'x'");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<runner::v1::ServerLogsResponse> ServerLogs(const std::string& server,
+                                                            int max_lines) override {
+    logs_asked = StrCat(server, ":", max_lines);
+    runner::v1::ServerLogsResponse r;
+    r.add_lines("starting with token=***");
+    r.add_lines("ready");
+    return r;
+  }
+
+  absl::Status fail = absl::OkStatus();
+  runner::v1::ListProcessesResponse processes;
+  std::vector<std::string> restarted;
+  std::string logs_asked;
+};
+
+RunResult ExecuteOnRunner(std::vector<std::string> args, FakeRunner& runner) {
+  auto command = ParseArgs(args, nullptr, "10.0.0.7:7102");
+  EXPECT_TRUE(command.ok()) << command.status();
+  EXPECT_TRUE(IsRunnerVerb(command->verb));
+  std::ostringstream out, err;
+  int code = ExecuteRunner(*command, runner, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST(RunnerCommandsTest, PsShowsEveryProcess) {
+  FakeRunner runner;
+  auto* p = runner.processes.add_processes();
+  p->set_server("everything");
+  p->set_pid(4242);
+  p->set_state("ready");
+  p->set_uptime_ms(3723000);
+  p->set_attachments(2);
+  p->set_in_flight(1);
+  p->set_restarts(3);
+  p->set_rss_bytes(int64_t{48} << 20);
+  auto* idle = runner.processes.add_processes();
+  idle->set_server("github");
+  idle->set_state("backoff");
+  idle->set_last_failure("MCP server 'github' exited (status 1)");
+  RunResult r = ExecuteOnRunner({"runner", "ps"}, runner);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "SERVER       PID    STATE     UPTIME   CALLERS   IN-FLIGHT   RESTARTS   RSS      "
+            "LAST FAILURE\n"
+            "everything   4242   ready     1h2m     2         1           3          48 MiB   -\n"
+            "github       -      backoff   -        0         0           0          -        "
+            "MCP server 'github' exited (status 1)\n");
+  RunResult json = ExecuteOnRunner({"runner", "ps", "-o", "json"}, runner);
+  EXPECT_EQ(boost::json::parse(json.out).at("processes").as_array().size(), 2u);
+}
+
+TEST(RunnerCommandsTest, RestartAndLogs) {
+  FakeRunner runner;
+  RunResult ok = ExecuteOnRunner({"runner", "restart", "everything"}, runner);
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.out, "server/everything restarted\n");
+  RunResult missing = ExecuteOnRunner({"runner", "restart", "nope"}, runner);
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.err, "sbctl: the runner has not run MCP server 'x'\n");
+
+  RunResult logs = ExecuteOnRunner({"logs", "server", "everything", "--lines", "20"}, runner);
+  EXPECT_EQ(logs.code, 0);
+  EXPECT_EQ(logs.out, "starting with token=***\nready\n");
+  EXPECT_EQ(runner.logs_asked, "everything:20");
+}
+
+TEST(RunnerCommandsTest, AnUnreachableRunnerIsNamed) {
+  FakeRunner runner;
+  runner.fail = absl::UnavailableError("connection refused");
+  RunResult r = ExecuteOnRunner({"runner", "ps"}, runner);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "sbctl: runner at 10.0.0.7:7102 unavailable: connection refused\n");
+  // --runner wins over the environment.
+  auto command = ParseArgs({"runner", "ps", "--runner", "127.0.0.1:9"}, nullptr, "10.0.0.7:7102");
+  ASSERT_TRUE(command.ok());
+  EXPECT_EQ(command->runner, "127.0.0.1:9");
+  EXPECT_FALSE(ParseArgs({"logs", "server", "x", "--lines", "0"}, nullptr).ok());
+  EXPECT_FALSE(ParseArgs({"runner", "ps", "-o", "yaml"}, nullptr).ok());
+  EXPECT_FALSE(ParseArgs({"runner", "stop", "x"}, nullptr).ok());
 }
 
 }  // namespace
