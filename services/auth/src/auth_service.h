@@ -14,6 +14,11 @@ class AuthService {
  public:
   // Returns the decision for one request against the configuration `view` (which may be null
   // before the first snapshot: then every request is refused as unavailable).
+  // A key past its expiry (at `now_unix`, seconds) is refused like an unknown one; a key
+  // scoped to other endpoints is refused as forbidden.
+  static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
+                                         const configwatch::ConfigView* view, int64_t now_unix);
+  // The same at the current time.
   static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view);
 };

@@ -11,6 +11,7 @@ using v1::AuthorizeRequest;
 using v1::AuthorizeResponse;
 
 constexpr char kKey[] = "sk_sb_0123456789abcdef";
+constexpr int64_t kNow = 1795000000;
 
 std::shared_ptr<const configwatch::ConfigView> MakeView() {
   registry::v1::Snapshot s;
@@ -32,6 +33,16 @@ std::shared_ptr<const configwatch::ConfigView> MakeView() {
   key->set_id("key-1");
   key->set_user_email("dev@example.com");
   key->set_key_sha256(crypto::Sha256Hex(kKey));
+  auto* expiring = s.add_api_keys();
+  expiring->set_id("key-3");
+  expiring->set_user_email("dev@example.com");
+  expiring->set_key_sha256(crypto::Sha256Hex("sk_sb_expiring"));
+  expiring->set_expires_unix(kNow + 60);
+  auto* scoped = s.add_api_keys();
+  scoped->set_id("key-4");
+  scoped->set_user_email("dev@example.com");
+  scoped->set_key_sha256(crypto::Sha256Hex("sk_sb_scoped"));
+  scoped->add_endpoints("query");
   auto* orphan = s.add_api_keys();
   orphan->set_id("key-2");
   orphan->set_user_email("gone@example.com");
@@ -39,13 +50,32 @@ std::shared_ptr<const configwatch::ConfigView> MakeView() {
   return configwatch::ConfigView::FromSnapshot(s);
 }
 
-AuthorizeResponse Check(std::string endpoint, std::string credential, std::string source = "authorization") {
+AuthorizeResponse Check(std::string endpoint, std::string credential,
+                        std::string source = "authorization", int64_t now = kNow) {
   AuthorizeRequest req;
   req.set_endpoint(std::move(endpoint));
   req.set_credential(std::move(credential));
   req.set_credential_source(std::move(source));
   auto view = MakeView();
-  return AuthService::Authorize(req, view.get());
+  return AuthService::Authorize(req, view.get(), now);
+}
+
+TEST(AuthServiceTest, AKeyStopsWorkingWhenItExpires) {
+  EXPECT_EQ(Check("demo", "sk_sb_expiring", "authorization", kNow + 59).decision(),
+            AuthorizeResponse::ALLOW);
+  AuthorizeResponse r = Check("demo", "sk_sb_expiring", "authorization", kNow + 60);
+  EXPECT_EQ(r.decision(), AuthorizeResponse::UNAUTHENTICATED);
+  EXPECT_EQ(r.reason(), "API key expired");
+  // On an open endpoint an expired key no longer names anyone.
+  EXPECT_EQ(Check("open", "sk_sb_expiring", "authorization", kNow + 60).user_email(), "");
+}
+
+TEST(AuthServiceTest, AScopedKeyWorksOnlyOnItsEndpoints) {
+  EXPECT_EQ(Check("query", "sk_sb_scoped").decision(), AuthorizeResponse::ALLOW);
+  AuthorizeResponse r = Check("demo", "sk_sb_scoped");
+  EXPECT_EQ(r.decision(), AuthorizeResponse::FORBIDDEN);
+  EXPECT_EQ(r.reason(), "this API key is not valid for this endpoint");
+  EXPECT_EQ(Check("open", "sk_sb_scoped").user_email(), "");
 }
 
 TEST(AuthServiceTest, ValidKeyIsAllowedWithItsOwner) {
