@@ -257,3 +257,34 @@ test('sbctl shows the runner\'s processes and a server\'s stderr', () => {
   assert.equal(unknown.status, 1);
   assert.match(unknown.err, /never-run/);
 });
+
+// initialize on `endpoint` with `key`: the HTTP status.
+async function initializeStatus(endpoint, key) {
+  const res = await fetch(`${stack.edge}/metamcp/${endpoint}/mcp`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+      Authorization: `Bearer ${key}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'it', version: '1' } } }),
+  });
+  await res.text();
+  return res.status;
+}
+
+test('API keys made with sbctl: scoped to their endpoints, and expiring', async () => {
+  const users = sbctl('get', 'users', '-o', 'json');
+  assert.equal(users.status, 0, users.err);
+  const user = ['--user', JSON.parse(users.out).users[0].email];  // the demo's user
+  const scoped = sbctl('create', 'apikey', ...user, '--endpoints', 'demo');
+  assert.equal(scoped.status, 0, scoped.err);
+  const scopedKey = scoped.out.trim();
+  const expiring = sbctl('create', 'apikey', ...user, '--expires-in', '3s');
+  assert.equal(expiring.status, 0, expiring.err);
+  const expiringKey = expiring.out.trim();
+  // Keys reach auth through the Watch stream.
+  await until('the new keys at auth', async () => (await initializeStatus('demo', scopedKey)) === 200);
+  assert.equal(await initializeStatus('lab', scopedKey), 403, 'a key scoped to demo is refused on lab');
+  assert.equal(await initializeStatus('lab', expiringKey), 200);
+  await until('the key to expire', async () => (await initializeStatus('lab', expiringKey)) === 401);
+});
+

@@ -23,7 +23,8 @@ const std::map<std::string, std::string, std::less<>>& ValueFlags() {
       {"--registry", "--registry"}, {"-f", "-f"}, {"--filename", "-f"}, {"--user", "--user"},
       {"--name", "--name"},         {"-o", "-o"}, {"--output", "-o"},
       {"--mode", "--mode"},         {"--namespace", "--namespace"},
-      {"--runner", "--runner"},     {"--lines", "--lines"}};
+      {"--runner", "--runner"},     {"--lines", "--lines"},
+      {"--expires-in", "--expires-in"}, {"--endpoints", "--endpoints"}};
   return *flags;
 }
 
@@ -147,14 +148,41 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     if (values.count("--namespace")) command.namespace_name = values["--namespace"];
   } else if (verb == "create") {
     command.verb = Verb::kCreateApiKey;
-    allowed = {"--user", "--name", "-o"};
+    allowed = {"--user", "--name", "-o", "--expires-in", "--endpoints"};
     if (words.size() != 2 || FindKind(words[1]) == nullptr ||
         FindKind(words[1])->kind != Change::API_KEY) {
-      return UsageError("usage: sbctl create apikey --user EMAIL [--name NAME]");
+      return UsageError(
+          "usage: sbctl create apikey --user EMAIL [--name NAME] [--expires-in 90d] "
+          "[--endpoints A,B]");
     }
     if (!values.count("--user")) return UsageError("create apikey needs --user EMAIL");
     command.user_email = values["--user"];
     if (values.count("--name")) command.key_name = values["--name"];
+    if (auto it = values.find("--expires-in"); it != values.end()) {
+      // A whole number followed by d, h, m or s.
+      const std::string& v = it->second;
+      int64_t n = 0;
+      size_t i = 0;
+      for (; i < v.size() && v[i] >= '0' && v[i] <= '9' && n < 100000000; ++i) n = n * 10 + (v[i] - '0');
+      int64_t unit = 0;
+      if (i + 1 == v.size()) {
+        unit = v[i] == 'd' ? 86400 : v[i] == 'h' ? 3600 : v[i] == 'm' ? 60 : v[i] == 's' ? 1 : 0;
+      }
+      if (i == 0 || unit == 0 || n == 0) {
+        return UsageError(StrCat("--expires-in: expected a duration such as 90d, 12h, 30m or "
+                                 "3600s, got '", v, "'"));
+      }
+      command.expires_in_seconds = n * unit;
+    }
+    if (auto it = values.find("--endpoints"); it != values.end()) {
+      std::string_view list = it->second;
+      while (!list.empty()) {
+        size_t comma = list.find(',');
+        if (std::string_view e = list.substr(0, comma); !e.empty()) command.endpoints.emplace_back(e);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
   } else if (verb == "delete") {
     command.verb = Verb::kDelete;
     SB_RETURN_IF_ERROR(parse_kind("sbctl delete KIND NAME"));
@@ -221,7 +249,9 @@ Usage:
         keeps as stored)
   sbctl import-mcpservers FILE [--namespace NAME] [--dry-run]
         create servers from a Claude Desktop / Cursor "mcpServers" JSON file
-  sbctl create apikey --user EMAIL [--name NAME] [-o json]
+  sbctl create apikey --user EMAIL [--name NAME] [--expires-in 90d] [--endpoints A,B] [-o json]
+        a key that stops working after the duration (d, h, m, s), and only on the named
+        endpoints when given
   sbctl runner ps [-o table|json]
         the runner's server processes: pid, state, uptime, callers, requests in flight,
         restarts, memory, last failure

@@ -2,6 +2,7 @@
 
 #include <absl/status/statusor.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ struct Command {
   // create apikey
   std::string user_email;
   std::string key_name;
+  int64_t expires_in_seconds = 0;       // --expires-in; 0 = never
+  std::vector<std::string> endpoints;   // --endpoints a,b: the key's scope; empty = all
   // import-mcpservers --namespace: add the imported servers to this namespace
   std::string namespace_name;
   // export --show-secrets: secrets in clear instead of "***"

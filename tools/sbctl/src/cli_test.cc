@@ -114,7 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{{"get", "servers", "-o", "xml"}, "-o: unknown output format 'xml' for 'get'"},
         BadArgs{{"create", "apikey"}, "create apikey needs --user EMAIL"},
         BadArgs{{"create", "user", "--user", "a@b.c"},
-                "usage: sbctl create apikey --user EMAIL [--name NAME]"},
+                "usage: sbctl create apikey --user EMAIL [--name NAME] [--expires-in 90d] "
+                "[--endpoints A,B]"},
         BadArgs{{"delete", "server"}, "usage: sbctl delete KIND NAME"},
         BadArgs{{"delete", "widget", "x"}, "usage: sbctl delete KIND NAME (kinds: servers, namespaces, endpoints, users, tooloverrides, apikeys)"},
         BadArgs{{"delete", "server", "x", "-o", "json"}, "-o does not apply to 'delete'"},

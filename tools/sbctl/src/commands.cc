@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <cstring>
@@ -364,6 +365,13 @@ int CreateApiKey(const Command& command, RegistryClient& client, std::ostream& o
   v1::CreateApiKeyRequest request;
   request.set_user_email(command.user_email);
   request.set_name(command.key_name);
+  if (command.expires_in_seconds > 0) {
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    request.set_expires_unix(now + command.expires_in_seconds);
+  }
+  for (const std::string& e : command.endpoints) request.add_endpoints(e);
   absl::StatusOr<v1::CreateApiKeyResponse> response = client.CreateApiKey(request);
   if (!response.ok()) return RegistryError(command, response.status(), err);
   if (command.json) {

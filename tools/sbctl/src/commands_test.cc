@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -302,6 +303,29 @@ TEST(CommandsTest, CreateApiKeyPrintsTheKeyOnceWithANote) {
   EXPECT_EQ(json["id"].as_string(), "0123abcd");
   EXPECT_EQ(json["key"].as_string(), "sk_sb_" + std::string(64, 'f'));
   EXPECT_EQ(json.size(), 2u);
+}
+
+TEST(CommandsTest, CreateApiKeyWithExpiryAndScope) {
+  FakeRegistry registry;
+  int64_t before = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  RunResult run = Execute({"create", "apikey", "--user", "dev@example.com", "--expires-in", "90d",
+                           "--endpoints", "demo,lab"},
+                          registry);
+  EXPECT_EQ(run.code, 0) << run.err;
+  ASSERT_EQ(registry.key_requests.size(), 1u);
+  const auto& sent = registry.key_requests[0];
+  EXPECT_GE(sent.expires_unix(), before + 90 * 86400);
+  EXPECT_LE(sent.expires_unix(), before + 90 * 86400 + 60);
+  ASSERT_EQ(sent.endpoints_size(), 2);
+  EXPECT_EQ(sent.endpoints(0), "demo");
+  EXPECT_EQ(sent.endpoints(1), "lab");
+  for (const char* bad : {"90", "d", "0h", "12w", "1.5d"}) {
+    EXPECT_FALSE(
+        ParseArgs({"create", "apikey", "--user", "a@b.c", "--expires-in", bad}, nullptr).ok())
+        << bad;
+  }
 }
 
 TEST(CommandsTest, CreateApiKeyForUnknownUser) {
