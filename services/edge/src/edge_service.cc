@@ -82,95 +82,48 @@ struct RequestStore {
   asio::any_io_executor executor;
 };
 
-// Appends every remaining frame of `call` (after `pending`, if any) to the request's stream,
-// until the final one: the answer of a client that went away, kept for its resumption.
-asio::awaitable<void> DrainToStore(std::unique_ptr<RouterCall> call,
-                                   std::optional<RouterFrame> pending, SessionEvents& events,
-                                   std::string stream_id, std::string raw_id,
-                                   std::chrono::milliseconds timeout) {
-  for (int frames = 0; frames < kMaxRelayedFrames; ++frames) {
-    RouterFrame frame;
-    if (pending) {
-      frame = std::move(*pending);
-      pending.reset();
-    } else {
-      frame = co_await NextFrame(*call, raw_id, timeout);
-    }
-    auto stored = co_await events.Append(stream_id, frame.message);
-    if (!stored.ok() || frame.final) co_return;
-  }
-}
-
 // The rest of a request's answer as SSE: the frame that arrived first, then every later one
-// until the final frame, with `:` keep-alive comments while the router is quiet. With a store
-// (a request in a session), each frame is first appended to the request's Redis stream and
-// sent under an id "<token>/<entry>", after a priming event: a client whose connection breaks
-// resumes with GET + Last-Event-ID on any replica, and the answer of one that went away is
-// still collected there.
+// until the final frame, with `:` keep-alive comments while the router is quiet. Its events
+// carry no ids (the answer is not kept: without a session there is nowhere to resume).
 class RouterEventStream : public BodyStream {
  public:
   RouterEventStream(std::unique_ptr<RouterCall> call, RouterFrame first, std::string raw_id,
-                    std::chrono::milliseconds timeout, std::chrono::milliseconds keepalive,
-                    std::optional<RequestStore> store)
+                    std::chrono::milliseconds timeout, std::chrono::milliseconds keepalive)
       : call_(std::move(call)),
         pending_(std::move(first)),
         raw_id_(std::move(raw_id)),
         timeout_(timeout),
         keepalive_(keepalive),
-        deadline_(Clock::now() + timeout),
-        store_(std::move(store)) {}
-
-  ~RouterEventStream() override {
-    if (done_ || !store_ || call_ == nullptr) return;
-    asio::co_spawn(store_->executor,
-                   DrainToStore(std::move(call_), std::move(pending_), *store_->events,
-                                store_->stream_id, raw_id_, timeout_),
-                   asio::detached);
-  }
+        deadline_(Clock::now() + timeout) {}
 
   asio::awaitable<std::optional<std::string>> Next() override {
-    if (store_ && !primed_) {
-      primed_ = true;
-      co_return SsePrimingEvent(FormatRequestEventId(store_->token, store_->marker),
-                                store_->retry);
-    }
     if (pending_) {
       RouterFrame frame = std::move(*pending_);
       pending_.reset();
       done_ = frame.final;
-      co_return co_await Event(std::move(frame.message));
+      co_return Event(frame.message);
     }
     if (done_) co_return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
-    if (left <= std::chrono::milliseconds::zero()) co_return co_await Final(TimedOut(*call_, raw_id_));
+    if (left <= std::chrono::milliseconds::zero()) co_return Final(TimedOut(*call_, raw_id_));
     auto frame = co_await WaitFrame(*call_, std::min(left, keepalive_));
     if (!frame) {
-      if (Clock::now() >= deadline_) co_return co_await Final(TimedOut(*call_, raw_id_));
+      if (Clock::now() >= deadline_) co_return Final(TimedOut(*call_, raw_id_));
       co_return SseKeepAlive();
     }
-    if (!frame->ok()) co_return co_await Final(Unavailable(raw_id_));
+    if (!frame->ok()) co_return Final(Unavailable(raw_id_));
     deadline_ = Clock::now() + timeout_;
     done_ = (*frame)->final;
-    co_return co_await Event(std::move((*frame)->message));
+    co_return Event((*frame)->message);
   }
 
  private:
-  asio::awaitable<std::string> Final(RouterFrame frame) {
+  std::string Final(RouterFrame frame) {
     done_ = true;
-    co_return co_await Event(std::move(frame.message));
+    return Event(frame.message);
   }
 
-  asio::awaitable<std::string> Event(std::string message) {
-    if (!store_) co_return SseFrame("message", "", message);
-    auto entry = co_await store_->events->Append(store_->stream_id, message);
-    if (!entry.ok()) {
-      // Sent all the same, without an id: this frame cannot be replayed.
-      log::Warn("cannot keep a request's event for resumption",
-                {{"error", MessageOf(entry.status())}});
-      co_return SseFrame("message", "", message);
-    }
-    co_return SseFrame("message", FormatRequestEventId(store_->token, *entry), message);
-  }
+  static std::string Event(std::string_view message) { return SseFrame("message", "", message); }
 
   std::unique_ptr<RouterCall> call_;
   std::optional<RouterFrame> pending_;
@@ -178,9 +131,74 @@ class RouterEventStream : public BodyStream {
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds keepalive_;
   Clock::time_point deadline_;
-  std::optional<RequestStore> store_;
-  bool primed_ = false;
   bool done_ = false;
+};
+
+// SSE events of a stored request stream on their way to the live client.
+using EventQueue = AsyncQueue<std::string>;
+constexpr size_t kLiveEvents = 4096;  // events a slow client may lag before it must resume
+
+// Takes every frame of a session request's answer, starting with `first`, until the final one:
+// appends it to the request's Redis stream, then hands it (as an SSE event with the id
+// "<token>/<entry>") to `live`. Runs on its own, so a client that goes away loses nothing: the
+// rest of the answer is still stored for its resumption. A client too slow for `live` is cut
+// off and resumes from Redis like one whose connection broke.
+asio::awaitable<void> StoreAndRelay(std::unique_ptr<RouterCall> call, RouterFrame first,
+                                    std::shared_ptr<EventQueue> live, RequestStore store,
+                                    std::string raw_id, std::chrono::milliseconds timeout) {
+  std::optional<RouterFrame> next = std::move(first);
+  for (int frames = 0; frames < kMaxRelayedFrames; ++frames) {
+    RouterFrame frame;
+    if (next) {
+      frame = std::move(*next);
+      next.reset();
+    } else {
+      frame = co_await NextFrame(*call, raw_id, timeout);
+    }
+    auto entry = co_await store.events->Append(store.stream_id, frame.message);
+    std::string event;
+    if (entry.ok()) {
+      event = SseFrame("message", FormatRequestEventId(store.token, *entry), frame.message);
+    } else {
+      // Sent all the same, without an id: this frame cannot be replayed.
+      log::Warn("cannot keep a request's event for resumption",
+                {{"error", MessageOf(entry.status())}});
+      event = SseFrame("message", "", frame.message);
+    }
+    if (frame.final) {
+      live->Finish(std::move(event));
+      co_return;
+    }
+    if (!live->Push(std::move(event)) && !live->closed()) live->Close();
+  }
+  live->Close();
+}
+
+// A session request's answer as the live client sees it: a priming event (so the client can
+// resume from the start), then the events StoreAndRelay hands over, with `:` keep-alives.
+class StoredEventStream : public BodyStream {
+ public:
+  StoredEventStream(std::shared_ptr<EventQueue> live, std::string priming,
+                    std::chrono::milliseconds keepalive)
+      : live_(std::move(live)), priming_(std::move(priming)), keepalive_(keepalive) {}
+
+  // The client went away: StoreAndRelay goes on storing, without relaying.
+  ~StoredEventStream() override { live_->Close(); }
+
+  asio::awaitable<std::optional<std::string>> Next() override {
+    if (!priming_.empty()) co_return std::exchange(priming_, std::string());
+    asio::steady_timer timer(co_await asio::this_coro::executor, keepalive_);
+    auto next = co_await (live_->AsyncPop(kTuple) || timer.async_wait(kTuple));
+    if (next.index() == 1) co_return SseKeepAlive();
+    auto [ec, event] = std::move(std::get<0>(next));
+    if (ec) co_return std::nullopt;  // eof: the answer is complete (or the client too slow)
+    co_return std::move(event);
+  }
+
+ private:
+  std::shared_ptr<EventQueue> live_;
+  std::string priming_;
+  std::chrono::milliseconds keepalive_;
 };
 
 // A session's event stream: `first`, then every message appended to the session's Redis
@@ -557,10 +575,21 @@ asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::s
   }
   HttpResponse response;
   SetEventStreamHeaders(&response);
+  if (store) {
+    auto live = std::make_shared<EventQueue>(kLiveEvents);
+    response.stream = std::make_unique<StoredEventStream>(
+        live, SsePrimingEvent(FormatRequestEventId(store->token, store->marker), store->retry),
+        options_.sse_keepalive);
+    asio::any_io_executor executor = store->executor;
+    asio::co_spawn(executor,
+                   StoreAndRelay(std::move(call), std::move(first), std::move(live),
+                                 std::move(*store), std::move(raw_id), options_.request_timeout),
+                   asio::detached);
+    co_return response;
+  }
   response.stream =
       std::make_unique<RouterEventStream>(std::move(call), std::move(first), std::move(raw_id),
-                                          options_.request_timeout, options_.sse_keepalive,
-                                          std::move(store));
+                                          options_.request_timeout, options_.sse_keepalive);
   co_return response;
 }
 
