@@ -149,6 +149,8 @@ async function until(what, predicate, ms = 15_000) {
 before(async () => {
   // A short per-upstream list timeout, so the hanging upstream costs seconds, not the default 15.
   process.env.SWITCHBOARD_ROUTER_LIST_TIMEOUT_MS = '3000';
+  // auth reports key use every 0.3 s instead of every 30 s.
+  process.env.SWITCHBOARD_AUTH_KEY_USE_REPORT_MS = '300';
   stack = await startStack('it-provision');
   workDir = fs.mkdtempSync(path.join(stack.stateDir, 'provision-'));
   ports = { http: Number(await freePort()), sse: Number(await freePort()), hang: Number(await freePort()) };
@@ -286,5 +288,20 @@ test('API keys made with sbctl: scoped to their endpoints, and expiring', async 
   assert.equal(await initializeStatus('lab', scopedKey), 403, 'a key scoped to demo is refused on lab');
   assert.equal(await initializeStatus('lab', expiringKey), 200);
   await until('the key to expire', async () => (await initializeStatus('lab', expiringKey)) === 401);
+});
+
+test('sbctl shows when each API key was last used', async () => {
+  const listedKeys = () => {
+    const r = sbctl('get', 'apikeys', '-o', 'json');
+    assert.equal(r.status, 0, r.err);
+    return JSON.parse(r.out).apikeys;
+  };
+  // The demo key has been used by every test above.
+  await until('the demo key\'s last use', () => listedKeys().some((k) =>
+    stack.key.startsWith(k.prefix) && Number(k.last_used_unix ?? k.lastUsedUnix ?? 0) > 0));
+  const table = sbctl('get', 'apikeys');
+  assert.equal(table.status, 0, table.err);
+  assert.match(table.out, /LAST USED/);
+  assert.match(table.out, /\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\s*$/m);
 });
 

@@ -9,12 +9,14 @@
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/registry/v1/registry.grpc.pb.h"
 
 namespace {
 
 struct AuthConfig {
   std::string listen = "127.0.0.1:7104";
   std::string registry_address = "127.0.0.1:7103";
+  int64_t key_use_report_ms = 30000;
   std::string log_level = "info";
 };
 
@@ -27,13 +29,24 @@ int main(int argc, char** argv) {
   config::Schema schema("auth");
   schema.String("listen", &cfg.listen, config::CheckHostPort)
       .String("registry_address", &cfg.registry_address, config::CheckHostPort)
+      .Int("key_use_report_ms", &cfg.key_use_report_ms, 100, int64_t{3600} * 1000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-auth", argc, argv);
   log::Init("auth", cfg.log_level);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "auth");
   cache.Start();
-  auth::AuthGrpc service(&cache);
+  auto registry = registry::v1::Registry::NewStub(grpcutil::MakeChannel(cfg.registry_address));
+  auth::KeyUseReporter key_use(
+      [&registry](const registry::v1::RecordApiKeyUseRequest& request) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        registry::v1::RecordApiKeyUseResponse response;
+        return grpcutil::ToAbsl(registry->RecordApiKeyUse(&context, request, &response));
+      },
+      std::chrono::milliseconds(cfg.key_use_report_ms));
+  key_use.Start();
+  auth::AuthGrpc service(&cache, &key_use);
   auto server = grpcutil::StartServer(cfg.listen, {&service});
   if (!server.ok()) {
     ExitWithError("sb-auth", MessageOf(server.status()));
@@ -42,6 +55,7 @@ int main(int argc, char** argv) {
   int sig = WaitForTerminationSignal();
   log::Info("auth stopping", {{"signal", sig}});
   grpcutil::StopServer(server->get(), 2000);
+  key_use.Stop();  // one last report
   cache.Stop();
   return 0;
 }

@@ -13,7 +13,14 @@ grpc::ServerUnaryReactor* AuthGrpc::Authorize(grpc::CallbackServerContext* conte
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "configuration not loaded yet"));
     return reactor;
   }
-  *response = AuthService::Authorize(*request, view.get());
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  *response = AuthService::Authorize(*request, view.get(), now);
+  if (key_use_ != nullptr && response->decision() == v1::AuthorizeResponse::ALLOW &&
+      !response->api_key_id().empty()) {
+    key_use_->Note(response->api_key_id(), now);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "services/auth/src/key_use.h"
+
 #include "switchboard/auth/v1/auth.grpc.pb.h"
 #include "switchboard/configwatch/config_cache.h"
 
@@ -9,7 +11,9 @@ namespace switchboard::auth {
 // Answers inline on the callback thread: the decision needs no I/O.
 class AuthGrpc final : public v1::Auth::CallbackService {
  public:
-  explicit AuthGrpc(const configwatch::ConfigCache* cache) : cache_(cache) {}
+  // `key_use` (may be null) hears of every key accepted.
+  explicit AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use = nullptr)
+      : cache_(cache), key_use_(key_use) {}
 
   grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* context,
                                       const v1::AuthorizeRequest* request,
@@ -17,6 +21,7 @@ class AuthGrpc final : public v1::Auth::CallbackService {
 
  private:
   const configwatch::ConfigCache* cache_;
+  KeyUseReporter* key_use_;
 };
 
 }  // namespace switchboard::auth

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,6 +100,12 @@ class ConfigStore {
   // caller has bounded it).
   virtual absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(
       const v1::ListAuditRequest& request) = 0;
+
+  // Keeps, per API key id, the latest of the stored and the reported last use (unix seconds);
+  // ids of keys that do not exist are ignored. Not configuration: no revision, no audit.
+  virtual absl::Status RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) = 0;
+  // Last use by API key id, for the keys used at least once.
+  virtual absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() = 0;
 
   // Waits up to `timeout` for news that the configuration may have changed: a change
   // notification, or a (re)connection after which notifications may have been missed. The

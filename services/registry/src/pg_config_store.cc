@@ -775,6 +775,36 @@ absl::StatusOr<std::vector<v1::AuditEntry>> PgConfigStore::ListAudit(
   });
 }
 
+absl::Status PgConfigStore::RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) {
+  return Run<bool>("record api key use",
+                   [&](Conn& c) {
+                     pqxx::work tx(c.db);
+                     for (const v1::ApiKeyUse& use : uses) {
+                       Exec(tx,
+                            "INSERT INTO api_key_use (key_id, last_used_at) "
+                            "SELECT id, to_timestamp($2::bigint) FROM api_keys WHERE id = $1 "
+                            "ON CONFLICT (key_id) DO UPDATE SET last_used_at = "
+                            "greatest(api_key_use.last_used_at, excluded.last_used_at)",
+                            {use.id(), std::to_string(use.used_unix())});
+                     }
+                     tx.commit();
+                     return true;
+                   })
+      .status();
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> PgConfigStore::LoadApiKeyUse() {
+  return Run<std::map<std::string, int64_t>>("load api key use", [&](Conn& c) {
+    pqxx::read_transaction tx(c.db);
+    pqxx::result rows =
+        Exec(tx, "SELECT key_id, extract(epoch FROM last_used_at)::bigint FROM api_key_use", {});
+    tx.commit();
+    std::map<std::string, int64_t> out;
+    for (const auto& row : rows) out[row[0].as<std::string>()] = row[1].as<int64_t>();
+    return out;
+  });
+}
+
 absl::StatusOr<bool> PgConfigStore::WaitForChange(std::chrono::milliseconds timeout) {
   return Run<bool>("listen", [&](Conn& c) {
     bool fresh = false;

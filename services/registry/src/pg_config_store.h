@@ -41,6 +41,8 @@ class PgConfigStore final : public ConfigStore {
                                    int64_t expected_revision, const std::string& actor) override;
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(
       const v1::ListAuditRequest& request) override;
+  absl::Status RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) override;
+  absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() override;
   // LISTENs on the 'switchboard_config' channel on this store's connection.
   absl::StatusOr<bool> WaitForChange(std::chrono::milliseconds timeout) override;
 

@@ -345,6 +345,13 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListAudit(grpc::CallbackServerContext* c
                [&](auto done) { service_->ListAudit(*request, std::move(done)); });
 }
 
+grpc::ServerUnaryReactor* RegistryGrpc::RecordApiKeyUse(grpc::CallbackServerContext* context,
+                                                        const v1::RecordApiKeyUseRequest* request,
+                                                        v1::RecordApiKeyUseResponse* response) {
+  return Unary(context, response,
+               [&](auto done) { service_->RecordApiKeyUse(*request, std::move(done)); });
+}
+
 grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServerContext*,
                                                               const v1::WatchRequest* request) {
   // The name is only for logs; keep a client from filling them.

@@ -94,6 +94,9 @@ class RegistryGrpc final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
                                       const v1::ListAuditRequest* request,
                                       v1::ListAuditResponse* response) override;
+  grpc::ServerUnaryReactor* RecordApiKeyUse(grpc::CallbackServerContext* context,
+                                            const v1::RecordApiKeyUseRequest* request,
+                                            v1::RecordApiKeyUseResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchEvent>* Watch(grpc::CallbackServerContext* context,
                                                   const v1::WatchRequest* request) override;
 

@@ -1043,6 +1043,52 @@ TEST_F(RegistryAdminTest, ApiKeysCarryExpiryAndScopeListWithoutHashesAndRevoke) 
   reader->Finish();
 }
 
+TEST_F(RegistryAdminTest, KeyUseIsKeptWithoutMovingTheRevision) {
+  MustApply(Demo());
+  v1::CreateApiKeyRequest request;
+  request.set_user_email("dev@example.com");
+  v1::CreateApiKeyResponse created;
+  ASSERT_TRUE(Call(&admin::Stub::CreateApiKey, request, &created).ok());
+  const std::string id = created.api_key().id();
+  v1::ListApiKeysResponse list;
+  ASSERT_TRUE(Call(&admin::Stub::ListApiKeys, v1::ListApiKeysRequest(), &list).ok());
+  ASSERT_EQ(list.api_keys_size(), 1);
+  EXPECT_EQ(list.api_keys(0).last_used_unix(), 0);  // never used
+
+  v1::GetRequest get;
+  get.set_name("demo");
+  v1::EndpointResponse before;
+  ASSERT_TRUE(Call(&admin::Stub::GetEndpoint, get, &before).ok());
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto reader = stub_->Watch(&watch_context, v1::WatchRequest());
+  v1::WatchEvent first;
+  ASSERT_TRUE(reader->Read(&first));
+
+  // The latest report wins; an older one and unknown ids change nothing.
+  v1::RecordApiKeyUseRequest use;
+  auto* u = use.add_uses();
+  u->set_id(id);
+  u->set_used_unix(1800000000);
+  auto* ghost = use.add_uses();
+  ghost->set_id("no-such-key");
+  ghost->set_used_unix(1800000000);
+  v1::RecordApiKeyUseResponse recorded;
+  ASSERT_TRUE(Call(&admin::Stub::RecordApiKeyUse, use, &recorded).ok());
+  u->set_used_unix(1700000000);
+  ASSERT_TRUE(Call(&admin::Stub::RecordApiKeyUse, use, &recorded).ok());
+  ASSERT_TRUE(Call(&admin::Stub::ListApiKeys, v1::ListApiKeysRequest(), &list).ok());
+  EXPECT_EQ(list.api_keys(0).last_used_unix(), 1800000000);
+
+  // Usage is not configuration: the revision stays.
+  EXPECT_EQ(GlobalRevision(), first.revision());
+  v1::EndpointResponse after;
+  ASSERT_TRUE(Call(&admin::Stub::GetEndpoint, get, &after).ok());
+  EXPECT_EQ(after.revision(), before.revision());
+  watch_context.TryCancel();
+  reader->Finish();
+}
+
 TEST_F(RegistryAdminTest, EveryWriteIsAuditedWithSecretsRedacted) {
   v1::ServerResponse created = MustCreateServer(admin::Remote("remote"));
   v1::UpdateServerRequest update;

@@ -319,10 +319,12 @@ void RegistryService::ListApiKeys(v1::ListApiKeysRequest request,
       [request =
            std::move(request)](ConfigStore& store) -> absl::StatusOr<v1::ListApiKeysResponse> {
         SB_ASSIGN_OR_RETURN(v1::Snapshot snapshot, store.LoadSnapshot());
+        SB_ASSIGN_OR_RETURN(auto used, store.LoadApiKeyUse());
         v1::ListApiKeysResponse response;
         for (v1::ApiKey& key : *snapshot.mutable_api_keys()) {
           if (!request.user_email().empty() && key.user_email() != request.user_email()) continue;
           BlankSecrets(&key);
+          if (auto it = used.find(key.id()); it != used.end()) key.set_last_used_unix(it->second);
           *response.add_api_keys() = std::move(key);
         }
         return response;
@@ -346,6 +348,23 @@ void RegistryService::ListAudit(v1::ListAuditRequest request, Done<v1::ListAudit
         v1::ListAuditResponse response;
         for (v1::AuditEntry& e : entries) *response.add_entries() = std::move(e);
         return response;
+      });
+}
+
+void RegistryService::RecordApiKeyUse(v1::RecordApiKeyUseRequest request,
+                                      Done<v1::RecordApiKeyUseResponse> done) {
+  constexpr int kMaxUses = 10000;
+  if (request.uses_size() > kMaxUses) {
+    done(absl::InvalidArgumentError(StrCat("uses: at most ", kMaxUses, " per call")));
+    return;
+  }
+  RunOnPool<v1::RecordApiKeyUseResponse>(
+      "record api key use", std::move(done),
+      [request = std::move(request)](
+          ConfigStore& store) -> absl::StatusOr<v1::RecordApiKeyUseResponse> {
+        std::vector<v1::ApiKeyUse> uses(request.uses().begin(), request.uses().end());
+        SB_RETURN_IF_ERROR(store.RecordApiKeyUse(uses));
+        return v1::RecordApiKeyUseResponse();
       });
 }
 

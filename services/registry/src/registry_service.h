@@ -101,6 +101,10 @@ class RegistryService {
   // than 1000 is InvalidArgument.
   void ListAudit(v1::ListAuditRequest request, Done<v1::ListAuditResponse> done);
 
+  // Stores auth's report of key use (at most 10000 uses per call).
+  void RecordApiKeyUse(v1::RecordApiKeyUseRequest request,
+                       Done<v1::RecordApiKeyUseResponse> done);
+
   // The feed behind the Watch RPC.
   WatchHub& watch_hub() { return hub_; }
 

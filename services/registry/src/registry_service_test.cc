@@ -23,6 +23,7 @@ struct FakeDb {
   int64_t notifications = 0;
   bool hold_loads = false;
   int held = 0;
+  std::map<std::string, int64_t> key_use;
 
   void Bump() {
     snapshot.set_revision(snapshot.revision() + 1);
@@ -67,6 +68,15 @@ class FakeConfigStore : public ConfigStore {
   absl::StatusOr<int64_t> LoadRevision() override {
     std::lock_guard<std::mutex> lock(db_->mu);
     return db_->snapshot.revision();
+  }
+  absl::Status RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) override {
+    std::lock_guard<std::mutex> lock(db_->mu);
+    for (const auto& use : uses) db_->key_use[use.id()] = use.used_unix();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() override {
+    std::lock_guard<std::mutex> lock(db_->mu);
+    return db_->key_use;
   }
   using ConfigStore::Apply;
   using ConfigStore::Delete;

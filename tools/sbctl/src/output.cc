@@ -1,5 +1,7 @@
 #include "tools/sbctl/src/output.h"
 
+#include <ctime>
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -192,14 +194,24 @@ std::string FormatUsers(const registry::v1::ListUsersResponse& response) {
   return FormatTable(rows);
 }
 
+std::string FormatUtc(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_seconds);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
 std::string FormatApiKeys(const registry::v1::ListApiKeysResponse& response) {
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "USER", "NAME", "PREFIX", "EXPIRES", "ENDPOINTS"}};
+      {"ID", "USER", "NAME", "PREFIX", "EXPIRES", "ENDPOINTS", "LAST USED"}};
   for (const auto& k : response.api_keys()) {
     std::vector<std::string> endpoints(k.endpoints().begin(), k.endpoints().end());
     rows.push_back({k.id(), k.user_email(), OrDash(k.name()), OrDash(k.prefix()),
-                    k.expires_unix() == 0 ? "never" : std::to_string(k.expires_unix()),
-                    endpoints.empty() ? "all" : Join(endpoints, ",")});
+                    k.expires_unix() == 0 ? "never" : FormatUtc(k.expires_unix()),
+                    endpoints.empty() ? "all" : Join(endpoints, ","),
+                    k.last_used_unix() == 0 ? "never" : FormatUtc(k.last_used_unix())});
   }
   return FormatTable(rows);
 }

@@ -26,6 +26,8 @@ std::string FormatNamespaces(const registry::v1::ListNamespacesResponse& respons
 std::string FormatEndpoints(const registry::v1::ListEndpointsResponse& response);
 std::string FormatUsers(const registry::v1::ListUsersResponse& response);
 std::string FormatApiKeys(const registry::v1::ListApiKeysResponse& response);
+// "2026-11-21 18:40 UTC".
+std::string FormatUtc(int64_t unix_seconds);
 std::string FormatToolOverrides(const registry::v1::ListToolOverridesResponse& response);
 
 // One kind of object as sbctl names it on the command line and in its output.

@@ -164,5 +164,26 @@ TEST(OutputTest, Users) {
             "dev@example.com   Dev    yes\n");
 }
 
+TEST(OutputTest, ApiKeysShowExpiryScopeAndLastUseInUtc) {
+  registry::v1::ListApiKeysResponse keys;
+  auto* k = keys.add_api_keys();
+  k->set_id("k1");
+  k->set_user_email("dev@example.com");
+  k->set_prefix("sk_sb_ab");
+  k->set_expires_unix(1795305600);  // 2026-11-22 00:00 UTC
+  k->add_endpoints("demo");
+  k->set_last_used_unix(1795285200);  // 2026-11-21 18:20 UTC
+  auto* never = keys.add_api_keys();
+  never->set_id("k2");
+  never->set_user_email("ops@example.com");
+  EXPECT_EQ(FormatApiKeys(keys),
+            "ID   USER              NAME   PREFIX     EXPIRES                ENDPOINTS   "
+            "LAST USED\n"
+            "k1   dev@example.com   -      sk_sb_ab   2026-11-22 00:00 UTC   demo        "
+            "2026-11-21 18:20 UTC\n"
+            "k2   ops@example.com   -      -          never                  all         "
+            "never\n");
+}
+
 }  // namespace
 }  // namespace switchboard::sbctl
