@@ -39,10 +39,10 @@ int main(int argc, char** argv) {
   auto registry = registry::v1::Registry::NewStub(grpcutil::MakeChannel(cfg.registry_address));
   auth::KeyUseReporter key_use(
       [&registry](const registry::v1::RecordApiKeyUseRequest& request) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-        registry::v1::RecordApiKeyUseResponse response;
-        return grpcutil::ToAbsl(registry->RecordApiKeyUse(&context, request, &response));
+        return grpcutil::CallUnary<registry::v1::RecordApiKeyUseResponse>(
+                   *registry, &registry::v1::Registry::Stub::RecordApiKeyUse, request,
+                   std::chrono::seconds(5))
+            .status();
       },
       std::chrono::milliseconds(cfg.key_use_report_ms));
   key_use.Start();

@@ -3,8 +3,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "services/runner/src/config_cache_catalog.h"
 #include "services/runner/src/process_launcher.h"
@@ -35,21 +33,6 @@ struct RunnerConfig {
   std::string log_level = "info";
 };
 
-// The names of a comma-separated list, blanks trimmed, empty entries dropped.
-std::vector<std::string> SplitNames(std::string_view list) {
-  std::vector<std::string> out;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view name = list.substr(0, comma);
-    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-    if (!name.empty()) out.emplace_back(name);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,7 +59,7 @@ int main(int argc, char** argv) {
   cache.Start();
   runner::ConfigCacheCatalog catalog(&cache);
   runner::LauncherOptions launch;
-  if (!cfg.pass_env.empty()) launch.pass_env = SplitNames(cfg.pass_env);
+  if (!cfg.pass_env.empty()) launch.pass_env = SplitList(cfg.pass_env);
   launch.limits.address_space_bytes = static_cast<uint64_t>(cfg.limit_address_space_mb) << 20;
   launch.limits.cpu_seconds = static_cast<uint64_t>(cfg.limit_cpu_seconds);
   launch.limits.open_files = static_cast<uint64_t>(cfg.limit_open_files);

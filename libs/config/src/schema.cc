@@ -28,12 +28,6 @@ std::string Transform(std::string_view s, int (*f)(int)) {
   return out;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 Schema::Schema(std::string service) : service_(std::move(service)) {}
@@ -111,7 +105,7 @@ absl::Status Schema::Set(const Field& f, std::string_view value, std::string_vie
       while (start <= value.size()) {
         size_t comma = value.find(',', start);
         if (comma == std::string_view::npos) comma = value.size();
-        std::string_view part = Trim(value.substr(start, comma - start));
+        std::string_view part = TrimBlanks(value.substr(start, comma - start));
         if (!part.empty()) items.emplace_back(part);
         start = comma + 1;
       }

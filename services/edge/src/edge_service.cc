@@ -72,14 +72,11 @@ void SetEventStreamHeaders(HttpResponse* response) {
 std::string ShortId(std::string_view session_id) { return std::string(session_id.substr(0, 8)); }
 
 // Where a session request's answer is kept so that it can be resumed: the Redis stream of id
-// `stream_id` ("<session>/r<token>"), opened with a marker entry whose id primes the client.
+// `stream_id` ("<session>/r<token>").
 struct RequestStore {
   SessionEvents* events = nullptr;
   std::string stream_id;
   std::string token;
-  std::string marker;
-  std::chrono::milliseconds retry{3000};
-  asio::any_io_executor executor;
 };
 
 // The rest of a request's answer as SSE: the frame that arrived first, then every later one
@@ -556,36 +553,27 @@ asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::s
     int status = stateless ? StatelessStatus(first.message) : 200;
     co_return JsonResponse(status, std::move(first.message));
   }
-  std::optional<RequestStore> store;
-  if (events_ != nullptr && !session_id.empty() && !stateless) {
-    RequestStore s;
-    s.events = events_;
-    s.token = crypto::RandomHex(8);
-    s.stream_id = StrCat(session_id, "/r", s.token);
-    s.retry = options_.sse_retry;
-    s.executor = co_await asio::this_coro::executor;
-    auto marker = co_await events_->Append(s.stream_id, std::string());
-    if (marker.ok()) {
-      s.marker = std::move(*marker);
-      store = std::move(s);
-    } else {
-      log::Warn("cannot keep a request's stream for resumption",
-                {{"error", MessageOf(marker.status())}});
-    }
-  }
   HttpResponse response;
   SetEventStreamHeaders(&response);
-  if (store) {
-    auto live = std::make_shared<EventQueue>(kLiveEvents);
-    response.stream = std::make_unique<StoredEventStream>(
-        live, SsePrimingEvent(FormatRequestEventId(store->token, store->marker), store->retry),
-        options_.sse_keepalive);
-    asio::any_io_executor executor = store->executor;
-    asio::co_spawn(executor,
-                   StoreAndRelay(std::move(call), std::move(first), std::move(live),
-                                 std::move(*store), std::move(raw_id), options_.request_timeout),
-                   asio::detached);
-    co_return response;
+  if (events_ != nullptr && !session_id.empty() && !stateless) {
+    // The request's stream opens with a marker entry, whose id primes the client.
+    RequestStore store{events_, "", crypto::RandomHex(8)};
+    store.stream_id = StrCat(session_id, "/r", store.token);
+    auto marker = co_await events_->Append(store.stream_id, std::string());
+    if (marker.ok()) {
+      auto live = std::make_shared<EventQueue>(kLiveEvents);
+      response.stream = std::make_unique<StoredEventStream>(
+          live, SsePrimingEvent(FormatRequestEventId(store.token, *marker), options_.sse_retry),
+          options_.sse_keepalive);
+      asio::any_io_executor executor = co_await asio::this_coro::executor;
+      asio::co_spawn(executor,
+                     StoreAndRelay(std::move(call), std::move(first), std::move(live),
+                                   std::move(store), std::move(raw_id), options_.request_timeout),
+                     asio::detached);
+      co_return response;
+    }
+    log::Warn("cannot keep a request's stream for resumption",
+              {{"error", MessageOf(marker.status())}});
   }
   response.stream =
       std::make_unique<RouterEventStream>(std::move(call), std::move(first), std::move(raw_id),

@@ -9,12 +9,6 @@
 namespace switchboard::edge {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool IsEndpointChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.' || c == '~';
@@ -29,11 +23,11 @@ struct MediaRange {
 MediaRange ParseRange(std::string_view range) {
   MediaRange out;
   size_t semi = range.find(';');
-  out.type = AsciiLower(Trim(range.substr(0, semi)));
+  out.type = AsciiLower(TrimBlanks(range.substr(0, semi)));
   while (semi != std::string_view::npos) {
     std::string_view rest = range.substr(semi + 1);
     size_t next = rest.find(';');
-    std::string_view param = Trim(rest.substr(0, next));
+    std::string_view param = TrimBlanks(rest.substr(0, next));
     if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
       std::string_view q = param.substr(2);
       bool zero = !q.empty() && q.find_first_not_of("0.") == std::string_view::npos;
@@ -119,16 +113,16 @@ Route ClassifyPath(std::string_view path) {
 
 Credential ExtractCredential(const HttpRequest& request) {
   if (auto auth = request.Header("authorization")) {
-    std::string_view value = Trim(*auth);
+    std::string_view value = TrimBlanks(*auth);
     constexpr std::string_view kBearer = "bearer ";
     if (value.size() > kBearer.size() &&
         EqualsIgnoreCase(value.substr(0, kBearer.size()), kBearer)) {
-      std::string_view token = Trim(value.substr(kBearer.size()));
+      std::string_view token = TrimBlanks(value.substr(kBearer.size()));
       if (!token.empty()) return {std::string(token), "authorization"};
     }
   }
   if (auto key = request.Header("x-api-key")) {
-    std::string_view value = Trim(*key);
+    std::string_view value = TrimBlanks(*key);
     if (!value.empty()) return {std::string(value), "x-api-key"};
   }
   if (auto key = QueryParam(request.query, "api_key"); key && !key->empty()) {
@@ -179,7 +173,7 @@ bool AcceptsJsonAndEventStream(std::string_view accept) {
 }
 
 bool AcceptsEventStream(std::string_view accept) {
-  if (Trim(accept).empty()) return true;
+  if (TrimBlanks(accept).empty()) return true;
   bool admitted = false;
   while (true) {
     size_t comma = accept.find(',');
@@ -197,7 +191,7 @@ bool AcceptsEventStream(std::string_view accept) {
 
 bool IsJsonContentType(std::string_view content_type) {
   size_t semi = content_type.find(';');
-  return EqualsIgnoreCase(Trim(content_type.substr(0, semi)), "application/json");
+  return EqualsIgnoreCase(TrimBlanks(content_type.substr(0, semi)), "application/json");
 }
 
 bool IsValidSessionId(std::string_view id) {

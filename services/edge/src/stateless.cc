@@ -6,12 +6,6 @@
 namespace switchboard::edge {
 namespace {
 
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The span of params._meta when it is an object.
 std::optional<jsonrpc::Span> MetaOf(std::string_view body, const jsonrpc::Envelope& env) {
   if (env.params.empty() || body[env.params.pos] != '{') return std::nullopt;
@@ -67,7 +61,7 @@ std::optional<HttpResponse> CheckStatelessPost(const HttpRequest& request, const
                   StrCat("Invalid params: missing _meta keys: ", missing));
   }
   std::optional<std::string> version = jsonrpc::DecodeString(version_span->In(body));
-  if (!version || *version != TrimOws(*header)) {
+  if (!version || *version != TrimBlanks(*header)) {
     return Refuse(id, kHeaderMismatch,
                   "Header mismatch: MCP-Protocol-Version does not match "
                   "_meta.io.modelcontextprotocol/protocolVersion");
@@ -83,7 +77,7 @@ std::optional<HttpResponse> CheckStatelessPost(const HttpRequest& request, const
   }
 
   std::optional<std::string_view> method_header = request.Header("mcp-method");
-  if (!method_header || TrimOws(*method_header) != env.method) {
+  if (!method_header || TrimBlanks(*method_header) != env.method) {
     return Refuse(id, kHeaderMismatch,
                   method_header ? "Header mismatch: Mcp-Method does not match the request's method"
                                 : "Header mismatch: Mcp-Method header is required");
@@ -93,7 +87,7 @@ std::optional<HttpResponse> CheckStatelessPost(const HttpRequest& request, const
     if (auto named = jsonrpc::FindMember(body, env.params, member)) {
       std::optional<std::string> value = jsonrpc::DecodeString(named->In(body));
       std::optional<std::string_view> name_header = request.Header("mcp-name");
-      if (value && (!name_header || TrimOws(*name_header) != *value)) {
+      if (value && (!name_header || TrimBlanks(*name_header) != *value)) {
         return Refuse(id, kHeaderMismatch,
                       name_header
                           ? StrCat("Header mismatch: Mcp-Name does not match params.", member)

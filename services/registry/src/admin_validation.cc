@@ -43,43 +43,36 @@ absl::Status ValidateOverride(const v1::Snapshot& current, const v1::ToolOverrid
 
 }  // namespace
 
-std::string_view KindLabel(Change::Kind kind) {
-  switch (kind) {
-    case Change::SERVER:
-      return "server";
-    case Change::NAMESPACE:
-      return "namespace";
-    case Change::ENDPOINT:
-      return "endpoint";
-    case Change::USER:
-      return "user";
-    case Change::API_KEY:
-      return "api key";
-    case Change::TOOL_OVERRIDE:
-      return "tool override";
-    default:
-      return "object";
+namespace {
+
+// How each kind is named in the admin API's field paths and in messages.
+struct KindNames {
+  Change::Kind kind;
+  std::string_view field;
+  std::string_view label;
+};
+constexpr KindNames kKindNames[] = {
+    {Change::SERVER, "server", "server"},
+    {Change::NAMESPACE, "namespace", "namespace"},
+    {Change::ENDPOINT, "endpoint", "endpoint"},
+    {Change::USER, "user", "user"},
+    {Change::API_KEY, "api_key", "api key"},
+    {Change::TOOL_OVERRIDE, "tool_override", "tool override"},
+};
+constexpr KindNames kUnknownKind = {Change::KIND_UNSPECIFIED, "object", "object"};
+
+const KindNames& NamesOf(Change::Kind kind) {
+  for (const KindNames& names : kKindNames) {
+    if (names.kind == kind) return names;
   }
+  return kUnknownKind;
 }
 
-std::string_view ObjectField(Change::Kind kind) {
-  switch (kind) {
-    case Change::SERVER:
-      return "server";
-    case Change::NAMESPACE:
-      return "namespace";
-    case Change::ENDPOINT:
-      return "endpoint";
-    case Change::USER:
-      return "user";
-    case Change::API_KEY:
-      return "api_key";
-    case Change::TOOL_OVERRIDE:
-      return "tool_override";
-    default:
-      return "object";
-  }
-}
+}  // namespace
+
+std::string_view KindLabel(Change::Kind kind) { return NamesOf(kind).label; }
+
+std::string_view ObjectField(Change::Kind kind) { return NamesOf(kind).field; }
 
 absl::Status ValidateObject(const v1::Snapshot& current, const Change& object) {
   const std::string_view path = ObjectField(object.kind());

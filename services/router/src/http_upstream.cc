@@ -210,8 +210,8 @@ bool IsEventStream(std::string_view content_type) {
 class RemoteLink final : public Upstream, public std::enable_shared_from_this<RemoteLink> {
  public:
   RemoteLink(asio::any_io_executor executor, HttpUpstreamOptions options,
-             std::shared_ptr<asio::ssl::context> tls_context, const registry::v1::Server& server,
-             UpstreamEvents events)
+             std::shared_ptr<asio::ssl::context> tls_context, std::string tls_error,
+             const registry::v1::Server& server, UpstreamEvents events)
       : executor_(std::move(executor)),
         options_(options),
         tls_context_(std::move(tls_context)),
@@ -221,9 +221,8 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
         headers_(server.headers().begin(), server.headers().end()),
         url_(server.url()),
         events_(std::move(events)),
-        wake_(executor_, asio::steady_timer::time_point::max()) {}
-
-  void SetTlsError(std::string error) { tls_error_ = std::move(error); }
+        wake_(executor_, asio::steady_timer::time_point::max()),
+        tls_error_(std::move(tls_error)) {}
 
   void Start() {
     auto parsed = urls::parse_uri(url_);
@@ -777,9 +776,8 @@ HttpUpstreamFactory::HttpUpstreamFactory(asio::any_io_executor executor,
 
 std::shared_ptr<Upstream> HttpUpstreamFactory::Connect(const registry::v1::Server& server,
                                                        UpstreamEvents events) {
-  auto link = std::make_shared<RemoteLink>(executor_, options_, tls_context_, server,
+  auto link = std::make_shared<RemoteLink>(executor_, options_, tls_context_, tls_error_, server,
                                            std::move(events));
-  link->SetTlsError(tls_error_);
   asio::post(executor_, [link] { link->Start(); });
   return link;
 }

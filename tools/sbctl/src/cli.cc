@@ -1,6 +1,8 @@
 #include "tools/sbctl/src/cli.h"
 
+#include <charconv>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "switchboard/common/status.h"
@@ -26,6 +28,16 @@ const std::map<std::string, std::string, std::less<>>& ValueFlags() {
       {"--runner", "--runner"},     {"--lines", "--lines"},
       {"--expires-in", "--expires-in"}, {"--endpoints", "--endpoints"}};
   return *flags;
+}
+
+// A whole decimal number (digits only), or nullopt.
+std::optional<int64_t> ParseCount(std::string_view text) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < 0) {
+    return std::nullopt;
+  }
+  return n;
 }
 
 }  // namespace
@@ -160,28 +172,19 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     if (values.count("--name")) command.key_name = values["--name"];
     if (auto it = values.find("--expires-in"); it != values.end()) {
       // A whole number followed by d, h, m or s.
-      const std::string& v = it->second;
-      int64_t n = 0;
-      size_t i = 0;
-      for (; i < v.size() && v[i] >= '0' && v[i] <= '9' && n < 100000000; ++i) n = n * 10 + (v[i] - '0');
-      int64_t unit = 0;
-      if (i + 1 == v.size()) {
-        unit = v[i] == 'd' ? 86400 : v[i] == 'h' ? 3600 : v[i] == 'm' ? 60 : v[i] == 's' ? 1 : 0;
-      }
-      if (i == 0 || unit == 0 || n == 0) {
+      std::string_view v = it->second;
+      char suffix = v.empty() ? '\0' : v.back();
+      int64_t unit = suffix == 'd' ? 86400 : suffix == 'h' ? 3600 : suffix == 'm' ? 60
+                     : suffix == 's' ? 1 : 0;
+      std::optional<int64_t> n = ParseCount(v.substr(0, v.empty() ? 0 : v.size() - 1));
+      if (unit == 0 || !n || *n == 0 || *n > 100000000) {
         return UsageError(StrCat("--expires-in: expected a duration such as 90d, 12h, 30m or "
                                  "3600s, got '", v, "'"));
       }
-      command.expires_in_seconds = n * unit;
+      command.expires_in_seconds = *n * unit;
     }
     if (auto it = values.find("--endpoints"); it != values.end()) {
-      std::string_view list = it->second;
-      while (!list.empty()) {
-        size_t comma = list.find(',');
-        if (std::string_view e = list.substr(0, comma); !e.empty()) command.endpoints.emplace_back(e);
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-      }
+      command.endpoints = SplitList(it->second);
     }
   } else if (verb == "delete") {
     command.verb = Verb::kDelete;
@@ -207,13 +210,9 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     }
     command.name = words[2];
     if (auto it = values.find("--lines"); it != values.end()) {
-      int n = 0;
-      for (char c : it->second) {
-        if (c < '0' || c > '9' || n > 100000) return UsageError("--lines: expected 1 to 10000");
-        n = n * 10 + (c - '0');
-      }
-      if (n < 1 || n > 10000) return UsageError("--lines: expected 1 to 10000");
-      command.lines = n;
+      std::optional<int64_t> n = ParseCount(it->second);
+      if (!n || *n < 1 || *n > 10000) return UsageError("--lines: expected 1 to 10000");
+      command.lines = static_cast<int>(*n);
     }
   } else {
     return UsageError(StrCat("unknown command '", verb, "'"));

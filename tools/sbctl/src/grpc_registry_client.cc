@@ -103,12 +103,7 @@ class GrpcRegistryClient final : public RegistryClient {
  private:
   template <typename Response, typename Request, typename Method>
   absl::StatusOr<Response> Call(Method method, const Request& request) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + deadline_);
-    Response response;
-    grpc::Status status = (stub_.get()->*method)(&context, request, &response);
-    if (!status.ok()) return grpcutil::ToAbsl(status);
-    return response;
+    return grpcutil::CallUnary<Response>(*stub_, method, request, deadline_);
   }
 
   // Calls a Get RPC and copies the object it returns (`field` of the response) into `out`.

@@ -34,12 +34,7 @@ class GrpcRunnerClient final : public RunnerClient {
  private:
   template <typename Response, typename Request, typename Method>
   absl::StatusOr<Response> Call(Method method, const Request& request) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + deadline_);
-    Response response;
-    grpc::Status status = (stub_.get()->*method)(&context, request, &response);
-    if (!status.ok()) return grpcutil::ToAbsl(status);
-    return response;
+    return grpcutil::CallUnary<Response>(*stub_, method, request, deadline_);
   }
 
   std::unique_ptr<v1::Runner::Stub> stub_;

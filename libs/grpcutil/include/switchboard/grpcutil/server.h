@@ -3,6 +3,7 @@
 #include <absl/status/statusor.h>
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,5 +26,18 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 absl::Status ToAbsl(const grpc::Status& status);
 // Converts an absl::Status into a gRPC status.
 grpc::Status ToGrpc(const absl::Status& status);
+
+// Calls the unary RPC `method` of `stub` (a generated Stub's member) with `request`, waiting at
+// most `deadline`: the response, or the call's status as an absl::Status.
+template <typename Response, typename Stub, typename Method, typename Request>
+absl::StatusOr<Response> CallUnary(Stub& stub, Method method, const Request& request,
+                                   std::chrono::milliseconds deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
+  Response response;
+  grpc::Status status = (stub.*method)(&context, request, &response);
+  if (!status.ok()) return ToAbsl(status);
+  return response;
+}
 
 }  // namespace switchboard::grpcutil
