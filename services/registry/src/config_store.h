@@ -107,6 +107,11 @@ class ConfigStore {
   // Last use by API key id, for the keys used at least once.
   virtual absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() = 0;
 
+  // Replaces, per server, the tool names it last reported; servers that do not exist are
+  // ignored. Not configuration: no revision, no audit. Apply, namespace and tool override
+  // writes check tool names against them (see CheckToolNames).
+  virtual absl::Status RecordServerTools(const std::vector<v1::ServerTools>& servers) = 0;
+
   // Waits up to `timeout` for news that the configuration may have changed: a change
   // notification, or a (re)connection after which notifications may have been missed. The
   // first call starts listening. False on a quiet timeout.

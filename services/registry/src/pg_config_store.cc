@@ -9,6 +9,7 @@
 #include "services/registry/src/postgres_url.h"
 #include "services/registry/src/secrets.h"
 #include "services/registry/src/snapshot_diff.h"
+#include "services/registry/src/tool_names.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
@@ -290,6 +291,17 @@ void AddAll(std::vector<Versioned<T>> rows, google::protobuf::RepeatedPtrField<T
 }
 
 // Reads the whole configuration through `tx`; consistent when `tx` is REPEATABLE READ.
+// The tool names servers last reported, for CheckToolNames.
+KnownTools LoadServerTools(pqxx::transaction_base& tx) {
+  KnownTools out;
+  for (const auto& row : tx.exec("SELECT server_name, tools::text FROM server_tools")) {
+    google::protobuf::RepeatedPtrField<std::string> tools;
+    DecodeList(row[1].as<std::string>(), &tools);
+    out.emplace(row[0].as<std::string>(), std::vector<std::string>(tools.begin(), tools.end()));
+  }
+  return out;
+}
+
 Snapshot LoadState(pqxx::transaction_base& tx) {
   Snapshot s;
   s.set_revision(ReadRevision(tx));
@@ -607,8 +619,10 @@ absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request,
     return Run<ApplyOutcome>("apply (dry run)", [&](Conn& c) -> absl::StatusOr<ApplyOutcome> {
       pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c.db);
       Snapshot current = LoadState(tx);
+      KnownTools tools = LoadServerTools(tx);
       tx.commit();
       SB_ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(current, request));
+      SB_RETURN_IF_ERROR(CheckToolNames(current, ApplyChanges(current, plan.changes), tools));
       return ApplyOutcome{current.revision(), std::move(plan.changes), std::move(plan.diff)};
     });
   }
@@ -618,6 +632,8 @@ absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request,
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
     Snapshot current = LoadState(tx);
     SB_ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(current, request));
+    SB_RETURN_IF_ERROR(
+        CheckToolNames(current, ApplyChanges(current, plan.changes), LoadServerTools(tx)));
     for (const Change& change : plan.changes) {
       std::optional<StoredObject> before = ReadObject(tx, change.kind(), change.name());
       if (change.op() == Change::DELETE) {
@@ -721,7 +737,16 @@ absl::StatusOr<StoredObject> PgConfigStore::Put(WriteMode mode, const Change& ob
                                                    before ? &before->object.server() : nullptr,
                                                    ObjectField(kind)));
         }
+        Snapshot next = ApplyChanges(current, {incoming});
+        SB_RETURN_IF_ERROR(CheckToolNames(current, next, LoadServerTools(tx)));
         WriteChange(tx, incoming);
+        // A namespace that drops a server drops its overrides of that server's tools.
+        for (const Change& orphan : OrphanedOverrideDeletes(next)) {
+          std::optional<StoredObject> gone = ReadObject(tx, orphan.kind(), orphan.name());
+          SB_RETURN_IF_ERROR(DeleteObject(tx, orphan.kind(), orphan.name()));
+          WriteAudit(tx, actor, "update", orphan.kind(), orphan.name(),
+                     gone ? &gone->object : nullptr, nullptr);
+        }
         std::optional<StoredObject> after = ReadObject(tx, kind, key);
         if (!after)
           return absl::InternalError(StrCat(label, " '", key, "' vanished while written"));
@@ -803,6 +828,24 @@ absl::StatusOr<std::map<std::string, int64_t>> PgConfigStore::LoadApiKeyUse() {
     for (const auto& row : rows) out[row[0].as<std::string>()] = row[1].as<int64_t>();
     return out;
   });
+}
+
+absl::Status PgConfigStore::RecordServerTools(const std::vector<v1::ServerTools>& servers) {
+  return Run<bool>("record server tools",
+                   [&](Conn& c) {
+                     pqxx::work tx(c.db);
+                     for (const v1::ServerTools& server : servers) {
+                       Exec(tx,
+                            "INSERT INTO server_tools (server_name, tools) "
+                            "SELECT name, $2::jsonb FROM servers WHERE name = $1 "
+                            "ON CONFLICT (server_name) DO UPDATE SET tools = excluded.tools, "
+                            "reported_at = now()",
+                            {server.server(), EncodeList(server.tools())});
+                     }
+                     tx.commit();
+                     return true;
+                   })
+      .status();
 }
 
 absl::StatusOr<bool> PgConfigStore::WaitForChange(std::chrono::milliseconds timeout) {

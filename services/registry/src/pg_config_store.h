@@ -43,6 +43,7 @@ class PgConfigStore final : public ConfigStore {
       const v1::ListAuditRequest& request) override;
   absl::Status RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) override;
   absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() override;
+  absl::Status RecordServerTools(const std::vector<v1::ServerTools>& servers) override;
   // LISTENs on the 'switchboard_config' channel on this store's connection.
   absl::StatusOr<bool> WaitForChange(std::chrono::milliseconds timeout) override;
 

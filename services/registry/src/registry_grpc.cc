@@ -352,6 +352,13 @@ grpc::ServerUnaryReactor* RegistryGrpc::RecordApiKeyUse(grpc::CallbackServerCont
                [&](auto done) { service_->RecordApiKeyUse(*request, std::move(done)); });
 }
 
+grpc::ServerUnaryReactor* RegistryGrpc::RecordServerTools(
+    grpc::CallbackServerContext* context, const v1::RecordServerToolsRequest* request,
+    v1::RecordServerToolsResponse* response) {
+  return Unary(context, response,
+               [&](auto done) { service_->RecordServerTools(*request, std::move(done)); });
+}
+
 grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServerContext*,
                                                               const v1::WatchRequest* request) {
   // The name is only for logs; keep a client from filling them.

@@ -97,6 +97,9 @@ class RegistryGrpc final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* RecordApiKeyUse(grpc::CallbackServerContext* context,
                                             const v1::RecordApiKeyUseRequest* request,
                                             v1::RecordApiKeyUseResponse* response) override;
+  grpc::ServerUnaryReactor* RecordServerTools(grpc::CallbackServerContext* context,
+                                              const v1::RecordServerToolsRequest* request,
+                                              v1::RecordServerToolsResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchEvent>* Watch(grpc::CallbackServerContext* context,
                                                   const v1::WatchRequest* request) override;
 

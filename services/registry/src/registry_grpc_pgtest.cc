@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -1327,6 +1328,138 @@ TEST_F(RegistryGrpcTest, WatchResumesFromARevisionOrFallsBackToASnapshot) {
     EXPECT_EQ(snapshot.revision(), second.revision());
     EXPECT_EQ(snapshot.snapshot().servers_size(), 3);
   }
+}
+
+}  // namespace
+}  // namespace switchboard::registry
+
+namespace switchboard::registry {
+namespace {
+
+TEST_F(RegistryGrpcTest, ApplyRefusesToolNamesClientsCouldNotUseAndSuggestsTheOverride) {
+  MustApply(DemoWithOverride());
+  // What the router saw: a tool whose prefixed name is over MCP's 128 characters, and two
+  // servers with a tool of the same name.
+  std::string long_tool(125, 'l');
+  v1::RecordServerToolsRequest report;
+  auto* everything = report.add_servers();
+  everything->set_server("everything");
+  everything->add_tools("echo");
+  everything->add_tools("add");
+  auto* remote = report.add_servers();
+  remote->set_server("remote");
+  remote->add_tools("add");
+  remote->add_tools(long_tool);
+  report.add_servers()->set_server("not-a-server");  // ignored
+  {
+    grpc::ClientContext context;
+    v1::RecordServerToolsResponse response;
+    ASSERT_TRUE(stub_->RecordServerTools(&context, report, &response).ok());
+  }
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM server_tools")[0][0], "2");
+  auto apply = [&](const v1::ApplyRequest& request) {
+    grpc::ClientContext context;
+    v1::ApplyResponse response;
+    return stub_->Apply(&context, request, &response);
+  };
+
+  // The long name was there before anything checked it: applying the same again passes (the
+  // router leaves that tool out and reports it).
+  EXPECT_TRUE(apply(DemoWithOverride()).ok());
+
+  // A rename that takes the name another tool is listed under is refused, dry run or not,
+  // with the field and a fix.
+  for (bool dry_run : {true, false}) {
+    v1::ApplyRequest clash = DemoWithOverride();
+    clash.set_dry_run(dry_run);
+    clash.mutable_tool_overrides(0)->set_name("remote__add");
+    grpc::Status status = apply(clash);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(),
+              "namespaces[demo]: tool 'add' of server 'remote' would be listed as "
+              "'remote__add', the name tool 'everything/echo' already has; rename one with a "
+              "tool override, e.g. {namespace: demo, server: remote, tool: add, name: "
+              "remote__add_2}");
+  }
+  // So is a new namespace that would list the long name, with a shortened name to use.
+  v1::ApplyRequest wide = Demo();
+  wide.clear_endpoints();
+  wide.mutable_namespaces(0)->set_name("wide");
+  grpc::Status status = apply(wide);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              testing::StartsWith(StrCat("namespaces[wide]: tool '", long_tool,
+                                         "' of server 'remote' would be listed as 'remote__")));
+  EXPECT_THAT(status.error_message(),
+              testing::HasSubstr("133 characters (MCP allows 128); rename it with a tool "
+                                 "override, e.g. {namespace: wide, server: remote, tool: "));
+  // Following the advice works: the suggested name is taken as it is.
+  std::string message = status.error_message();
+  std::string suggested = message.substr(message.rfind("name: ") + 6);
+  suggested.pop_back();  // the closing brace
+  EXPECT_LE(suggested.size(), 128u);
+  auto* fix = wide.add_tool_overrides();
+  fix->set_namespace_("wide");
+  fix->set_server("remote");
+  fix->set_tool(long_tool);
+  fix->set_name(suggested);
+  EXPECT_TRUE(apply(wide).ok()) << apply(wide).error_message();
+
+  // The single-object API checks too.
+  v1::UpdateToolOverrideRequest update;
+  update.mutable_tool_override()->CopyFrom(DemoWithOverride().tool_overrides(0));
+  update.mutable_tool_override()->set_name("remote__add");
+  {
+    grpc::ClientContext context;
+    v1::GetRequest get;
+    get.set_name("demo/everything/echo");
+    v1::ToolOverrideResponse current;
+    ASSERT_TRUE(stub_->GetToolOverride(&context, get, &current).ok());
+    update.set_expected_revision(current.revision());
+  }
+  grpc::ClientContext context;
+  v1::ToolOverrideResponse updated;
+  status = stub_->UpdateToolOverride(&context, update, &updated);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), testing::HasSubstr("would be listed as 'remote__add'"));
+}
+
+TEST_F(RegistryGrpcTest, ANamespaceThatDropsAServerDropsItsOverrides) {
+  MustApply(DemoWithOverride());
+  // Upsert mode: the namespace without "everything" takes its override with it, in the diff.
+  v1::ApplyRequest drop = Demo();
+  drop.mutable_namespaces(0)->mutable_servers()->DeleteSubrange(0, 1);
+  v1::ApplyResponse dropped = MustApply(drop);
+  EXPECT_EQ(Actions(dropped),
+            (std::vector<std::string>{"UNCHANGED SERVER everything", "UNCHANGED SERVER remote",
+                                      "CHANGED NAMESPACE demo", "UNCHANGED ENDPOINT demo",
+                                      "UNCHANGED USER dev@example.com",
+                                      "REMOVED TOOL_OVERRIDE demo/everything/echo"}));
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM tool_overrides")[0][0], "0");
+
+  // The single-object update does the same, and audits it.
+  MustApply(DemoWithOverride());
+  ASSERT_EQ(db_->Query("SELECT count(*) FROM tool_overrides")[0][0], "1");
+  v1::GetRequest get;
+  get.set_name("demo");
+  v1::NamespaceResponse current;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetNamespace(&context, get, &current).ok());
+  }
+  v1::UpdateNamespaceRequest update;
+  *update.mutable_namespace_() = current.namespace_();
+  update.mutable_namespace_()->mutable_servers()->DeleteSubrange(0, 1);
+  update.set_expected_revision(current.revision());
+  {
+    grpc::ClientContext context;
+    v1::NamespaceResponse updated;
+    ASSERT_TRUE(stub_->UpdateNamespace(&context, update, &updated).ok());
+  }
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM tool_overrides")[0][0], "0");
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM audit_log WHERE kind = 'TOOL_OVERRIDE' AND "
+                       "action = 'update' AND after IS NULL")[0][0],
+            "1");
 }
 
 }  // namespace

@@ -368,6 +368,31 @@ void RegistryService::RecordApiKeyUse(v1::RecordApiKeyUseRequest request,
       });
 }
 
+void RegistryService::RecordServerTools(v1::RecordServerToolsRequest request,
+                                        Done<v1::RecordServerToolsResponse> done) {
+  constexpr int kMaxServers = 1000;
+  constexpr int kMaxTools = 10000;
+  if (request.servers_size() > kMaxServers) {
+    done(absl::InvalidArgumentError(StrCat("servers: at most ", kMaxServers, " per call")));
+    return;
+  }
+  for (int i = 0; i < request.servers_size(); ++i) {
+    if (request.servers(i).tools_size() > kMaxTools) {
+      done(absl::InvalidArgumentError(
+          StrCat("servers[", i, "].tools: at most ", kMaxTools, " per server")));
+      return;
+    }
+  }
+  RunOnPool<v1::RecordServerToolsResponse>(
+      "record server tools", std::move(done),
+      [request = std::move(request)](
+          ConfigStore& store) -> absl::StatusOr<v1::RecordServerToolsResponse> {
+        std::vector<v1::ServerTools> servers(request.servers().begin(), request.servers().end());
+        SB_RETURN_IF_ERROR(store.RecordServerTools(servers));
+        return v1::RecordServerToolsResponse();
+      });
+}
+
 void RegistryService::PublishAfterWrite(ConfigStore& store) {
   absl::StatusOr<v1::Snapshot> snapshot = store.LoadSnapshot();
   if (!snapshot.ok()) {

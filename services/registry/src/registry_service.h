@@ -104,6 +104,9 @@ class RegistryService {
   // Stores auth's report of key use (at most 10000 uses per call).
   void RecordApiKeyUse(v1::RecordApiKeyUseRequest request,
                        Done<v1::RecordApiKeyUseResponse> done);
+  // Keeps the tool names the router saw per server (bounded: InvalidArgument past the bounds).
+  void RecordServerTools(v1::RecordServerToolsRequest request,
+                         Done<v1::RecordServerToolsResponse> done);
 
   // The feed behind the Watch RPC.
   WatchHub& watch_hub() { return hub_; }

@@ -78,6 +78,9 @@ class FakeConfigStore : public ConfigStore {
     std::lock_guard<std::mutex> lock(db_->mu);
     return db_->key_use;
   }
+  absl::Status RecordServerTools(const std::vector<v1::ServerTools>&) override {
+    return absl::OkStatus();
+  }
   using ConfigStore::Apply;
   using ConfigStore::Delete;
   using ConfigStore::InsertApiKey;

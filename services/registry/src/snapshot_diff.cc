@@ -158,6 +158,20 @@ void SortByKey(google::protobuf::RepeatedPtrField<T>* list) {
   std::sort(list->begin(), list->end(), [](const T& a, const T& b) { return KeyOf(a) < KeyOf(b); });
 }
 
+// Applies one change to the list of its kind.
+template <typename T>
+void ApplyTo(google::protobuf::RepeatedPtrField<T>* list, const Change& change, const T& object) {
+  auto it = std::find_if(list->begin(), list->end(),
+                         [&](const T& item) { return KeyOf(item) == change.name(); });
+  if (change.op() == Change::DELETE) {
+    if (it != list->end()) list->erase(it);
+  } else if (it != list->end()) {
+    *it = object;
+  } else {
+    *list->Add() = object;
+  }
+}
+
 }  // namespace
 
 std::string ToolOverrideKey(const v1::ToolOverride& o) {
@@ -254,6 +268,17 @@ absl::StatusOr<ApplyPlan> PlanApply(const v1::Snapshot& current,
   PlanKind(Change::USER, current.users(), request.users(), create_only, &plan);
   PlanKind(Change::TOOL_OVERRIDE, current.tool_overrides(), request.tool_overrides(), create_only,
            &plan);
+  if (request.mode() != v1::ApplyRequest::PRUNE) {
+    // A namespace that drops a server drops its overrides of that server's tools. (A prune
+    // deletes every override the request does not name, and it cannot name these.)
+    for (Change& c : OrphanedOverrideDeletes(ApplyChanges(current, plan.changes))) {
+      v1::ObjectDiff& diff = plan.diff.emplace_back();
+      diff.set_action(v1::ObjectDiff::REMOVED);
+      diff.set_kind(Change::TOOL_OVERRIDE);
+      diff.set_name(c.name());
+      plan.changes.push_back(std::move(c));
+    }
+  }
   if (request.mode() == v1::ApplyRequest::PRUNE) {
     PruneKind(Change::TOOL_OVERRIDE, current.tool_overrides(), request.tool_overrides(), &plan);
     PruneKind(Change::USER, current.users(), request.users(), &plan);
@@ -262,6 +287,39 @@ absl::StatusOr<ApplyPlan> PlanApply(const v1::Snapshot& current,
     PruneKind(Change::SERVER, current.servers(), request.servers(), &plan);
   }
   return plan;
+}
+
+v1::Snapshot ApplyChanges(v1::Snapshot s, const std::vector<Change>& changes) {
+  for (const Change& c : changes) {
+    switch (c.kind()) {
+      case Change::SERVER: ApplyTo(s.mutable_servers(), c, c.server()); break;
+      case Change::NAMESPACE: ApplyTo(s.mutable_namespaces(), c, c.namespace_()); break;
+      case Change::ENDPOINT: ApplyTo(s.mutable_endpoints(), c, c.endpoint()); break;
+      case Change::USER: ApplyTo(s.mutable_users(), c, c.user()); break;
+      case Change::API_KEY: ApplyTo(s.mutable_api_keys(), c, c.api_key()); break;
+      case Change::TOOL_OVERRIDE: ApplyTo(s.mutable_tool_overrides(), c, c.tool_override()); break;
+      default: break;
+    }
+  }
+  return s;
+}
+
+std::vector<Change> OrphanedOverrideDeletes(const v1::Snapshot& snapshot) {
+  std::map<std::string, std::set<std::string>> members;
+  for (const v1::Namespace& ns : snapshot.namespaces()) {
+    for (const v1::NamespaceServer& m : ns.servers()) members[ns.name()].insert(m.server());
+  }
+  std::vector<Change> out;
+  for (const v1::ToolOverride& o : snapshot.tool_overrides()) {
+    auto ns = members.find(o.namespace_());
+    if (ns != members.end() && ns->second.count(o.server())) continue;
+    Change c;
+    c.set_op(Change::DELETE);
+    c.set_kind(Change::TOOL_OVERRIDE);
+    c.set_name(ToolOverrideKey(o));
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 void SortSnapshot(v1::Snapshot* snapshot) {

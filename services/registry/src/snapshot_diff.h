@@ -54,6 +54,15 @@ absl::StatusOr<ApplyPlan> PlanApply(const v1::Snapshot& current, const v1::Apply
 // and `after`), in field order, map entries one by one in key order; secret values are masked.
 std::vector<v1::FieldChange> FieldChanges(const v1::Change& before, const v1::Change& after);
 
+// `snapshot` with `changes` applied in order: an UPSERT replaces the object with its key (or
+// adds it), a DELETE removes it. The revision is left as it is.
+v1::Snapshot ApplyChanges(v1::Snapshot snapshot, const std::vector<v1::Change>& changes);
+
+// DELETE changes for the tool overrides of `snapshot` whose server is no longer a member of
+// their namespace: they would hide or rename nothing, and a later apply of an export would
+// refuse them. Deleting them goes with the membership change that orphaned them.
+std::vector<v1::Change> OrphanedOverrideDeletes(const v1::Snapshot& snapshot);
+
 // Sorts every list of a snapshot by key, so equal configurations serialize equally.
 void SortSnapshot(v1::Snapshot* snapshot);
 
