@@ -188,6 +188,29 @@ test('the MetaMCP example provision block applies and its three servers list thr
   }
 });
 
+test('apply refuses a rename onto a name another tool is listed under, and names the fix', async () => {
+  // The router told the registry each server's tool names when it listed them (the test above);
+  // the report is asynchronous, so the dry run is repeated until the check has the names.
+  const withClash = (config) => {
+    config.toolOverrides = [...(config.toolOverrides ?? []),
+      { namespace: 'lab', server: 'stdio-everything', tool: 'echo', name: 'http-everything__echo' }];
+  };
+  const exported = JSON.parse(sbctl('export', '-o', 'json').out);
+  withClash(exported);
+  let refused;
+  await until('the name check', () => {
+    refused = apply(JSON.stringify(exported), '--dry-run');
+    return refused.status !== 0;
+  });
+  assert.match(refused.err, /namespaces\[lab\]: tool 'echo' of server 'http-everything' would be listed as 'http-everything__echo', the name tool 'stdio-everything\/echo' already has; rename one with a tool override, e\.g\. \{namespace: lab, server: http-everything, tool: echo, name: http-everything__echo_2\}/);
+  assert.equal(refused.err.trim().split('\n').length, 1, refused.err);
+  // Without --dry-run nothing is written either.
+  const real = apply(JSON.stringify(exported));
+  assert.notEqual(real.status, 0);
+  const after = JSON.parse(sbctl('export', '-o', 'json').out);
+  assert.ok(!(after.toolOverrides ?? []).some((o) => o.name === 'http-everything__echo'));
+});
+
 test('an upstream that never answers leaves the merged list partial, not stalled', async () => {
   const hangYaml = `    - name: hang
       type: STREAMABLE_HTTP

@@ -3,7 +3,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <fstream>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -14,9 +16,11 @@
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/registry/v1/registry.grpc.pb.h"
 
 namespace {
 
@@ -27,8 +31,34 @@ struct RouterConfig {
   int64_t request_timeout_ms = 300000;
   int64_t list_timeout_ms = 15000;
   int64_t list_page_size = 100;
+  std::string upstream_ca_file;  // PEM of the CAs https upstreams are checked against
   std::string log_level = "info";
 };
+
+// Tells the registry the tool names a server lists, so that apply can check the names clients
+// would see. Fire and forget: a lost report only means a check done with older names.
+void ReportServerTools(switchboard::registry::v1::Registry::Stub* registry,
+                       const std::string& server, std::vector<std::string> tools) {
+  namespace v1 = switchboard::registry::v1;
+  struct Call {
+    grpc::ClientContext context;
+    v1::RecordServerToolsRequest request;
+    v1::RecordServerToolsResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ServerTools* entry = call->request.add_servers();
+  entry->set_server(server);
+  for (std::string& tool : tools) entry->add_tools(std::move(tool));
+  registry->async()->RecordServerTools(
+      &call->context, &call->request, &call->response, [call](const grpc::Status& status) {
+        if (!status.ok()) {
+          switchboard::log::Warn("cannot report a server's tool names to the registry",
+                                 {{"server", call->request.servers(0).server()},
+                                  {"error", status.error_message()}});
+        }
+      });
+}
 
 }  // namespace
 
@@ -44,6 +74,14 @@ int main(int argc, char** argv) {
       .Int("request_timeout_ms", &cfg.request_timeout_ms, 100, 24LL * 3600 * 1000)
       .Int("list_timeout_ms", &cfg.list_timeout_ms, 100, 600000)
       .Int("list_page_size", &cfg.list_page_size, 1, 10000)
+      .String("upstream_ca_file", &cfg.upstream_ca_file,
+              [](std::string_view path) {
+                if (path.empty() || std::ifstream(std::string(path)).good()) {
+                  return absl::OkStatus();
+                }
+                return absl::InvalidArgumentError(
+                    switchboard::StrCat("cannot read '", path, "'"));
+              })
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-router", argc, argv);
   log::Init("router", cfg.log_level);
@@ -55,12 +93,18 @@ int main(int argc, char** argv) {
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "router");
   router::RunnerUpstreamFactory runners(grpcutil::MakeChannel(cfg.runner_address),
                                         io.get_executor());
-  router::HttpUpstreamFactory remotes(io.get_executor());
+  router::HttpUpstreamOptions http_options;
+  http_options.ca_file = cfg.upstream_ca_file;
+  router::HttpUpstreamFactory remotes(io.get_executor(), http_options);
+  auto registry = registry::v1::Registry::NewStub(grpcutil::MakeChannel(cfg.registry_address));
   router::CompositeUpstreamFactory upstreams(&runners, &remotes);
   router::RouterOptions options;
   options.request_timeout_ms = cfg.request_timeout_ms;
   options.list_timeout_ms = cfg.list_timeout_ms;
   options.list_page_size = static_cast<size_t>(cfg.list_page_size);
+  options.tools_seen = [&registry](const std::string& server, std::vector<std::string> tools) {
+    ReportServerTools(registry.get(), server, std::move(tools));
+  };
   router::RouterService service(io.get_executor(), [&cache] { return cache.Current(); },
                                 &upstreams, options);
   // Configuration changes reach the router as they arrive: cached lists of changed servers are

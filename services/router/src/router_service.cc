@@ -98,8 +98,9 @@ struct RouterService::ListAggregate {
   std::shared_ptr<const configwatch::ConfigView> config;  // as of the request
   std::string ns;
   bool prefix = true;
-  std::vector<std::string> servers;  // in namespace order, from the cursor's server on
-  size_t first_index = 0;            // where in servers[0]'s list the page starts
+  std::vector<std::string> servers;  // in namespace order: every enabled member
+  size_t first_server = 0;           // the server the page starts at (the cursor's)
+  size_t first_index = 0;            // where in that server's list the page starts
   std::map<std::string, std::shared_ptr<const json::array>, std::less<>> parts;
   size_t outstanding = 0;
   bool done = false;
@@ -489,7 +490,9 @@ void RouterService::StartList(Call& call, std::string_view array_key) {
                                      "Invalid cursor: the list has changed; list again"));
       return;
     }
-    list->servers.erase(list->servers.begin(), at);
+    // The servers before it are still asked (from the cache, normally): an item they show
+    // hides a later one with the same name or URI, on every page alike.
+    list->first_server = static_cast<size_t>(at - list->servers.begin());
     list->first_index = position->index;
   }
   list->id = next_list_++;
@@ -632,7 +635,15 @@ std::vector<std::string> RouterService::ResourceCandidates(const Call& call,
     if (!IsMember(*call.ns, server)) return;
     if (std::find(out.begin(), out.end(), server) == out.end()) out.push_back(server);
   };
-  if (auto it = resource_owner_.find(uri); it != resource_owner_.end()) add(it->second);
+  // The servers that listed the URI, in namespace order: the first is the one whose resource
+  // the merged list shows.
+  if (auto it = resource_owner_.find(uri); it != resource_owner_.end()) {
+    for (const auto& m : call.ns->servers()) {
+      if (std::find(it->second.begin(), it->second.end(), m.server()) != it->second.end()) {
+        add(m.server());
+      }
+    }
+  }
   for (const auto& [prefix, server] : template_owner_) {
     if (!prefix.empty() && uri.substr(0, prefix.size()) == prefix) add(server);
   }
@@ -1089,7 +1100,10 @@ void RouterService::EndFill(Fill& fill, std::string_view outcome) {
     if (fill.method == "resources/list") {
       if (auto* uri = obj.if_contains("uri"); uri && uri->is_string()) {
         if (resource_owner_.size() >= kMaxKnownResources) resource_owner_.clear();
-        resource_owner_[std::string(uri->get_string())] = fill.server;
+        std::vector<std::string>& owners = resource_owner_[std::string(uri->get_string())];
+        if (std::find(owners.begin(), owners.end(), fill.server) == owners.end()) {
+          owners.push_back(fill.server);
+        }
       }
     } else if (fill.method == "resources/templates/list") {
       if (auto* t = obj.if_contains("uriTemplate"); t && t->is_string()) {
@@ -1101,6 +1115,19 @@ void RouterService::EndFill(Fill& fill, std::string_view outcome) {
           template_owner_.emplace_back(prefix, fill.server);
         }
       }
+    }
+  }
+  if (outcome == "ok" && fill.method == "tools/list" && options_.tools_seen) {
+    std::vector<std::string> names;
+    for (const json::value& item : *items) {
+      const json::value* name = item.get_object().if_contains("name");
+      if (name != nullptr && name->is_string()) names.emplace_back(name->get_string());
+    }
+    std::sort(names.begin(), names.end());
+    std::vector<std::string>& reported = reported_tools_[fill.server];
+    if (names != reported) {
+      reported = names;
+      options_.tools_seen(fill.server, std::move(names));
     }
   }
   ServerList& cached = lists_[fill.server][fill.method];
@@ -1151,7 +1178,9 @@ std::optional<json::object> RouterService::Present(const ListAggregate& list,
     }
   }
   if (full.size() > jsonrpc::kMaxToolNameLength) {
-    log::Warn("name too long once prefixed; left out", {{"server", server}});
+    NoteHidden(list.ns, server, StrCat("name '", name, "'"),
+               StrCat("'", full, "' is ", full.size(), " characters, over MCP's ",
+                      jsonrpc::kMaxToolNameLength, "; a tool override can rename it"));
     return std::nullopt;
   }
   copy["name"] = full;
@@ -1164,6 +1193,13 @@ void RouterService::FinishList(ListAggregate& list) {
   open_lists_.erase(list.id);
   auto sink = list.origin.sink.lock();
   if (!sink) return;
+  // What identifies an item to clients: its (presented) name, or its URI. The first server in
+  // namespace order that shows a key owns it; a later item with the same key is hidden, so
+  // what a list shows is what a call or read reaches.
+  std::string_view key_field = list.array_key == "resources"           ? "uri"
+                               : list.array_key == "resourceTemplates" ? "uriTemplate"
+                                                                       : "name";
+  std::set<std::string, std::less<>> seen;
   json::array page;
   std::optional<ListPosition> next;
   for (size_t k = 0; k < list.servers.size() && !next; ++k) {
@@ -1171,9 +1207,20 @@ void RouterService::FinishList(ListAggregate& list) {
     auto part = list.parts.find(server);
     if (part == list.parts.end() || part->second == nullptr) continue;  // failed: left out
     const json::array& items = *part->second;
-    for (size_t i = k == 0 ? list.first_index : 0; i < items.size(); ++i) {
+    for (size_t i = 0; i < items.size(); ++i) {
       std::optional<json::object> item = Present(list, server, items[i]);
       if (!item) continue;
+      const json::value* key = item->if_contains(key_field);
+      if (key != nullptr && key->is_string()) {
+        std::string_view text = key->get_string();
+        if (!seen.insert(std::string(text)).second) {
+          NoteHidden(list.ns, server, StrCat(key_field, " '", text, "'"),
+                     "shown by an earlier server of the namespace");
+          continue;
+        }
+      }
+      bool before_page = k < list.first_server || (k == list.first_server && i < list.first_index);
+      if (before_page) continue;
       if (page.size() >= std::max<size_t>(options_.list_page_size, 1)) {
         next = ListPosition{server, i};
         break;
@@ -1189,7 +1236,19 @@ void RouterService::FinishList(ListAggregate& list) {
   sink->Send(list.origin.call_id, std::move(reply), true);
 }
 
+void RouterService::NoteHidden(const std::string& ns, const std::string& server,
+                               std::string item, std::string_view why) const {
+  std::string key = StrCat(ns, "/", server, "/", item);
+  if (hidden_.count(key) == 0) {
+    if (hidden_.size() >= kMaxHiddenNoted) return;
+    log::Warn("list item hidden", {{"namespace", ns}, {"server", server}, {"item", item},
+                                   {"reason", why}});
+  }
+  hidden_[key] = HiddenItem{ns, server, std::move(item), std::string(why)};
+}
+
 void RouterService::InvalidateLists(const std::string& server, std::string_view method) {
+  std::erase_if(hidden_, [&](const auto& entry) { return entry.second.server == server; });
   auto it = lists_.find(server);
   if (it == lists_.end()) return;
   for (auto& [m, cached] : it->second) {
@@ -1252,6 +1311,7 @@ void RouterService::ApplyConfigChange(std::shared_ptr<const configwatch::ConfigV
   if (view == nullptr) return;
   std::shared_ptr<const configwatch::ConfigView> old = std::exchange(seen_config_, view);
   if (old == nullptr || old == view) return;
+  hidden_.clear();  // what a namespace hides is worked out again by its next lists
   // Servers now reached differently, or gone: their connections and cached lists go too.
   std::set<std::string, std::less<>> changed;
   for (const auto& [name, server] : old->servers()) {
@@ -1362,6 +1422,12 @@ std::string RouterService::StatusJson() const {
     entry(name)["lists"] = std::move(lists);
   }
   status["servers"] = std::move(servers);
+  json::array hidden;
+  for (const auto& [key, h] : hidden_) {
+    hidden.push_back(json::object{
+        {"namespace", h.ns}, {"server", h.server}, {"item", h.item}, {"reason", h.reason}});
+  }
+  status["hidden"] = std::move(hidden);
   return json::serialize(status);
 }
 

@@ -41,6 +41,10 @@ struct RouterOptions {
   int64_t session_idle_ms = 3600000;    // a session not heard from for this long is forgotten
   size_t max_sessions = 100000;         // sessions remembered for unsolicited messages
   std::string version = "0.1.0";
+  // Told, on the router's executor, the tool names (as the server reports them, sorted) each
+  // time a server's tools list is fetched with names that differ from the last told: the
+  // registry keeps them to check tool names at apply time. Must not block.
+  std::function<void(const std::string& server, std::vector<std::string> tools)> tools_seen;
 };
 
 // A namespace's merged view of its servers. Answers initialize and ping itself, merges
@@ -199,6 +203,10 @@ class RouterService {
   // An item of `server`'s list as `list`'s namespace shows it; nullopt when it is hidden.
   std::optional<boost::json::object> Present(const ListAggregate& list, const std::string& server,
                                              const boost::json::value& item) const;
+  // Records (once, with a log line) that `item` of `server` is left out of `ns`'s lists, and
+  // why, for the status.
+  void NoteHidden(const std::string& ns, const std::string& server, std::string item,
+                  std::string_view why) const;
   // Forgets `server`'s cached `method` list (every list when `method` is empty).
   void InvalidateLists(const std::string& server, std::string_view method = {});
   // Forgets an upstream connection (already closed), failing what was pending on it.
@@ -233,9 +241,9 @@ class RouterService {
   UpstreamFactory* factory_;
   RouterOptions options_;
   std::map<std::string, UpstreamState, std::less<>> upstreams_;
-  // Which server listed a resource URI, and which template prefixes each server offers:
+  // Which servers listed a resource URI, and which template prefixes each server offers:
   // learnt from list results, used to route resources/read and friends.
-  std::map<std::string, std::string, std::less<>> resource_owner_;
+  std::map<std::string, std::vector<std::string>, std::less<>> resource_owner_;
   std::vector<std::pair<std::string, std::string>> template_owner_;
   // Server->client requests relayed to a client, by the id the client sees ("sbr-<n>").
   struct Relay {
@@ -263,6 +271,16 @@ class RouterService {
   uint64_t next_relay_ = 1;
   uint64_t next_generation_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Items left out of lists (a name too long once prefixed, a name or URI an earlier server
+  // already shows), by "namespace/server/item": reported in the status. Forgotten when the
+  // configuration changes; bounded.
+  struct HiddenItem {
+    std::string ns, server, item, reason;
+  };
+  static constexpr size_t kMaxHiddenNoted = 1000;
+  // The tool names last given to options_.tools_seen, by server.
+  std::map<std::string, std::vector<std::string>, std::less<>> reported_tools_;
+  mutable std::map<std::string, HiddenItem> hidden_;
 };
 
 }  // namespace switchboard::router

@@ -50,17 +50,26 @@ class FakeUpstream final : public Upstream {
       json::array tools;
       bool second = m.contains("params") && m["params"].as_object().contains("cursor");
       tools.push_back(json::object{{"name", second ? "add" : "echo"}, {"inputSchema", json::object{}}});
+      for (const std::string& extra : extra_tools) {
+        if (!second) tools.push_back(json::object{{"name", extra}, {"inputSchema", json::object{}}});
+      }
       result["tools"] = tools;
       if (paged && !second) result["nextCursor"] = "page2";
     } else if (method == "prompts/list") {
       result["prompts"] = json::array{json::object{{"name", "greet"}}};
     } else if (method == "resources/list") {
-      result["resources"] = json::array{json::object{{"uri", "test://" + name_ + "/r1"}, {"name", "r1"}}};
+      json::array resources{json::object{{"uri", "test://" + name_ + "/r1"}, {"name", "r1"}}};
+      for (const std::string& uri : extra_resources) {
+        resources.push_back(json::object{{"uri", uri}, {"name", name_}});
+      }
+      result["resources"] = std::move(resources);
     } else if (method == "resources/templates/list") {
       result["resourceTemplates"] = json::array{json::object{{"uriTemplate", "tmpl://" + name_ + "/{id}"}}};
     } else if (method == "resources/read") {
       std::string uri(m["params"].as_object()["uri"].as_string());
-      if (uri.find(name_) == std::string::npos) {
+      bool extra = std::find(extra_resources.begin(), extra_resources.end(), uri) !=
+                   extra_resources.end();
+      if (uri.find(name_) == std::string::npos && !extra) {
         Emit(json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", id},
             {"error", json::object{{"code", -32002}, {"message", "Resource not found"}}}}));
         return;
@@ -105,6 +114,8 @@ class FakeUpstream final : public Upstream {
   }
 
   std::vector<std::string> received;
+  std::vector<std::string> extra_tools;      // listed after its own tools, on the first page
+  std::vector<std::string> extra_resources;  // URIs listed (and readable) besides its own
   bool paged = false;
   bool silent = false;
   std::optional<json::value> asked_call;
@@ -122,11 +133,15 @@ class FakeFactory final : public UpstreamFactory {
   std::shared_ptr<Upstream> Connect(const registry::v1::Server& server,
                                     UpstreamEvents events) override {
     auto up = std::make_shared<FakeUpstream>(io_, server.name(), std::move(events));
+    up->extra_tools = tools_of[server.name()];
+    up->extra_resources = resources_of[server.name()];
     upstreams[server.name()] = up;
     ++connects;
     return up;
   }
   std::map<std::string, std::shared_ptr<FakeUpstream>> upstreams;
+  // What each server lists besides its own (see FakeUpstream), set before it connects.
+  std::map<std::string, std::vector<std::string>> tools_of, resources_of;
   int connects = 0;
 
  private:
@@ -845,6 +860,70 @@ TEST_F(RouterServiceTest, ToolOverridesRenameDescribeAndHide) {
   // Another namespace holding alpha is not affected.
   Send(sink, 4, R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})", "solo");
   EXPECT_EQ(Names(Result(sink)), (std::vector<std::string>{"echo"}));
+}
+
+TEST_F(RouterServiceTest, AKeyShownByAnEarlierServerHidesLaterOnesOnEveryPage) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> seen;
+  options_.tools_seen = [&](const std::string& server, std::vector<std::string> tools) {
+    seen.emplace_back(server, std::move(tools));
+  };
+  options_.list_page_size = 1;
+  Restart();
+  std::string long_name(127, 'x');
+  factory_.resources_of["alpha"] = {"shared://doc"};
+  factory_.resources_of["beta"] = {"shared://doc"};
+  factory_.tools_of["beta"] = {long_name};
+  // alpha's echo renamed to what beta's echo is called: alpha, first in the namespace, wins.
+  auto* clash = snapshot_.add_tool_overrides();
+  clash->set_namespace_("team");
+  clash->set_server("alpha");
+  clash->set_tool("echo");
+  clash->set_name("beta__echo");
+  view_ = configwatch::ConfigView::FromSnapshot(snapshot_);
+  auto sink = std::make_shared<RecordingSink>();
+
+  // Page by page, each URI once: beta's copy of shared://doc is left out on every page.
+  std::vector<std::string> uris;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    std::string params = cursor.empty() ? "{}" : StrCat(R"({"cursor":")", cursor, R"("})");
+    Send(sink, 10 + page,
+         StrCat(R"({"jsonrpc":"2.0","id":1,"method":"resources/list","params":)", params, "}"));
+    json::object result = Result(sink);
+    for (const std::string& uri : Names(result, "resources")) uris.push_back(uri);
+    if (!result.contains("nextCursor")) break;
+    cursor = std::string(result["nextCursor"].as_string());
+  }
+  EXPECT_EQ(uris, (std::vector<std::string>{"test://alpha/r1", "shared://doc", "test://beta/r1"}));
+  // And the URI reads from the server whose resource the list showed.
+  Send(sink, 30,
+       R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"shared://doc"}})");
+  EXPECT_THAT(sink->frames.back().message, testing::HasSubstr("from alpha"));
+
+  options_.list_page_size = 100;
+  std::vector<std::string> tools;
+  Restart();
+  Send(sink, 31, R"({"jsonrpc":"2.0","id":3,"method":"tools/list"})");
+  // beta__echo is alpha's (renamed); beta's own and its over-long tool are left out.
+  EXPECT_EQ(Names(Result(sink)), (std::vector<std::string>{"beta__echo"}));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].first, "beta");
+  EXPECT_EQ(seen[1].second, (std::vector<std::string>{"echo", long_name}));
+  // Listing again reports nothing new: the names did not change.
+  Send(sink, 32, R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})");
+  EXPECT_EQ(seen.size(), 2u);
+
+  v1::RouterRequest r;
+  r.set_call_id(33);
+  r.set_endpoint("team");
+  r.set_message(R"({"jsonrpc":"2.0","id":9,"method":"switchboard/status"})");
+  r.mutable_principal()->set_user_email("root@example.com");
+  service_->Handle(sink, r);
+  Drain();
+  std::string status = json::serialize(Result(sink)["hidden"]);
+  EXPECT_THAT(status, testing::HasSubstr(R"("item":"name 'beta__echo'")"));
+  EXPECT_THAT(status, testing::HasSubstr("shown by an earlier server of the namespace"));
+  EXPECT_THAT(status, testing::HasSubstr("133 characters, over MCP's 128"));
 }
 
 TEST_F(RouterServiceTest, SilentUpstreamYieldsAPartialListAndShowsInTheStatus) {
