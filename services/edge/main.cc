@@ -5,6 +5,7 @@
 #include "services/edge/src/edge_service.h"
 #include "services/edge/src/grpc_auth_client.h"
 #include "services/edge/src/grpc_router_client.h"
+#include "services/edge/src/router_pool.h"
 #include "services/edge/src/http_server.h"
 #include "services/edge/src/io_pool.h"
 #include "services/edge/src/redis_session_store.h"
@@ -12,6 +13,7 @@
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/grpcutil/server.h"
@@ -42,13 +44,20 @@ int main(int argc, char** argv) {
   // coroutine frame it still holds) goes before the gRPC clients those frames point at.
   configwatch::ConfigCache config_cache(grpcutil::MakeChannel(cfg.registry_address), "edge");
   edge::GrpcAuthClient auth(grpcutil::MakeChannel(cfg.auth_address), kAuthTimeout);
-  edge::GrpcRouterClient router(grpcutil::MakeChannel(cfg.router_address));
+  std::vector<edge::RouterPool::Member> routers;
+  for (const std::string& address : SplitList(cfg.router_address)) {
+    auto client = std::make_unique<edge::GrpcRouterClient>(grpcutil::MakeChannel(address));
+    edge::GrpcRouterClient* raw = client.get();
+    routers.push_back({address, std::move(client), [raw] { return raw->Available(); }});
+  }
+  edge::RouterPool router(std::move(routers));
   edge::IoContextPool pool(static_cast<size_t>(cfg.threads));
   auto redis = redis::RedisClient::Create(pool.At(0).get_executor(), redis_endpoint);
   edge::RedisSessionStore sessions(redis, std::chrono::seconds(cfg.session_ttl_seconds));
   edge::SessionEvents events(redis, redis_endpoint, pool.At(0).get_executor(),
                              std::chrono::seconds(cfg.session_ttl_seconds),
                              static_cast<size_t>(cfg.event_stream_max_len));
+  events.StartHeartbeat(std::chrono::milliseconds(cfg.heartbeat_ms));
 
   edge::EdgeOptions options;
   options.origins = *edge::OriginPolicy::Create(cfg.allowed_origins);

@@ -9,7 +9,15 @@ namespace switchboard::edge {
 
 void BindSchema(config::Schema& schema, EdgeConfig* config) {
   schema.String("listen", &config->listen, config::CheckHostPort)
-      .String("router_address", &config->router_address, config::CheckHostPort)
+      .String("router_address", &config->router_address,
+              [](std::string_view value) -> absl::Status {
+                std::vector<std::string> addresses = SplitList(value);
+                if (addresses.empty()) return absl::InvalidArgumentError("no router address");
+                for (const std::string& address : addresses) {
+                  SB_RETURN_IF_ERROR(config::CheckHostPort(address));
+                }
+                return absl::OkStatus();
+              })
       .String("auth_address", &config->auth_address, config::CheckHostPort)
       .String("registry_address", &config->registry_address, config::CheckHostPort)
       .String("redis_url", &config->redis_url, config::CheckNotEmpty)
@@ -20,6 +28,7 @@ void BindSchema(config::Schema& schema, EdgeConfig* config) {
       .Int("sse_keepalive_ms", &config->sse_keepalive_ms, 100, 3600 * 1000)
       .Int("sse_retry_ms", &config->sse_retry_ms, 0, 3600 * 1000)
       .Int("event_stream_max_len", &config->event_stream_max_len, 10, 1000000)
+      .Int("heartbeat_ms", &config->heartbeat_ms, 100, 60000)
       .StringList("allowed_origins", &config->allowed_origins)
       .String("log_level", &config->log_level, config::CheckLogLevel);
 }

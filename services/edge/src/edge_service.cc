@@ -131,6 +131,20 @@ class RouterEventStream : public BodyStream {
   bool done_ = false;
 };
 
+// A request stream's first entry: "#<replica> <raw JSON-RPC id>" (never a JSON message).
+std::string RequestMarker(std::string_view replica, std::string_view raw_id) {
+  return StrCat("#", replica, " ", raw_id);
+}
+
+bool ParseRequestMarker(std::string_view entry, std::string* replica, std::string* raw_id) {
+  if (entry.empty() || entry.front() != '#') return false;
+  size_t space = entry.find(' ');
+  if (space == std::string_view::npos) return false;
+  *replica = std::string(entry.substr(1, space - 1));
+  *raw_id = std::string(entry.substr(space + 1));
+  return true;
+}
+
 // SSE events of a stored request stream on their way to the live client.
 using EventQueue = AsyncQueue<std::string>;
 constexpr size_t kLiveEvents = 4096;  // events a slow client may lag before it must resume
@@ -219,6 +233,13 @@ class SessionEventStream : public BodyStream {
         on_end_(std::move(on_end)),
         request_token_(std::move(request_token)) {}
 
+  // For a request's stream: the replica serving the request and the request's id, for the
+  // error that ends the stream if that replica stops before answering.
+  void SetRequestOwner(std::string owner, std::string raw_id) {
+    owner_ = std::move(owner);
+    raw_id_ = std::move(raw_id);
+  }
+
   ~SessionEventStream() override {
     events_.Unlisten(listener_);
     if (on_end_) on_end_();
@@ -233,7 +254,8 @@ class SessionEventStream : public BodyStream {
         StoredEvent event = std::move(buffered_.front());
         buffered_.pop_front();
         if (request_token_.empty()) co_return SseFrame("message", event.id, event.message);
-        if (event.message.empty()) continue;  // the request stream's opening marker
+        if (event.message.empty()) continue;  // an older replica's opening marker
+        if (ParseRequestMarker(event.message, &owner_, &raw_id_)) continue;
         jsonrpc::Envelope env;
         jsonrpc::ScanError error;
         if (jsonrpc::Scan(event.message, &env, &error) && env.kind == jsonrpc::Kind::kResponse) {
@@ -257,6 +279,25 @@ class SessionEventStream : public BodyStream {
       }
       asio::steady_timer timer(co_await asio::this_coro::executor, keepalive_);
       auto signal = co_await (listener_.signals->AsyncPop(kTuple) || timer.async_wait(kTuple));
+      if (signal.index() == 1 && !request_token_.empty() && !owner_.empty()) {
+        // A request's answer comes from the replica that took it; if that one is gone (and
+        // did not store the response: read once more), it never will.
+        auto alive = co_await events_.ReplicaAlive(owner_);
+        if (alive.ok() && !*alive) {
+          auto rest = co_await events_.ReadAfter(listener_.session_id, cursor_);
+          if (rest.ok() && !rest->empty()) {
+            cursor_ = rest->back().id;
+            for (StoredEvent& event : *rest) buffered_.push_back(std::move(event));
+            continue;
+          }
+          closed_ = true;
+          co_return SseFrame(
+              "message", "",
+              jsonrpc::MakeError(raw_id_.empty() ? "null" : raw_id_, jsonrpc::kUpstreamUnavailable,
+                                 "the edge replica serving this request stopped before it was "
+                                 "answered; its outcome is unknown"));
+        }
+      }
       if (signal.index() == 1) {
         // An open stream is use of the session, so it renews it; and a session that ended
         // while its close signal could not arrive (pub/sub reconnecting) ends the stream here.
@@ -280,6 +321,8 @@ class SessionEventStream : public BodyStream {
   std::chrono::milliseconds keepalive_;
   std::function<void()> on_end_;
   std::string request_token_;
+  std::string owner_;   // the replica serving the request (from its stream's marker)
+  std::string raw_id_;  // the request's JSON-RPC id, raw JSON
   std::deque<StoredEvent> buffered_;
   bool closed_ = false;
 };
@@ -559,7 +602,10 @@ asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::s
     // The request's stream opens with a marker entry, whose id primes the client.
     RequestStore store{events_, "", crypto::RandomHex(8)};
     store.stream_id = StrCat(session_id, "/r", store.token);
-    auto marker = co_await events_->Append(store.stream_id, std::string());
+    // The marker names this replica and the request, so that a client resuming on another
+    // replica after this one died is told the answer will not come.
+    auto marker = co_await events_->Append(store.stream_id,
+                                           RequestMarker(events_->replica_id(), raw_id));
     if (marker.ok()) {
       auto live = std::make_shared<EventQueue>(kLiveEvents);
       response.stream = std::make_unique<StoredEventStream>(
@@ -628,11 +674,18 @@ asio::awaitable<HttpResponse> EdgeService::ResumeRequestStream(const std::string
     co_return JsonRpcErrorResponse(400, "null", kHttpLayerError,
                                    "Bad Request: Last-Event-ID names no stream of this session");
   }
+  // The stream's first entry names the replica serving the request (the resumption usually
+  // starts after it).
+  std::string owner, raw_id;
+  auto head = co_await events_->ReadAfter(stream_id, "0-0", 1);
+  if (head.ok() && !head->empty()) ParseRequestMarker(head->front().message, &owner, &raw_id);
   HttpResponse response;
   SetEventStreamHeaders(&response);
-  response.stream = std::make_unique<SessionEventStream>(
+  auto stream = std::make_unique<SessionEventStream>(
       *events_, sessions_, std::move(*listener), std::move(from.entry), std::string(),
       options_.sse_keepalive, nullptr, std::move(from.token));
+  stream->SetRequestOwner(std::move(owner), std::move(raw_id));
+  response.stream = std::move(stream);
   co_return response;
 }
 

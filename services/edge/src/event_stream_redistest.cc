@@ -116,8 +116,8 @@ class SseClient {
     return ReadUntil([&] { return events().size() >= n; });
   }
   // Reads until the server ends the response; false on timeout.
-  bool WaitForEnd() {
-    auto deadline = std::chrono::steady_clock::now() + kWait;
+  bool WaitForEnd(std::chrono::steady_clock::duration wait = kWait) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
     while (std::chrono::steady_clock::now() < deadline) {
       if (parser_.is_done()) return true;
       stream_.expires_at(deadline);
@@ -156,6 +156,7 @@ struct Replica {
     sessions = std::make_unique<RedisSessionStore>(redis, std::chrono::seconds(120));
     events = std::make_unique<SessionEvents>(redis, endpoint, pool->At(0).get_executor(),
                                              std::chrono::seconds(120), 100);
+    events->StartHeartbeat(std::chrono::milliseconds(100));
     EdgeOptions options;
     options.request_timeout = std::chrono::seconds(5);
     options.sse_keepalive = std::chrono::milliseconds(200);
@@ -395,6 +396,40 @@ TEST_F(EventStreamTest, ACutRequestStreamResumesOnAnotherReplica) {
   HeaderList other = GetHeaders(session, "other-key");
   other.emplace_back("Last-Event-ID", cut_at);
   EXPECT_EQ(Send(b_->port(), http::verb::get, "/metamcp/team/mcp", other).status, 404);
+}
+
+TEST_F(EventStreamTest, ResumingARequestWhoseReplicaStoppedEndsWithAnError) {
+  std::string session = OpenSession(*a_);
+  ASSERT_FALSE(session.empty());
+  std::string cut_at;
+  {
+    SseClient post(a_->port(), "/metamcp/team/mcp", PostHeaders(session), http::verb::post,
+                   R"({"jsonrpc":"2.0","id":"q7","method":"tools/call","params":{"name":"stall"}})");
+    ASSERT_EQ(post.status(), 200);
+    ASSERT_TRUE(post.WaitForEvents(2)) << post.body();
+    cut_at = post.events()[1].id;
+    post.Close();
+  }
+  // While replica a lives, a resumed stream waits for the answer (keep-alives only).
+  HeaderList resume = GetHeaders(session);
+  resume.emplace_back("Last-Event-ID", cut_at);
+  {
+    SseClient waiting(b_->port(), "/metamcp/team/mcp", resume);
+    ASSERT_EQ(waiting.status(), 200);
+    EXPECT_FALSE(waiting.WaitForEnd(std::chrono::milliseconds(600)));
+    EXPECT_TRUE(waiting.events().empty()) << waiting.body();
+  }
+  // Replica a stops serving (its liveness key goes): the resumed stream is told at once that
+  // no answer will come, under the request's id, and ends.
+  a_->events->Close();
+  SseClient again(b_->port(), "/metamcp/team/mcp", resume);
+  ASSERT_EQ(again.status(), 200);
+  ASSERT_TRUE(again.WaitForEnd()) << again.body();
+  std::vector<Event> events = again.events();
+  ASSERT_EQ(events.size(), 1u) << again.body();
+  EXPECT_THAT(events[0].data, ::testing::HasSubstr(R"("id":"q7")"));
+  EXPECT_THAT(events[0].data, ::testing::HasSubstr(R"("code":-32001)"));
+  EXPECT_THAT(events[0].data, ::testing::HasSubstr("stopped before it was answered"));
 }
 
 TEST_F(EventStreamTest, ASecondGetStreamReplacesTheFirst) {

@@ -169,8 +169,14 @@ class GrpcRouterClient::CallImpl final : public RouterCall {
 
 GrpcRouterClient::GrpcRouterClient(std::shared_ptr<grpc::Channel> channel,
                                    size_t max_frames_per_call)
-    : stub_(router::v1::Router::NewStub(std::move(channel))),
+    : channel_(channel),
+      stub_(router::v1::Router::NewStub(std::move(channel))),
       max_frames_per_call_(max_frames_per_call) {}
+
+bool GrpcRouterClient::Available() {
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  return state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN;
+}
 
 GrpcRouterClient::~GrpcRouterClient() {
   std::unique_lock<std::mutex> lock(mu_);

@@ -30,6 +30,10 @@ class GrpcRouterClient : public RouterClient {
   void Send(RouterMessage message) override;
   void SetSessionMessageHandler(SessionMessageHandler handler) override;
 
+  // False while the channel to the router is failing to connect (or shut down); asks it to
+  // connect when idle. Cheap: for choosing among replicas on every call.
+  bool Available();
+
  private:
   class Stream;
   class CallImpl;
@@ -43,6 +47,7 @@ class GrpcRouterClient : public RouterClient {
   void OnResponse(router::v1::RouterResponse& response, Stream& stream);
   void OnStreamDone();
 
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<router::v1::Router::Stub> stub_;
   const size_t max_frames_per_call_;
   CallRegistry registry_;

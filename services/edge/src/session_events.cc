@@ -1,6 +1,12 @@
 #include "services/edge/src/session_events.h"
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "switchboard/common/crypto.h"
@@ -43,6 +49,7 @@ SessionEvents::SessionEvents(std::shared_ptr<redis::RedisClient> redis,
                              redis::RedisEndpoint endpoint, asio::any_io_executor executor,
                              std::chrono::seconds ttl, size_t max_len)
     : redis_(std::move(redis)),
+      executor_(executor),
       replica_id_(crypto::RandomHex(8)),
       ttl_seconds_(std::to_string(ttl.count())),
       max_len_(std::to_string(max_len)) {
@@ -180,13 +187,64 @@ void SessionEvents::Unlisten(const SessionListener& listener) {
   subscriber_->Unsubscribe(Channel(listener.session_id));
 }
 
+struct SessionEvents::Heartbeat {
+  explicit Heartbeat(asio::any_io_executor executor) : timer(std::move(executor)) {}
+  asio::steady_timer timer;
+  std::atomic<bool> stopped{false};
+};
+
+std::string SessionEvents::ReplicaKey(std::string_view id) { return StrCat("sb:edge:", id); }
+
+void SessionEvents::StartHeartbeat(std::chrono::milliseconds period) {
+  auto beat = std::make_shared<Heartbeat>(executor_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || heartbeat_) return;
+    heartbeat_ = beat;
+  }
+  std::string ttl_ms = std::to_string(std::max<int64_t>(period.count() * 3, 1000));
+  asio::co_spawn(
+      executor_,
+      [beat, redis = redis_, key = ReplicaKey(replica_id_), ttl_ms,
+       period]() -> asio::awaitable<void> {
+        while (!beat->stopped) {
+          std::vector<std::string> set = {"SET", key, "1", "PX", ttl_ms};
+          auto [ec, reply] = co_await redis->AsyncCommand(std::move(set), kTuple);
+          if (ec || reply.IsError()) {
+            log::Warn("cannot renew this replica's liveness key",
+                      {{"error", ec ? ec.message() : reply.str}});
+          }
+          beat->timer.expires_after(period);
+          co_await beat->timer.async_wait(kTuple);
+        }
+        // Stopped: the requests this replica took are no longer served.
+        std::vector<std::string> del = {"DEL", key};
+        co_await redis->AsyncCommand(std::move(del), kTuple);
+      },
+      asio::detached);
+}
+
+asio::awaitable<absl::StatusOr<bool>> SessionEvents::ReplicaAlive(std::string id) {
+  std::vector<std::string> command = {"EXISTS", ReplicaKey(id)};
+  auto [ec, reply] = co_await redis_->AsyncCommand(std::move(command), kTuple);
+  if (ec) co_return Unavailable(ec);
+  if (reply.IsError()) co_return ErrorReply(reply);
+  co_return reply.integer > 0;
+}
+
 void SessionEvents::Close() {
   std::unordered_map<std::string, SessionListener> closing;
+  std::shared_ptr<Heartbeat> beat;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
     closing.swap(listeners_);
+    beat = heartbeat_;
+  }
+  if (beat) {
+    beat->stopped = true;
+    asio::post(beat->timer.get_executor(), [beat] { beat->timer.cancel(); });
   }
   for (auto& [id, listener] : closing) listener.signals->Finish(StreamSignal::kClose);
   subscriber_->Close();

@@ -78,8 +78,18 @@ class SessionEvents {
   boost::asio::awaitable<absl::StatusOr<SessionListener>> Listen(std::string session_id);
   // Stops listening; a no-op when the listener was already replaced.
   void Unlisten(const SessionListener& listener);
-  // Closes every listener and the pub/sub connection (the edge is stopping).
+  // Closes every listener and the pub/sub connection (the edge is stopping), and stops the
+  // heartbeat, dropping this replica's liveness key.
   void Close();
+
+  // This replica's id (random, per process).
+  const std::string& replica_id() const { return replica_id_; }
+  // Keeps the key `sb:edge:{replica id}` alive (expiring after three periods) until Close, so
+  // that other replicas can tell this one still serves the requests it took.
+  void StartHeartbeat(std::chrono::milliseconds period);
+  // Whether replica `id` has renewed its liveness key lately.
+  boost::asio::awaitable<absl::StatusOr<bool>> ReplicaAlive(std::string id);
+  static std::string ReplicaKey(std::string_view id);
   // The number of sessions listened to on this replica.
   size_t listeners() const;
 
@@ -89,9 +99,13 @@ class SessionEvents {
 
   std::shared_ptr<redis::RedisClient> redis_;
   std::shared_ptr<redis::RedisSubscriber> subscriber_;
+  boost::asio::any_io_executor executor_;
   const std::string replica_id_;  // prefixes the tokens of this replica's listeners
   std::string ttl_seconds_;
   std::string max_len_;
+
+  struct Heartbeat;
+  std::shared_ptr<Heartbeat> heartbeat_;
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, SessionListener> listeners_;  // by session id
