@@ -44,3 +44,55 @@ export async function startStack(defaultDir) {
   const key = fs.readFileSync(path.join(stateDir, 'demo-api-key'), 'utf8').trim();
   return { stateDir, ports, launch, redis, key, up, edge: `http://127.0.0.1:${ports.SB_EDGE_PORT}` };
 }
+
+// Starts one more replica of `service` ('edge', 'router') beside the stack, as the launcher
+// starts its own (same config file; `env` overrides, e.g. its LISTEN address), logging to
+// logs/<logName>.log. Resolves once it serves: the edge's /readyz answers, or `port` accepts
+// connections. Returns { pid, stop() (SIGTERM, SIGKILL after 5 s), kill() (SIGKILL at once) }.
+export async function startService(stack, service, env, logName, { port, readyUrl } = {}) {
+  const { spawn } = await import('node:child_process');
+  const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
+  const log = fs.openSync(path.join(stack.stateDir, `logs/${logName}.log`), 'a');
+  const child = spawn(path.join(build, `services/${service}/sb-${service}`),
+    ['--config', path.join(repo, `services/${service}/config/${service}.yaml`)],
+    { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const stop = async () => {
+    if (gone()) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const kill = async () => {
+    if (gone()) return;
+    child.kill('SIGKILL');
+    await exited;
+  };
+  const serving = async () => {
+    if (readyUrl) {
+      try {
+        const res = await fetch(readyUrl);
+        await res.body?.cancel();
+        return res.ok;
+      } catch { return false; }
+    }
+    return new Promise((resolve) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => { socket.end(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (gone()) throw new Error(`sb-${service} (${logName}) exited; see logs/${logName}.log`);
+    if (await serving()) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`sb-${service} (${logName}) did not start; see logs/${logName}.log`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { pid: child.pid, stop, kill };
+}
