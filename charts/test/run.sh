@@ -111,7 +111,7 @@ else
   fail "provision.runOnUpgrade"
 fi
 if grep -q 'SWITCHBOARD_ROUTER_RUNNER_ADDRESS: "sb-runner:7102"' "$work/default.yaml" &&
-   grep -q 'SWITCHBOARD_EDGE_ROUTER_ADDRESS: "sb-router:7101"' "$work/default.yaml" &&
+   grep -q 'SWITCHBOARD_EDGE_ROUTER_ADDRESS: "sb-router-0.sb-router-headless:7101,sb-router-1.sb-router-headless:7101"' "$work/default.yaml" &&
    grep -q 'SWITCHBOARD_EDGE_AUTH_ADDRESS: "sb-auth:7104"' "$work/default.yaml" &&
    grep -q 'SWITCHBOARD_RUNNER_REGISTRY_ADDRESS: "sb-registry:7103"' "$work/default.yaml"; then
   pass "services are wired by SWITCHBOARD_<SVC>_<FIELD> to the in-cluster names"
@@ -119,7 +119,7 @@ else
   fail "in-cluster wiring"
 fi
 checksum() {  # checksum MANIFESTS DEPLOYMENT: its pod's checksum/config annotation
-  awk -v want="name: $2" '/^kind: Deployment/{d=1} d && $0 ~ "^  "want"$"{f=1} f && /checksum\/config:/{print $2; exit}' "$1"
+  awk -v want="name: $2" '/^kind: (Deployment|StatefulSet)/{d=1} d && $0 ~ "^  "want"$"{f=1} f && /checksum\/config:/{print $2; exit}' "$1"
 }
 if render "$work/debug.yaml" --set edge.config.log_level=debug &&
    [[ -n "$(checksum "$work/default.yaml" sb-edge)" ]] &&
@@ -129,6 +129,23 @@ if render "$work/debug.yaml" --set edge.config.log_level=debug &&
   pass "a config change reaches the env ConfigMap and rolls only that service's pods"
 else
   fail "checksum/config"
+fi
+
+if render "$work/routers.yaml" --set global.routerReplicas=3 &&
+   node "$repo/charts/test/check.mjs" "$work/routers.yaml" --has StatefulSet/sb-router --has Service/sb-router-headless --lacks Deployment/sb-router >/dev/null &&
+   grep -q 'SWITCHBOARD_EDGE_ROUTER_ADDRESS: "sb-router-0.sb-router-headless:7101,sb-router-1.sb-router-headless:7101,sb-router-2.sb-router-headless:7101"' "$work/routers.yaml" &&
+   awk '/^kind: StatefulSet/{s=1} s && /^  name: sb-router$/{f=1} f && /^  replicas:/{print $2; exit}' "$work/routers.yaml" | grep -qx 3 &&
+   [[ "$(checksum "$work/default.yaml" sb-edge)" != "$(checksum "$work/routers.yaml" sb-edge)" ]]; then
+  pass "routers are a StatefulSet the edges list pod by pod; changing their number rolls the edges"
+else
+  fail "global.routerReplicas"
+fi
+
+if ! render "$work/router-count.yaml" --set router.replicaCount=3 &&
+   grep -q "set global.routerReplicas" "$work/router-count.yaml.err"; then
+  pass "router.replicaCount is refused with a pointer to global.routerReplicas"
+else
+  fail "router.replicaCount"
 fi
 
 # The switchboard.yaml given to sbctl uses only the keys libs/config/src/declarative.cc accepts.

@@ -124,23 +124,36 @@ A service's Deployment. Call with (dict "ctx" . "probe" "grpc"|"http" "env" list
 {{- $svc := $ctx.Chart.Name -}}
 {{- $v := $ctx.Values -}}
 {{- $port := int (include "sb.port" $svc) -}}
+{{- $kind := .kind | default "Deployment" -}}
 apiVersion: apps/v1
-kind: Deployment
+kind: {{ $kind }}
 metadata:
   name: {{ include "sb.name" (list $ctx $svc) }}
   labels:
     {{- include "sb.labels" (list $ctx $svc) | nindent 4 }}
 spec:
-  {{- if not (and (hasKey $v "autoscaling") $v.autoscaling.enabled) }}
+  {{- if hasKey . "replicas" }}
+  replicas: {{ .replicas }}
+  {{- else if not (and (hasKey $v "autoscaling") $v.autoscaling.enabled) }}
   replicas: {{ $v.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5
   selector:
     matchLabels:
       {{- include "sb.selectorLabels" (list $ctx $svc) | nindent 6 }}
+  {{- if eq $kind "StatefulSet" }}
+  {{/* Stable pod names, so that every edge lists the same routers (see sb.routerAddresses). */}}
+  serviceName: {{ include "sb.name" (list $ctx $svc) }}-headless
+  podManagementPolicy: Parallel
+  {{- with $v.updateStrategy }}
+  updateStrategy:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- else }}
   {{- with $v.strategy }}
   strategy:
     {{- toYaml . | nindent 4 }}
+  {{- end }}
   {{- end }}
   template:
     metadata:
@@ -291,6 +304,44 @@ metadata:
   {{- end }}
 automountServiceAccountToken: false
 {{- end }}
+{{- end -}}
+
+{{/*
+The router replicas' addresses, comma-separated, for the edge: the router runs as a StatefulSet
+behind a headless Service, so pod i is <name>-i.<name>-headless. Every edge replica sends a
+session's messages to the same router (rendezvous hashing over this list), which keeps what it
+knows of the session; a router that cannot be reached hands its sessions to the next.
+*/}}
+{{- define "sb.routerAddresses" -}}
+{{- $name := include "sb.name" (list . "router") -}}
+{{- $port := include "sb.port" "router" -}}
+{{- $out := list -}}
+{{- range $i := until (int (.Values.global.routerReplicas | default 2)) -}}
+{{- $out = append $out (printf "%s-%d.%s-headless:%s" $name $i $name $port) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+
+{{/* Headless Service of a StatefulSet component: a DNS name per pod. */}}
+{{- define "sb.headlessService" -}}
+{{- $svc := .Chart.Name -}}
+{{- $port := int (include "sb.port" $svc) -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "sb.name" (list . $svc) }}-headless
+  labels:
+    {{- include "sb.labels" (list . $svc) | nindent 4 }}
+spec:
+  clusterIP: None
+  selector:
+    {{- include "sb.selectorLabels" (list . $svc) | nindent 4 }}
+  ports:
+    - name: grpc
+      port: {{ $port }}
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: grpc
 {{- end -}}
 
 {{/* ClusterIP Service of a component: its main port, plus metrics for gRPC services. */}}
