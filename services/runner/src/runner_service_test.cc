@@ -949,6 +949,17 @@ TEST_F(RunnerServiceTest, DrainLetsRequestsInFlightFinishThenStopsTheProcess) {
   EXPECT_EQ(Service().DrainServer("nobody").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(RunnerServiceTest, AnAttachmentArrivingDuringADrainOpensOnTheFreshProcess) {
+  options_.stop_grace_ms = 300;  // "stubborn" ignores SIGTERM: the drain lasts the grace
+  Attached a = OpenReady("stubborn");
+  int64_t old_pid = a.sink->pid();
+  ASSERT_EQ(*Service().DrainServer("stubborn"), 1);
+  Attached b = Open("stubborn");
+  ASSERT_TRUE(b.sink->WaitOpened());
+  EXPECT_NE(b.sink->pid(), old_pid);
+  EXPECT_TRUE(ProcessGone(old_pid));
+}
+
 TEST_F(RunnerServiceTest, ATenMegabyteLineIsDroppedWithoutHarm) {
   options_.max_line_bytes = 1024 * 1024;
   catalog_.Put(Script("spam", "spam_line.sh"));

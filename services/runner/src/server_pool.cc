@@ -389,15 +389,21 @@ void ServerPool::OnStartSlotFree() {
   waiting_for_slot_ = false;
   Pump();
   EnsureMin();
-  if (!AnyStarting() && !waiting_for_slot_) {
-    // Attachments that waited for the slot and still have nothing to open on.
-    bool unopened = false;
-    for (auto& [id, c] : clients_) unopened = unopened || !c.opened;
-    if (unopened && LiveWorkers() == 0) {
-      absl::Status s = EnsureCapacity("");
-      if (!s.ok()) FailWaiting("", true, std::string(MessageOf(s)), jsonrpc::kUpstreamUnavailable);
+  OpenWaitingClients();
+}
+
+void ServerPool::OpenWaitingClients() {
+  if (draining_ || waiting_for_slot_ || LiveWorkers() > 0) return;
+  const Client* waiting = nullptr;
+  for (const auto& [id, c] : clients_) {
+    if (!c.opened) {
+      waiting = &c;
+      break;
     }
   }
+  if (waiting == nullptr) return;
+  absl::Status s = EnsureCapacity(KeyFor(waiting->context));
+  if (!s.ok()) FailWaiting("", true, std::string(MessageOf(s)), jsonrpc::kUpstreamUnavailable);
 }
 
 void ServerPool::EnsureMin() {
@@ -602,6 +608,7 @@ void ServerPool::MaybeEndDrain() {
     if (alive.expired()) return;
     Pump();
     EnsureMin();
+    OpenWaitingClients();
   });
 }
 

@@ -233,6 +233,8 @@ class ServerPool {
   // After a request left `worker`: stops it when it drains and is done, and serves the queue.
   void AfterRequest(Worker& worker);
   void MaybeEndDrain();
+  // Starts a process for attachments still waiting for OnOpened when none runs or starts.
+  void OpenWaitingClients();
   std::string KeepStderr(const std::vector<std::string>& secrets, std::string_view line);
 
   // The periodic check: init, request and queue timeouts, idle reaping, minProcesses.
