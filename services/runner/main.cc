@@ -30,6 +30,10 @@ struct RunnerConfig {
   int64_t limit_cpu_seconds = 0;
   int64_t limit_open_files = 0;
   int64_t limit_processes = 0;
+  int64_t idle_timeout_ms = 600000;
+  int64_t max_concurrent_starts = 8;
+  int64_t breaker_failures = 5;
+  int64_t breaker_cooldown_ms = 30000;
   std::string log_level = "info";
 };
 
@@ -51,12 +55,15 @@ int main(int argc, char** argv) {
       .Int("limit_cpu_seconds", &cfg.limit_cpu_seconds, 0, int64_t{1} << 40)
       .Int("limit_open_files", &cfg.limit_open_files, 0, int64_t{1} << 30)
       .Int("limit_processes", &cfg.limit_processes, 0, int64_t{1} << 30)
+      .Int("idle_timeout_ms", &cfg.idle_timeout_ms, 0, int64_t{7} * 24 * 3600 * 1000)
+      .Int("max_concurrent_starts", &cfg.max_concurrent_starts, 1, 10000)
+      .Int("breaker_failures", &cfg.breaker_failures, 0, 1000)
+      .Int("breaker_cooldown_ms", &cfg.breaker_cooldown_ms, 100, int64_t{24} * 3600 * 1000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
   log::Init("runner", cfg.log_level);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
-  cache.Start();
   runner::ConfigCacheCatalog catalog(&cache);
   runner::LauncherOptions launch;
   if (!cfg.pass_env.empty()) launch.pass_env = SplitList(cfg.pass_env);
@@ -71,7 +78,15 @@ int main(int argc, char** argv) {
   options.stop_grace_ms = cfg.stop_grace_ms;
   options.max_processes = cfg.max_processes;
   options.client_version = SB_VERSION;
+  options.idle_timeout_ms = cfg.idle_timeout_ms;
+  options.max_concurrent_starts = cfg.max_concurrent_starts;
+  options.breaker_failures = cfg.breaker_failures;
+  options.breaker_cooldown_ms = cfg.breaker_cooldown_ms;
   runner::RunnerService service(options, &catalog, &launcher);
+  // Warm starts (minProcesses) and new pool settings as the configuration arrives.
+  cache.OnChange(
+      [&service](const std::shared_ptr<const configwatch::ConfigView>&) { service.ApplyConfig(); });
+  cache.Start();
   runner::RunnerGrpc grpc_service(&service);
 
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});

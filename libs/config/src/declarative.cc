@@ -59,6 +59,24 @@ absl::Status ReadInt(const YAML::Node& node, std::string_view path, int32_t* out
   return absl::OkStatus();
 }
 
+absl::Status ReadInt64(const YAML::Node& node, std::string_view path, int64_t* out) {
+  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
+  if (!node.IsScalar()) return FieldError(path, "expected a whole number");
+  const std::string& s = node.Scalar();
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != s.size()) {
+    return FieldError(path, StrCat("expected a whole number, got '", s, "'"));
+  }
+  *out = static_cast<int64_t>(value);
+  return absl::OkStatus();
+}
+
 absl::Status ReadStringList(const YAML::Node& node, std::string_view path,
                             google::protobuf::RepeatedPtrField<std::string>* out) {
   if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
@@ -164,7 +182,11 @@ absl::Status ParseServer(const YAML::Node& node, const std::string& path,
   if (!node.IsMap()) return FieldError(path, "expected a mapping");
   SB_RETURN_IF_ERROR(CheckKeys(node, path,
                                {"name", "type", "description", "command", "args", "env", "url",
-                                "bearerToken", "headers"}));
+                                "bearerToken", "headers", "isolation", "minProcesses",
+                                "maxProcesses", "maxInFlightPerProcess", "queueSize",
+                                "queueTimeoutMs", "idleTimeoutMs", "requestTimeoutMs", "cwd",
+                                "limitAddressSpaceMb", "limitCpuSeconds", "limitOpenFiles",
+                                "limitProcesses"}));
   SB_RETURN_IF_ERROR(ReadString(node["name"], path + ".name", server->mutable_name()));
   SB_RETURN_IF_ERROR(ReadString(node["type"], path + ".type", server->mutable_type()));
   SB_RETURN_IF_ERROR(
@@ -176,6 +198,41 @@ absl::Status ParseServer(const YAML::Node& node, const std::string& path,
   SB_RETURN_IF_ERROR(
       ReadString(node["bearerToken"], path + ".bearerToken", server->mutable_bearer_token()));
   SB_RETURN_IF_ERROR(ReadStringMap(node["headers"], path + ".headers", server->mutable_headers()));
+  // The runner's process pool (STDIO).
+  SB_RETURN_IF_ERROR(
+      ReadString(node["isolation"], path + ".isolation", server->mutable_isolation()));
+  if (server->isolation() == "shared") server->clear_isolation();  // "" is the default's spelling
+  struct IntKey {
+    const char* key;
+    void (registry::v1::Server::*set)(int32_t);
+  };
+  for (const IntKey& k : {IntKey{"minProcesses", &registry::v1::Server::set_min_processes},
+                          IntKey{"maxProcesses", &registry::v1::Server::set_max_processes},
+                          IntKey{"maxInFlightPerProcess",
+                                 &registry::v1::Server::set_max_in_flight_per_process},
+                          IntKey{"queueSize", &registry::v1::Server::set_queue_size},
+                          IntKey{"queueTimeoutMs", &registry::v1::Server::set_queue_timeout_ms},
+                          IntKey{"idleTimeoutMs", &registry::v1::Server::set_idle_timeout_ms},
+                          IntKey{"requestTimeoutMs",
+                                 &registry::v1::Server::set_request_timeout_ms}}) {
+    int32_t value = 0;
+    SB_RETURN_IF_ERROR(ReadInt(node[k.key], StrCat(path, ".", k.key), &value));
+    (server->*k.set)(value);
+  }
+  struct Int64Key {
+    const char* key;
+    void (registry::v1::Server::*set)(int64_t);
+  };
+  for (const Int64Key& k :
+       {Int64Key{"limitAddressSpaceMb", &registry::v1::Server::set_limit_address_space_mb},
+        Int64Key{"limitCpuSeconds", &registry::v1::Server::set_limit_cpu_seconds},
+        Int64Key{"limitOpenFiles", &registry::v1::Server::set_limit_open_files},
+        Int64Key{"limitProcesses", &registry::v1::Server::set_limit_processes}}) {
+    int64_t value = 0;
+    SB_RETURN_IF_ERROR(ReadInt64(node[k.key], StrCat(path, ".", k.key), &value));
+    (server->*k.set)(value);
+  }
+  SB_RETURN_IF_ERROR(ReadString(node["cwd"], path + ".cwd", server->mutable_cwd()));
   if (server->type().empty()) {
     server->set_type(server->url().empty() ? "STDIO" : "STREAMABLE_HTTP");
   }
@@ -219,6 +276,64 @@ absl::Status ValidateServer(const registry::v1::Server& s, std::string_view path
   } else {
     return FieldError(StrCat(path, ".type"),
                       StrCat("must be one of STDIO, SSE, STREAMABLE_HTTP, got '", s.type(), "'"));
+  }
+  return ValidateServerPool(s, path);
+}
+
+absl::Status ValidateServerPool(const registry::v1::Server& s, std::string_view path) {
+  const bool stdio = s.type() == "STDIO";
+  auto field = [&](std::string_view key) { return StrCat(path, ".", key); };
+  if (!s.isolation().empty() && s.isolation() != "shared" && s.isolation() != "per-user" &&
+      s.isolation() != "per-session") {
+    return FieldError(field("isolation"), StrCat("must be one of shared, per-user, per-session, got '",
+                                                 s.isolation(), "'"));
+  }
+  struct Limit {
+    std::string_view key;
+    int64_t value;
+    int64_t max;
+  };
+  constexpr int64_t kDay = int64_t{24} * 3600 * 1000;
+  const Limit limits[] = {
+      {"minProcesses", s.min_processes(), 10000},
+      {"maxProcesses", s.max_processes(), 10000},
+      {"maxInFlightPerProcess", s.max_in_flight_per_process(), 100000},
+      {"queueSize", s.queue_size(), 1000000},
+      {"queueTimeoutMs", s.queue_timeout_ms(), kDay},
+      {"idleTimeoutMs", s.idle_timeout_ms(), kDay},
+      {"requestTimeoutMs", s.request_timeout_ms(), kDay},
+      {"limitAddressSpaceMb", s.limit_address_space_mb(), int64_t{1} << 30},
+      {"limitCpuSeconds", s.limit_cpu_seconds(), int64_t{1} << 40},
+      {"limitOpenFiles", s.limit_open_files(), int64_t{1} << 30},
+      {"limitProcesses", s.limit_processes(), int64_t{1} << 30},
+  };
+  bool any_set = !s.isolation().empty() || !s.cwd().empty();
+  for (const Limit& l : limits) {
+    if (l.value < 0 || l.value > l.max) {
+      return FieldError(field(l.key), StrCat("must be between 0 (the runner's default) and ",
+                                             l.max, ", got ", l.value));
+    }
+    any_set = any_set || l.value != 0;
+  }
+  if (any_set && !stdio) {
+    return FieldError(path, "process pool settings (isolation, minProcesses, ..., cwd, limit*) "
+                            "are only allowed for type STDIO");
+  }
+  if (s.max_processes() > 0 && s.min_processes() > s.max_processes()) {
+    return FieldError(field("minProcesses"), StrCat("must not exceed maxProcesses (",
+                                                    s.max_processes(), "), got ",
+                                                    s.min_processes()));
+  }
+  if (s.min_processes() > 0 && !s.isolation().empty() && s.isolation() != "shared") {
+    return FieldError(field("minProcesses"),
+                      "only applies to isolation shared (per-user and per-session processes "
+                      "start on first use)");
+  }
+  if (!s.cwd().empty()) {
+    if (s.cwd().front() != '/') return FieldError(field("cwd"), "must be an absolute path");
+    if (s.cwd().find('\0') != std::string::npos || s.cwd().size() > 4096) {
+      return FieldError(field("cwd"), "must be a path of at most 4096 bytes without NUL");
+    }
   }
   return absl::OkStatus();
 }

@@ -113,6 +113,23 @@ boost::json::object DeclarativeObject(const v1::Server& s) {
   if (!stdio || !s.url().empty()) o["url"] = Literal(s.url());
   if (!stdio || !s.bearer_token().empty()) o["bearerToken"] = Literal(s.bearer_token());
   if (!stdio || !s.headers().empty()) o["headers"] = LiteralMap(s.headers());
+  // Pool settings only when they differ from the runner's defaults (0 / "").
+  if (!s.isolation().empty()) o["isolation"] = Literal(s.isolation());
+  auto number = [&o](const char* key, int64_t value) {
+    if (value != 0) o[key] = value;
+  };
+  number("minProcesses", s.min_processes());
+  number("maxProcesses", s.max_processes());
+  number("maxInFlightPerProcess", s.max_in_flight_per_process());
+  number("queueSize", s.queue_size());
+  number("queueTimeoutMs", s.queue_timeout_ms());
+  number("idleTimeoutMs", s.idle_timeout_ms());
+  number("requestTimeoutMs", s.request_timeout_ms());
+  if (!s.cwd().empty()) o["cwd"] = Literal(s.cwd());
+  number("limitAddressSpaceMb", s.limit_address_space_mb());
+  number("limitCpuSeconds", s.limit_cpu_seconds());
+  number("limitOpenFiles", s.limit_open_files());
+  number("limitProcesses", s.limit_processes());
   return o;
 }
 

@@ -309,6 +309,28 @@ TEST(DeclarativeFormatTest, ExportedDocumentParsesBackToTheSameConfiguration) {
   }
   (*s->mutable_env())["B"] = "2";
   (*s->mutable_env())["A"] = "***";
+  auto* pooled = config.add_servers();
+  pooled->set_name("pooled");
+  pooled->set_type("STDIO");
+  pooled->set_command("run");
+  pooled->set_isolation("per-user");
+  pooled->set_max_processes(7);
+  pooled->set_max_in_flight_per_process(4);
+  pooled->set_queue_size(50);
+  pooled->set_queue_timeout_ms(1500);
+  pooled->set_idle_timeout_ms(60000);
+  pooled->set_request_timeout_ms(90000);
+  pooled->set_cwd("/srv/mcp");
+  pooled->set_limit_address_space_mb(2048);
+  pooled->set_limit_cpu_seconds(600);
+  pooled->set_limit_open_files(256);
+  pooled->set_limit_processes(64);
+  auto* warm = config.add_servers();
+  warm->set_name("warm");
+  warm->set_type("STDIO");
+  warm->set_command("run");
+  warm->set_min_processes(2);
+  warm->set_max_processes(4);
   auto* r = config.add_servers();
   r->set_name("remote");
   r->set_type("SSE");
@@ -347,6 +369,73 @@ TEST(DeclarativeFormatTest, ExportedDocumentParsesBackToTheSameConfiguration) {
     ASSERT_TRUE(back.ok()) << back.status() << "\n" << text;
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*back, config))
         << text << "\n" << back->DebugString();
+  }
+}
+
+TEST(DeclarativeTest, ServerPoolKeysAreReadAndChecked) {
+  auto req = ParseDeclarative(R"(
+servers:
+  - name: gh
+    command: npx
+    isolation: per-session
+    maxProcesses: 20
+    maxInFlightPerProcess: 1
+    queueSize: 10
+    queueTimeoutMs: 500
+    idleTimeoutMs: 1000
+    requestTimeoutMs: 2000
+    cwd: /tmp
+    limitAddressSpaceMb: 4096
+    limitCpuSeconds: 60
+    limitOpenFiles: 128
+    limitProcesses: 32
+  - name: plain
+    command: x
+    isolation: shared
+)");
+  ASSERT_TRUE(req.ok()) << req.status();
+  const registry::v1::Server& gh = req->servers(0);
+  EXPECT_EQ(gh.isolation(), "per-session");
+  EXPECT_EQ(gh.max_processes(), 20);
+  EXPECT_EQ(gh.max_in_flight_per_process(), 1);
+  EXPECT_EQ(gh.queue_size(), 10);
+  EXPECT_EQ(gh.queue_timeout_ms(), 500);
+  EXPECT_EQ(gh.idle_timeout_ms(), 1000);
+  EXPECT_EQ(gh.request_timeout_ms(), 2000);
+  EXPECT_EQ(gh.cwd(), "/tmp");
+  EXPECT_EQ(gh.limit_address_space_mb(), 4096);
+  EXPECT_EQ(gh.limit_cpu_seconds(), 60);
+  EXPECT_EQ(gh.limit_open_files(), 128);
+  EXPECT_EQ(gh.limit_processes(), 32);
+  EXPECT_EQ(req->servers(1).isolation(), "");  // "shared" is the default, spelt ""
+
+  struct Bad {
+    const char* yaml;
+    const char* error;
+  };
+  for (const Bad& bad : {
+           Bad{"servers: [{name: a, command: x, isolation: per-tenant}]",
+               "servers[0].isolation: must be one of shared, per-user, per-session, got "
+               "'per-tenant'"},
+           Bad{"servers: [{name: a, command: x, maxProcesses: -1}]",
+               "servers[0].maxProcesses: must be between 0 (the runner's default) and 10000, "
+               "got -1"},
+           Bad{"servers: [{name: a, command: x, minProcesses: 3, maxProcesses: 2}]",
+               "servers[0].minProcesses: must not exceed maxProcesses (2), got 3"},
+           Bad{"servers: [{name: a, command: x, cwd: relative/dir}]",
+               "servers[0].cwd: must be an absolute path"},
+           Bad{"servers: [{name: a, command: x, isolation: per-user, minProcesses: 1}]",
+               "servers[0].minProcesses: only applies to isolation shared (per-user and "
+               "per-session processes start on first use)"},
+           Bad{"servers: [{name: a, url: 'https://x.test/mcp', maxProcesses: 2}]",
+               "servers[0]: process pool settings (isolation, minProcesses, ..., cwd, limit*) "
+               "are only allowed for type STDIO"},
+           Bad{"servers: [{name: a, command: x, queueSize: many}]",
+               "servers[0].queueSize: expected a whole number, got 'many'"},
+       }) {
+    auto parsed = ParseDeclarative(bad.yaml);
+    ASSERT_FALSE(parsed.ok()) << bad.yaml;
+    EXPECT_EQ(parsed.status().message(), bad.error) << bad.yaml;
   }
 }
 

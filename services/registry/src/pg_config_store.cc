@@ -125,8 +125,11 @@ std::vector<Versioned<v1::Server>> ReadServers(pqxx::transaction_base& tx,
   for (const auto& row :
        Exec(tx,
             StrCat("SELECT name, type, description, command, args::text, "
-                   "env::text, url, bearer_token, headers::text, revision "
-                   "FROM servers",
+                   "env::text, url, bearer_token, headers::text, revision, isolation, "
+                   "min_processes, max_processes, max_in_flight_per_process, queue_size, "
+                   "queue_timeout_ms, idle_timeout_ms, request_timeout_ms, cwd, "
+                   "limit_address_space_mb, limit_cpu_seconds, limit_open_files, "
+                   "limit_processes FROM servers",
                    KeyWhere(name, "name", &params), " ORDER BY name COLLATE \"C\""),
             params)) {
     Versioned<v1::Server>& v = out.emplace_back();
@@ -141,6 +144,21 @@ std::vector<Versioned<v1::Server>> ReadServers(pqxx::transaction_base& tx,
     server->set_bearer_token(row[7].as<std::string>());
     DecodeMap(row[8].as<std::string>(), server->mutable_headers());
     v.revision = row[9].as<int64_t>();
+    // "" is the canonical spelling of the default isolation.
+    std::string isolation = row[10].as<std::string>();
+    server->set_isolation(isolation == "shared" ? "" : isolation);
+    server->set_min_processes(row[11].as<int32_t>());
+    server->set_max_processes(row[12].as<int32_t>());
+    server->set_max_in_flight_per_process(row[13].as<int32_t>());
+    server->set_queue_size(row[14].as<int32_t>());
+    server->set_queue_timeout_ms(row[15].as<int32_t>());
+    server->set_idle_timeout_ms(row[16].as<int32_t>());
+    server->set_request_timeout_ms(row[17].as<int32_t>());
+    server->set_cwd(row[18].as<std::string>());
+    server->set_limit_address_space_mb(row[19].as<int64_t>());
+    server->set_limit_cpu_seconds(row[20].as<int64_t>());
+    server->set_limit_open_files(row[21].as<int64_t>());
+    server->set_limit_processes(row[22].as<int64_t>());
   }
   return out;
 }
@@ -365,13 +383,30 @@ void WriteAudit(pqxx::transaction_base& tx, const std::string& actor, std::strin
 void WriteServer(pqxx::transaction_base& tx, const v1::Server& s) {
   tx.exec_params(
       "INSERT INTO servers (name, type, description, command, args, env, url, bearer_token, "
-      "headers) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9::jsonb) "
+      "headers, isolation, min_processes, max_processes, max_in_flight_per_process, "
+      "queue_size, queue_timeout_ms, idle_timeout_ms, request_timeout_ms, cwd, "
+      "limit_address_space_mb, limit_cpu_seconds, limit_open_files, limit_processes) "
+      "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9::jsonb, $10, $11, $12, $13, "
+      "$14, $15, $16, $17, $18, $19, $20, $21, $22) "
       "ON CONFLICT (name) DO UPDATE SET type = excluded.type, "
       "description = excluded.description, command = excluded.command, args = excluded.args, "
       "env = excluded.env, url = excluded.url, bearer_token = excluded.bearer_token, "
-      "headers = excluded.headers, updated_at = now()",
+      "headers = excluded.headers, isolation = excluded.isolation, "
+      "min_processes = excluded.min_processes, max_processes = excluded.max_processes, "
+      "max_in_flight_per_process = excluded.max_in_flight_per_process, "
+      "queue_size = excluded.queue_size, queue_timeout_ms = excluded.queue_timeout_ms, "
+      "idle_timeout_ms = excluded.idle_timeout_ms, "
+      "request_timeout_ms = excluded.request_timeout_ms, cwd = excluded.cwd, "
+      "limit_address_space_mb = excluded.limit_address_space_mb, "
+      "limit_cpu_seconds = excluded.limit_cpu_seconds, "
+      "limit_open_files = excluded.limit_open_files, "
+      "limit_processes = excluded.limit_processes, updated_at = now()",
       s.name(), s.type(), s.description(), s.command(), EncodeList(s.args()), EncodeMap(s.env()),
-      s.url(), s.bearer_token(), EncodeMap(s.headers()));
+      s.url(), s.bearer_token(), EncodeMap(s.headers()),
+      s.isolation().empty() ? std::string("shared") : s.isolation(), s.min_processes(),
+      s.max_processes(), s.max_in_flight_per_process(), s.queue_size(), s.queue_timeout_ms(),
+      s.idle_timeout_ms(), s.request_timeout_ms(), s.cwd(), s.limit_address_space_mb(),
+      s.limit_cpu_seconds(), s.limit_open_files(), s.limit_processes());
 }
 
 void WriteNamespace(pqxx::transaction_base& tx, const v1::Namespace& ns) {

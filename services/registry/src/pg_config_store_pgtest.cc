@@ -1,6 +1,8 @@
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -225,6 +227,50 @@ TEST_F(PgStoreTest, ApplyStoresEverythingAndRoundTrips) {
   EXPECT_TRUE(again.changes.empty());
   EXPECT_EQ(again.revision, 2);
   EXPECT_EQ(Revision(), 2);
+}
+
+TEST_F(PgStoreTest, ServerPoolSettingsRoundTrip) {
+  v1::ApplyRequest request = Demo();
+  v1::Server* pooled = request.add_servers();
+  pooled->set_name("pooled");
+  pooled->set_type("STDIO");
+  pooled->set_command("node");
+  pooled->set_isolation("per-session");
+  pooled->set_max_processes(20);
+  pooled->set_max_in_flight_per_process(3);
+  pooled->set_queue_size(40);
+  pooled->set_queue_timeout_ms(5000);
+  pooled->set_idle_timeout_ms(60000);
+  pooled->set_request_timeout_ms(120000);
+  pooled->set_cwd("/srv/mcp");
+  pooled->set_limit_address_space_mb(int64_t{3} << 20);  // beyond int32 once in bytes
+  pooled->set_limit_cpu_seconds(3600);
+  pooled->set_limit_open_files(1024);
+  pooled->set_limit_processes(64);
+  v1::Server* warm = request.add_servers();
+  warm->set_name("warm");
+  warm->set_type("STDIO");
+  warm->set_command("node");
+  warm->set_isolation("shared");  // stored as the default, read back as ""
+  warm->set_min_processes(2);
+  warm->set_max_processes(4);
+  MustApply(request);
+
+  v1::Snapshot snapshot = MustLoad();
+  std::map<std::string, v1::Server> by_name;
+  for (const v1::Server& s : snapshot.servers()) by_name[s.name()] = s;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(by_name["pooled"], *pooled))
+      << by_name["pooled"].DebugString();
+  EXPECT_EQ(by_name["warm"].isolation(), "");
+  EXPECT_EQ(by_name["warm"].min_processes(), 2);
+  EXPECT_EQ(by_name["everything"].isolation(), "");  // untouched: the defaults
+  EXPECT_EQ(by_name["everything"].max_processes(), 0);
+  EXPECT_EQ(db_->Query("SELECT isolation FROM servers WHERE name = 'everything'")[0][0], "shared");
+  // The table refuses what the API would refuse, for writes made by hand.
+  EXPECT_THROW(db_->Query("UPDATE servers SET isolation = 'per-tenant' WHERE name = 'warm'"),
+               std::exception);
+  EXPECT_THROW(db_->Query("UPDATE servers SET min_processes = 9 WHERE name = 'warm'"),
+               std::exception);
 }
 
 TEST_F(PgStoreTest, ApplyUpsertsByNameAndLeavesOthersAlone) {

@@ -563,11 +563,13 @@ void RouterService::Forward(const std::string& server, UpstreamState& up, Pendin
                             std::vector<jsonrpc::Edit> edits) {
   std::optional<Span> token_span = jsonrpc::FindProgressToken(message, env.params);
   if (token_span) pending.progress_token = std::string(token_span->In(message));
+  const std::string user = pending.user;
+  const std::string session = pending.session_id;
   uint64_t id = up.pending.Add(std::move(pending));
   edits.push_back({env.id, std::to_string(id)});
   if (token_span) edits.push_back({*token_span, std::to_string(id)});
   ArmTimer(server, id, *up.pending.Find(id), options_.request_timeout_ms);
-  up.connection->Send(jsonrpc::Replace(message, std::move(edits)));
+  up.connection->SendFor(jsonrpc::Replace(message, std::move(edits)), user, session);
 }
 
 void RouterService::RouteByName(Call& call) {

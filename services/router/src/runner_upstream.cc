@@ -32,6 +32,7 @@ class RunnerLink final : public Upstream {
  public:
   explicit RunnerLink(AttachReactor* reactor) : reactor_(reactor) {}
   void Send(std::string message) override;
+  void SendFor(std::string message, const std::string& user, const std::string& session) override;
   void Close() override;
   void Detach() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -73,14 +74,12 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
   std::shared_ptr<RunnerLink> link() const { return link_; }
 
   // Sends now if the runner has said Opened, otherwise holds the message until it does.
-  void Send(std::string message) {
+  void Send(AttachRequest r) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!opened_) {
-      held_.push_back(std::move(message));
+      held_.push_back(std::move(r));
       return;
     }
-    AttachRequest r;
-    r.set_message(std::move(message));
     queue_.Push(std::move(r));
   }
 
@@ -95,20 +94,20 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
       return;
     }
     if (response_.has_opened()) {
-      std::deque<std::string> held;
+      std::deque<AttachRequest> held;
       {
         std::lock_guard<std::mutex> lock(mu_);
         opened_ = true;
         held.swap(held_);
       }
-      for (std::string& m : held) {
-        AttachRequest r;
-        r.set_message(std::move(m));
-        queue_.Push(std::move(r));
-      }
-    } else if (response_.has_message()) {
-      asio::post(executor_, [on_message = events_.on_message,
-                             m = std::move(*response_.mutable_message())]() mutable {
+      for (AttachRequest& r : held) queue_.Push(std::move(r));
+    } else if (response_.has_message() || response_.has_routed()) {
+      // A per-user or per-session process's notification (routed) is delivered like the
+      // others: the sessions that see the server get it.
+      std::string m = response_.has_message()
+                          ? std::move(*response_.mutable_message())
+                          : std::move(*response_.mutable_routed()->mutable_message());
+      asio::post(executor_, [on_message = events_.on_message, m = std::move(m)]() mutable {
         on_message(std::move(m));
       });
     }
@@ -143,13 +142,29 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
   AttachResponse response_;
   std::mutex mu_;
   bool opened_ = false;
-  std::deque<std::string> held_;
+  std::deque<AttachRequest> held_;
   std::atomic<bool> closed_by_router_{false};
 };
 
 void RunnerLink::Send(std::string message) {
+  AttachRequest r;
+  r.set_message(std::move(message));
   std::lock_guard<std::mutex> lock(mu_);
-  if (reactor_ != nullptr) reactor_->Send(std::move(message));
+  if (reactor_ != nullptr) reactor_->Send(std::move(r));
+}
+
+void RunnerLink::SendFor(std::string message, const std::string& user, const std::string& session) {
+  if (user.empty() && session.empty()) {
+    Send(std::move(message));
+    return;
+  }
+  AttachRequest r;
+  runner::v1::Routed* routed = r.mutable_routed();
+  routed->set_message(std::move(message));
+  routed->set_user(user);
+  routed->set_session(session);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reactor_ != nullptr) reactor_->Send(std::move(r));
 }
 
 void RunnerLink::Close() {

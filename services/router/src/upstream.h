@@ -23,6 +23,12 @@ class Upstream {
   virtual ~Upstream() = default;
   // Queues one JSON-RPC message for the server; never blocks.
   virtual void Send(std::string message) = 0;
+  // Queues a request sent on behalf of `user` and `session` (the runner gives per-user and
+  // per-session STDIO servers a process of their own); others ignore them.
+  virtual void SendFor(std::string message, const std::string& /*user*/,
+                       const std::string& /*session*/) {
+    Send(std::move(message));
+  }
   // Ends the connection.
   virtual void Close() = 0;
 };

@@ -13,6 +13,7 @@ class ConfigCacheCatalog final : public ServerCatalog {
   explicit ConfigCacheCatalog(const configwatch::ConfigCache* cache) : cache_(cache) {}
 
   absl::StatusOr<ServerSpec> Find(std::string_view name) const override;
+  std::vector<ServerSpec> List() const override;
 
  private:
   const configwatch::ConfigCache* cache_;

@@ -68,6 +68,7 @@ struct ChildPlan {
   pid_t parent;
   int max_fd;
   const ResourceLimits* limits;
+  const char* cwd;  // nullptr: stay in the runner's
 };
 
 // Sets `resource` to `value` (soft and hard) unless it is 0; false when setrlimit failed.
@@ -118,6 +119,7 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
       !SetLimit(RLIMIT_NPROC, plan.limits->processes)) {
     fail(errno);
   }
+  if (plan.cwd != nullptr && ::chdir(plan.cwd) != 0) fail(errno);
 
   // The pipe ends are all above 2, so dup2 makes fresh descriptors without close-on-exec.
   if (::dup2(plan.stdin_read, STDIN_FILENO) < 0) fail(errno);
@@ -160,8 +162,29 @@ void UniqueFd::Reset(int fd) {
   fd_ = fd;
 }
 
+ResourceLimits MergeLimits(const ResourceLimits& limits, const ResourceLimits& defaults) {
+  ResourceLimits out = limits;
+  if (out.address_space_bytes == 0) out.address_space_bytes = defaults.address_space_bytes;
+  if (out.cpu_seconds == 0) out.cpu_seconds = defaults.cpu_seconds;
+  if (out.open_files == 0) out.open_files = defaults.open_files;
+  if (out.processes == 0) out.processes = defaults.processes;
+  return out;
+}
+
 absl::StatusOr<LaunchedProcess> ForkExecLauncher::Launch(const LaunchSpec& spec) {
   if (spec.command.empty()) return absl::InvalidArgumentError("the server has no command");
+  if (!spec.cwd.empty()) {
+    struct stat st;
+    if (::stat(spec.cwd.c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(
+          StrCat("working directory '", spec.cwd, "': ", ErrnoText(errno)));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          StrCat("working directory '", spec.cwd, "' is not a directory"));
+    }
+  }
+  const ResourceLimits limits = MergeLimits(spec.limits, options_.limits);
 
   std::vector<std::string> env;
   const std::vector<std::string>& pass = options_.pass_env;
@@ -210,7 +233,8 @@ absl::StatusOr<LaunchedProcess> ForkExecLauncher::Launch(const LaunchSpec& spec)
       status_write.get(),
       ::getpid(),
       static_cast<int>(open_max > 0 && open_max < kMaxFdToClose ? open_max : kMaxFdToClose),
-      &options_.limits};
+      &limits,
+      spec.cwd.empty() ? nullptr : spec.cwd.c_str()};
   pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("fork", errno);
   if (pid == 0) ExecChild(plan);

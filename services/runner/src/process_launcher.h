@@ -43,18 +43,23 @@ class UniqueFd {
 // What to run. `command` is argv[0] (resolved on PATH, never through a shell); `env` is the
 // server's environment from its configuration, added to the few variables of the runner's own
 // that the launcher passes on, and winning over them. Env values are secrets: never log them.
-struct LaunchSpec {
-  std::string command;
-  std::vector<std::string> args;
-  std::map<std::string, std::string> env;
-};
-
 // Limits set on every server process (setrlimit, soft and hard), 0 = left as the runner's.
 struct ResourceLimits {
   uint64_t address_space_bytes = 0;  // RLIMIT_AS
   uint64_t cpu_seconds = 0;          // RLIMIT_CPU
   uint64_t open_files = 0;           // RLIMIT_NOFILE
   uint64_t processes = 0;            // RLIMIT_NPROC (counts every process of the runner's user)
+};
+
+// `limits` with each field that is 0 taken from `defaults`.
+ResourceLimits MergeLimits(const ResourceLimits& limits, const ResourceLimits& defaults);
+
+struct LaunchSpec {
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string cwd;        // working directory; "" = the runner's
+  ResourceLimits limits;  // this server's limits; fields left 0 take the launcher's
 };
 
 // The variables of the runner's environment a server inherits by default: what programs need

@@ -40,6 +40,16 @@ class StreamSink final : public AttachmentSink {
     queue_.Push(std::move(r));
   }
 
+  void OnRoutedMessage(std::string message, std::string_view user,
+                       std::string_view session) override {
+    AttachResponse r;
+    v1::Routed* routed = r.mutable_routed();
+    routed->set_message(std::move(message));
+    routed->set_user(std::string(user));
+    routed->set_session(std::string(session));
+    queue_.Push(std::move(r));
+  }
+
   void OnClosed(absl::Status status) override { End(grpcutil::ToGrpc(status)); }
 
   // Ends the stream with `status` once the write in flight (if any) is done. The first status
@@ -87,9 +97,16 @@ class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, Attach
                                 "the first frame of an Attach stream must be Open"));
         return;
       }
-      attachment_ = service_->Attach(request_.open().server(), sink_);
+      v1::Open* open = request_.mutable_open();
+      RouteContext context{std::move(*open->mutable_user()), std::move(*open->mutable_session())};
+      attachment_ = service_->Attach(open->server(), sink_, std::move(context));
     } else if (request_.has_message()) {
       attachment_->Send(std::move(*request_.mutable_message()));
+    } else if (request_.has_routed()) {
+      v1::Routed* routed = request_.mutable_routed();
+      attachment_->Send(
+          std::move(*routed->mutable_message()),
+          RouteContext{std::move(*routed->mutable_user()), std::move(*routed->mutable_session())});
     } else {
       sink_->End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                               "after Open, every frame of an Attach stream must be a message"));
@@ -139,6 +156,10 @@ grpc::ServerUnaryReactor* RunnerGrpc::ListProcesses(grpc::CallbackServerContext*
     p->set_restarts(s.restarts);
     p->set_rss_bytes(s.rss_bytes);
     p->set_last_failure(s.last_failure);
+    p->set_isolation(s.isolation);
+    p->set_key(s.key);
+    for (const std::string& session : s.sessions) p->add_sessions(session);
+    p->set_queue_depth(s.queue_depth);
   }
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
@@ -150,6 +171,16 @@ grpc::ServerUnaryReactor* RunnerGrpc::RestartServer(grpc::CallbackServerContext*
                                                     v1::RestartServerResponse* /*response*/) {
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpcutil::ToGrpc(service_->RestartServer(request->server())));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RunnerGrpc::DrainServer(grpc::CallbackServerContext* context,
+                                                  const v1::DrainServerRequest* request,
+                                                  v1::DrainServerResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<int64_t> drained = service_->DrainServer(request->server());
+  if (drained.ok()) response->set_processes(*drained);
+  reactor->Finish(grpcutil::ToGrpc(drained.status()));
   return reactor;
 }
 

@@ -133,6 +133,74 @@ TEST_F(RunnerGrpcTest, AdminCallsListRestartAndReadLogs) {
   stream->Finish();
 }
 
+TEST_F(RunnerGrpcTest, RoutedFramesChooseAPerUserProcessAndDrainStopsIt) {
+  PoolSettings pool;
+  pool.isolation = "per-user";
+  catalog_.Put(ServerSpec{"mine", "STDIO", SB_MCP_ECHO_PATH, {}, {}, pool});
+  auto context = Context();
+  auto stream = stub_->Attach(context.get());
+  AttachRequest open = OpenFrame("mine");
+  open.mutable_open()->set_user("alice@x.test");
+  ASSERT_TRUE(stream->Write(open));
+  AttachResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_opened());
+
+  // Bob's call, on the same stream, runs in a process of bob's; it notifies bob alone.
+  AttachRequest routed;
+  routed.mutable_routed()->set_message(
+      R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"notify",)"
+      R"("arguments":{"message":"hi bob"}}})");
+  routed.mutable_routed()->set_user("bob@x.test");
+  routed.mutable_routed()->set_session("sess-b");
+  ASSERT_TRUE(stream->Write(routed));
+  bool notified = false, answered = false;
+  for (int i = 0; i < 2 && stream->Read(&response); ++i) {
+    if (response.has_routed()) {
+      notified = true;
+      EXPECT_EQ(response.routed().user(), "bob@x.test");
+      EXPECT_NE(response.routed().message().find("hi bob"), std::string::npos);
+    } else if (response.has_message()) {
+      answered = response.message().find(R"("id":7)") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(notified);
+  EXPECT_TRUE(answered);
+
+  runner::v1::ListProcessesResponse list;
+  ASSERT_TRUE(stub_->ListProcesses(Context().get(), {}, &list).ok());
+  int64_t bob_pid = 0;
+  for (const auto& p : list.processes()) {
+    if (p.server() == "mine" && p.key() == "bob@x.test") {
+      bob_pid = p.pid();
+      EXPECT_EQ(p.isolation(), "per-user");
+      ASSERT_EQ(p.sessions_size(), 1);
+      EXPECT_EQ(p.sessions(0), "sess-b");
+      EXPECT_EQ(p.queue_depth(), 0);
+    }
+  }
+  EXPECT_GT(bob_pid, 0);
+
+  runner::v1::DrainServerRequest drain;
+  drain.set_server("mine");
+  runner::v1::DrainServerResponse drained;
+  grpc::Status status = stub_->DrainServer(Context().get(), drain, &drained);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GE(drained.processes(), 1);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    gone = ::kill(static_cast<pid_t>(bob_pid), 0) == -1 && errno == ESRCH;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone);
+  drain.set_server("nobody");
+  EXPECT_EQ(stub_->DrainServer(Context().get(), drain, &drained).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  ASSERT_TRUE(stream->WritesDone());
+  stream->Finish();
+}
+
 TEST_F(RunnerGrpcTest, UnknownServerEndsTheStreamWithNotFound) {
   auto context = Context();
   auto stream = stub_->Attach(context.get());

@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "services/runner/src/shared_process.h"
+#include "services/runner/src/server_pool.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
 
@@ -21,28 +21,6 @@ namespace switchboard::runner {
 namespace {
 
 namespace asio = boost::asio;
-
-// The processes that serve one server. Today a single process shared by every attachment;
-// per-server pools and isolation modes choose among several here.
-class ServerPool {
- public:
-  ServerPool(ProcessContext* ctx, const std::string& server) {
-    processes_.push_back(std::make_unique<SharedProcess>(ctx, server));
-  }
-
-  // The process a new attachment should use.
-  SharedProcess* Pick() { return processes_.front().get(); }
-
-  const std::vector<std::unique_ptr<SharedProcess>>& processes() const { return processes_; }
-
-  // Closes every attachment of every process with `status`.
-  void Shutdown(const absl::Status& status) {
-    for (auto& p : processes_) p->Shutdown(status);
-  }
-
- private:
-  std::vector<std::unique_ptr<SharedProcess>> processes_;
-};
 
 }  // namespace
 
@@ -52,9 +30,46 @@ struct RunnerService::Impl {
         work(asio::make_work_guard(io)),
         ctx{io, options, *catalog, *launcher} {
     ctx.on_child_reaped = [this] { MaybeFinishShutdown(); };
+    ctx.on_start_slot_free = [this] { WakeStartWaiter(); };
   }
 
-  void DoAttach(uint64_t id, const std::string& server, std::shared_ptr<AttachmentSink> sink) {
+  // Lets the servers waiting for a start slot try, as long as slots are free.
+  void WakeStartWaiter() {
+    while (!ctx.start_waiters.empty() && !ctx.shutting_down &&
+           (options.max_concurrent_starts <= 0 || ctx.starting < options.max_concurrent_starts)) {
+      std::string name = std::move(ctx.start_waiters.front());
+      ctx.start_waiters.pop_front();
+      auto it = pools.find(name);
+      if (it != pools.end()) it->second->OnStartSlotFree();
+    }
+  }
+
+  ServerPool& PoolFor(const ServerSpec& spec) {
+    std::unique_ptr<ServerPool>& pool = pools[spec.name];
+    if (!pool) {
+      pool = std::make_unique<ServerPool>(&ctx, spec);
+    } else {
+      pool->UpdateSpec(spec);
+    }
+    return *pool;
+  }
+
+  void DoApplyConfig() {
+    if (ctx.shutting_down) return;
+    for (ServerSpec& spec : ctx.catalog.List()) {
+      if (spec.type != "STDIO") continue;
+      auto it = pools.find(spec.name);
+      if (it != pools.end()) {
+        it->second->UpdateSpec(spec);
+        it->second->EnsureMin();
+      } else if (spec.pool.min_processes > 0) {
+        PoolFor(spec).EnsureMin();
+      }
+    }
+  }
+
+  void DoAttach(uint64_t id, const std::string& server, std::shared_ptr<AttachmentSink> sink,
+                const RouteContext& context) {
     if (ctx.shutting_down) {
       sink->OnClosed(absl::UnavailableError("the runner is shutting down"));
       return;
@@ -70,24 +85,22 @@ struct RunnerService::Impl {
                                                "': the runner only runs STDIO servers")));
       return;
     }
-    std::unique_ptr<ServerPool>& pool = pools[server];
-    if (!pool) pool = std::make_unique<ServerPool>(&ctx, server);
-    SharedProcess* process = pool->Pick();
-    bindings[id] = process;
-    process->Attach(id, std::move(sink));
+    ServerPool& pool = PoolFor(*spec);
+    bindings[id] = &pool;
+    pool.Attach(id, std::move(sink), context);
   }
 
-  void DoSend(uint64_t id, std::string message) {
+  void DoSend(uint64_t id, std::string message, const std::optional<RouteContext>& route) {
     auto it = bindings.find(id);
-    if (it != bindings.end()) it->second->Send(id, std::move(message));
+    if (it != bindings.end()) it->second->Send(id, std::move(message), route ? &*route : nullptr);
   }
 
   void DoDetach(uint64_t id) {
     auto it = bindings.find(id);
     if (it == bindings.end()) return;
-    SharedProcess* process = it->second;
+    ServerPool* pool = it->second;
     bindings.erase(it);
-    process->Detach(id);
+    pool->Detach(id);
   }
 
   void BeginShutdown(std::promise<void>* done) {
@@ -115,7 +128,7 @@ struct RunnerService::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   ProcessContext ctx;
   std::map<std::string, std::unique_ptr<ServerPool>, std::less<>> pools;
-  std::unordered_map<uint64_t, SharedProcess*> bindings;  // attachment → its process
+  std::unordered_map<uint64_t, ServerPool*> bindings;  // attachment → its server's pool
   std::promise<void>* shutdown_done = nullptr;
   std::atomic<uint64_t> next_attachment{1};
   std::mutex shutdown_mu;
@@ -140,7 +153,7 @@ std::vector<ProcessStatus> RunnerService::ListProcesses() {
       [impl = impl_.get()] {
         std::vector<ProcessStatus> out;
         for (const auto& [name, pool] : impl->pools) {
-          for (const auto& process : pool->processes()) out.push_back(process->Describe());
+          for (ProcessStatus& s : pool->Describe()) out.push_back(std::move(s));
         }
         return out;
       },
@@ -154,11 +167,9 @@ absl::Status RunnerService::RestartServer(const std::string& server) {
         if (it == impl->pools.end()) {
           return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
         }
-        bool any = false;
-        for (const auto& process : it->second->processes()) any = process->Restart() || any;
-        return any ? absl::OkStatus()
-                   : absl::FailedPreconditionError(
-                         StrCat("MCP server '", server, "' is not running"));
+        return it->second->Restart() ? absl::OkStatus()
+                                     : absl::FailedPreconditionError(
+                                           StrCat("MCP server '", server, "' is not running"));
       },
       absl::UnavailableError("the runner is shutting down"));
 }
@@ -171,21 +182,39 @@ absl::StatusOr<std::vector<std::string>> RunnerService::ServerLogs(const std::st
         if (it == impl->pools.end()) {
           return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
         }
-        std::vector<std::string> lines;
-        for (const auto& process : it->second->processes()) {
-          std::vector<std::string> tail = process->StderrTail(max_lines);
-          lines.insert(lines.end(), tail.begin(), tail.end());
-        }
-        return lines;
+        return it->second->StderrTail(max_lines);
       },
       absl::UnavailableError("the runner is shutting down"));
+}
+
+absl::StatusOr<int64_t> RunnerService::DrainServer(const std::string& server) {
+  return OnIoThread<absl::StatusOr<int64_t>>(
+      [impl = impl_.get(), &server]() -> absl::StatusOr<int64_t> {
+        auto it = impl->pools.find(server);
+        if (it == impl->pools.end()) {
+          return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
+        }
+        return it->second->Drain();
+      },
+      absl::UnavailableError("the runner is shutting down"));
+}
+
+void RunnerService::ApplyConfig() {
+  std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+  if (impl_->shut_down) return;
+  asio::post(impl_->io, [impl = impl_.get()] { impl->DoApplyConfig(); });
 }
 
 Attachment::~Attachment() { Detach(); }
 
 void Attachment::Send(std::string message) {
   if (detached_.load(std::memory_order_acquire)) return;
-  service_->Send(id_, std::move(message));
+  service_->Send(id_, std::move(message), std::nullopt);
+}
+
+void Attachment::Send(std::string message, RouteContext route) {
+  if (detached_.load(std::memory_order_acquire)) return;
+  service_->Send(id_, std::move(message), std::move(route));
 }
 
 void Attachment::Detach() {
@@ -209,7 +238,8 @@ RunnerService::RunnerService(RunnerOptions options, const ServerCatalog* catalog
 RunnerService::~RunnerService() { Shutdown(); }
 
 std::unique_ptr<Attachment> RunnerService::Attach(std::string server,
-                                                  std::shared_ptr<AttachmentSink> sink) {
+                                                  std::shared_ptr<AttachmentSink> sink,
+                                                  RouteContext context) {
   uint64_t id = impl_->next_attachment.fetch_add(1);
   std::unique_ptr<Attachment> attachment(new Attachment(this, id));
   {
@@ -217,8 +247,8 @@ std::unique_ptr<Attachment> RunnerService::Attach(std::string server,
     std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
     if (!impl_->shut_down) {
       asio::post(impl_->io, [impl = impl_.get(), id, server = std::move(server),
-                             sink = std::move(sink)]() mutable {
-        impl->DoAttach(id, server, std::move(sink));
+                             sink = std::move(sink), context = std::move(context)]() mutable {
+        impl->DoAttach(id, server, std::move(sink), context);
       });
       return attachment;
     }
@@ -227,9 +257,11 @@ std::unique_ptr<Attachment> RunnerService::Attach(std::string server,
   return attachment;
 }
 
-void RunnerService::Send(uint64_t attachment, std::string message) {
-  asio::post(impl_->io, [impl = impl_.get(), attachment, message = std::move(message)]() mutable {
-    impl->DoSend(attachment, std::move(message));
+void RunnerService::Send(uint64_t attachment, std::string message,
+                         std::optional<RouteContext> route) {
+  asio::post(impl_->io, [impl = impl_.get(), attachment, message = std::move(message),
+                         route = std::move(route)]() mutable {
+    impl->DoSend(attachment, std::move(message), route);
   });
 }
 

@@ -8,9 +8,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +45,18 @@ class RecordingSink final : public AttachmentSink {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = status;
     cv_.notify_all();
+  }
+  void OnRoutedMessage(std::string message, std::string_view user,
+                       std::string_view session) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    routed_.push_back(StrCat(user, "/", session));
+    messages_.push_back(std::move(message));
+    cv_.notify_all();
+  }
+  // "user/session" of each routed message received so far.
+  std::vector<std::string> Routed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return routed_;
   }
 
   // Waits for OnOpened; false when the attachment was closed instead or nothing came.
@@ -124,6 +138,7 @@ class RecordingSink final : public AttachmentSink {
   int64_t pid_ = 0;
   std::vector<std::string> messages_;
   std::optional<absl::Status> closed_;
+  std::vector<std::string> routed_;
 };
 
 struct Attached {
@@ -131,6 +146,9 @@ struct Attached {
   std::unique_ptr<Attachment> attachment;
 
   void Send(std::string message) { attachment->Send(std::move(message)); }
+  void SendFor(std::string message, std::string user, std::string session) {
+    attachment->Send(std::move(message), RouteContext{std::move(user), std::move(session)});
+  }
 };
 
 std::string ToolCall(std::string_view raw_id, std::string_view tool, std::string_view args,
@@ -210,15 +228,48 @@ class RunnerServiceTest : public ::testing::Test {
     return *service_;
   }
 
-  Attached Open(std::string server) {
+  Attached Open(std::string server, RouteContext context = {}) {
     auto sink = std::make_shared<RecordingSink>();
-    std::unique_ptr<Attachment> attachment = Service().Attach(std::move(server), sink);
+    std::unique_ptr<Attachment> attachment =
+        Service().Attach(std::move(server), sink, std::move(context));
     return Attached{sink, std::move(attachment)};
   }
 
+  // The processes of `server` the runner lists (running or not).
+  std::vector<ProcessStatus> Processes(const std::string& server) {
+    std::vector<ProcessStatus> out;
+    for (ProcessStatus& s : Service().ListProcesses()) {
+      if (s.server == server) out.push_back(std::move(s));
+    }
+    return out;
+  }
+  // Running processes of `server` (pid set).
+  std::vector<ProcessStatus> Running(const std::string& server) {
+    std::vector<ProcessStatus> out;
+    for (ProcessStatus& s : Processes(server)) {
+      if (s.pid > 0) out.push_back(std::move(s));
+    }
+    return out;
+  }
+  // Polls (every 10 ms, for at most 10 s) until `pred` holds; returns whether it did.
+  static bool Eventually(const std::function<bool()>& pred) {
+    for (int i = 0; i < 1000; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pred();
+  }
+  ServerSpec Echo(std::string name, PoolSettings pool = {}) {
+    return ServerSpec{std::move(name), "STDIO", SB_MCP_ECHO_PATH, {}, {}, std::move(pool)};
+  }
+  ServerSpec Script(std::string name, std::string script, PoolSettings pool = {}) {
+    return ServerSpec{std::move(name), "STDIO", "sh", {StrCat(SB_RUNNER_TESTDATA, "/", script)}, {},
+                      std::move(pool)};
+  }
+
   // Opens and waits for Opened.
-  Attached OpenReady(std::string server) {
-    Attached a = Open(std::move(server));
+  Attached OpenReady(std::string server, RouteContext context = {}) {
+    Attached a = Open(std::move(server), std::move(context));
     EXPECT_TRUE(a.sink->WaitOpened());
     return a;
   }
@@ -314,6 +365,7 @@ TEST_F(RunnerServiceTest, CrashFailsCallersAndTheNextCallRestartsTheServer) {
 
 TEST_F(RunnerServiceTest, RepeatedCrashesBackOffAndFailFastMeanwhile) {
   options_.restart_backoff_initial_ms = 1500;
+  options_.restart_jitter_percent = 0;
   Attached a = OpenReady("echo");
   a.Send(ToolCall("1", "crash", "{}"));
   ASSERT_TRUE(a.sink->WaitResponse("1"));
@@ -606,6 +658,339 @@ TEST_F(RunnerServiceTest, ShutdownKillsAServerThatIgnoresSigterm) {
   Service().Shutdown();
   EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(150));
   EXPECT_TRUE(ProcessGone(pid));
+}
+
+// --- the pool: isolation, sizes, queue, timeouts, supervision, drain ---
+
+int ErrorCode(const std::optional<std::string>& response) {
+  boost::json::value r = Json(response);
+  if (!r.is_object() || !r.as_object().contains("error")) return 0;
+  return static_cast<int>(r.at("error").at("code").as_int64());
+}
+
+std::string ErrorMessage(const std::optional<std::string>& response) {
+  boost::json::value r = Json(response);
+  if (!r.is_object() || !r.as_object().contains("error")) return "";
+  return std::string(r.at("error").at("message").as_string());
+}
+
+TEST_F(RunnerServiceTest, KillNineMidCallFailsTheCallerAtOnceAndTheNextCallWorks) {
+  Attached a = OpenReady("echo");
+  int64_t pid = a.sink->pid();
+  a.Send(ToolCall("1", "sleep", R"({"ms":20000})"));
+  ASSERT_TRUE(Eventually([&] {
+    auto running = Running("echo");
+    return running.size() == 1 && running[0].in_flight == 1;
+  }));
+  ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
+  // Long before the 20 s sleep would have ended.
+  std::optional<std::string> r = a.sink->WaitFor(
+      [](const std::string& m) { return m.find(R"("id":1,)") != std::string::npos; },
+      std::chrono::seconds(5));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(ErrorCode(r), -32001) << *r;
+  EXPECT_EQ(ErrorMessage(r), "MCP server 'echo' exited (signal 9)");
+  a.Send(ToolCall("2", "echo", R"({"message":"after"})"));
+  EXPECT_EQ(a.sink->WaitResponse("2"), EchoResult("2", "Echo: after"));
+  EXPECT_TRUE(ProcessGone(pid));
+}
+
+TEST_F(RunnerServiceTest, AServerThatExitsAtStartOpensTheBreakerWhichClosesOnceFixed) {
+  options_.breaker_failures = 3;
+  options_.breaker_cooldown_ms = 2000;
+  options_.restart_backoff_initial_ms = 1;
+  options_.restart_jitter_percent = 0;
+  catalog_.Put(Script("flaky", "crash_at_start.sh"));
+  std::string last;
+  for (int i = 0; i < 50 && last.find("circuit breaker") == std::string::npos; ++i) {
+    Attached a = Open("flaky");
+    std::optional<absl::Status> s = a.sink->WaitClosed();
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ(s->code(), absl::StatusCode::kUnavailable);
+    last = std::string(s->message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_NE(last.find("the circuit breaker of MCP server 'flaky' is open after 3 failures in a "
+                      "row (last: MCP server 'flaky' exited during initialization (status 1))"),
+            std::string::npos)
+      << last;
+  std::vector<ProcessStatus> list = Processes("flaky");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].state, "breaker-open");
+  // Its stderr says why.
+  auto logs = Service().ServerLogs("flaky", 1);
+  ASSERT_TRUE(logs.ok());
+  ASSERT_EQ(logs->size(), 1u);
+  EXPECT_EQ((*logs)[0], "missing configuration, giving up");
+
+  // Fixed: once the cool-down is over, one trial start closes the breaker again.
+  catalog_.Put(Echo("flaky"));
+  bool opened = false;
+  for (int i = 0; i < 100 && !opened; ++i) {
+    Attached a = Open("flaky");
+    opened = a.sink->WaitOpened();
+    if (!opened) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (opened) {
+      a.Send(ToolCall("1", "echo", R"({"message":"healed"})"));
+      EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Echo: healed"));
+    }
+  }
+  EXPECT_TRUE(opened);
+  EXPECT_EQ(Processes("flaky")[0].state, "ready");
+}
+
+TEST_F(RunnerServiceTest, TwoHundredSessionsOnASharedServerNeverExceedMax) {
+  PoolSettings pool;
+  pool.max_processes = 3;
+  pool.max_in_flight = 2;
+  catalog_.Put(Echo("pooled", pool));
+  std::vector<Attached> sessions;
+  for (int i = 0; i < 200; ++i) {
+    sessions.push_back(Open("pooled", RouteContext{"u", StrCat("session-", i)}));
+  }
+  for (int i = 0; i < 200; ++i) {
+    sessions[i].Send(ToolCall(StrCat(i), "sleep", R"({"ms":20})"));
+  }
+  size_t most = 0;
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) {
+    most = std::max(most, Running("pooled").size());
+    std::optional<std::string> r = sessions[i].sink->WaitResponse(StrCat(i));
+    if (r && r->find("Slept 20 ms") != std::string::npos) ++answered;
+  }
+  EXPECT_EQ(answered, 200);
+  EXPECT_LE(most, 3u);
+  std::vector<ProcessStatus> running = Running("pooled");
+  EXPECT_EQ(running.size(), 3u);  // grew to max under load, and no further
+  std::set<std::string> seen;
+  for (const ProcessStatus& s : running) {
+    EXPECT_EQ(s.isolation, "shared");
+    EXPECT_EQ(s.attachments, 200);
+    seen.insert(s.sessions.begin(), s.sessions.end());
+  }
+  EXPECT_GT(seen.size(), 3u);
+}
+
+TEST_F(RunnerServiceTest, PerUserGivesEachUserItsOwnProcessAndScopesItsNotifications) {
+  PoolSettings pool;
+  pool.isolation = "per-user";
+  catalog_.Put(Echo("mine", pool));
+  Attached a = OpenReady("mine");  // like the router: one stream, users per message
+  a.SendFor(ToolCall("1", "notify", R"({"message":"for alice"})"), "alice@x.test", "s1");
+  a.SendFor(ToolCall("2", "echo", R"({"message":"bob"})"), "bob@x.test", "s2");
+  a.SendFor(ToolCall("3", "echo", R"({"message":"alice again"})"), "alice@x.test", "s3");
+  EXPECT_EQ(a.sink->WaitResponse("2"), EchoResult("2", "Echo: bob"));
+  EXPECT_EQ(a.sink->WaitResponse("3"), EchoResult("3", "Echo: alice again"));
+  ASSERT_TRUE(a.sink->WaitResponse("1"));
+  std::map<std::string, ProcessStatus> by_key;
+  for (ProcessStatus& s : Running("mine")) by_key[s.key] = s;
+  ASSERT_TRUE(by_key.count("alice@x.test") && by_key.count("bob@x.test"));
+  EXPECT_NE(by_key["alice@x.test"].pid, by_key["bob@x.test"].pid);
+  EXPECT_EQ(by_key["alice@x.test"].sessions, (std::vector<std::string>{"s1", "s3"}));
+  EXPECT_EQ(by_key["bob@x.test"].sessions, (std::vector<std::string>{"s2"}));
+  EXPECT_EQ(by_key["bob@x.test"].isolation, "per-user");
+  // Alice's process speaks for alice alone.
+  ASSERT_TRUE(a.sink->WaitFor(
+      [](const std::string& m) { return m.find("notifications/message") != std::string::npos; }));
+  EXPECT_EQ(a.sink->Routed(), (std::vector<std::string>{"alice@x.test/"}));
+}
+
+TEST_F(RunnerServiceTest, PerSessionGivesEachSessionItsOwnProcessUpToMax) {
+  PoolSettings pool;
+  pool.isolation = "per-session";
+  pool.max_processes = 2;
+  catalog_.Put(Echo("stateful", pool));
+  Attached s1 = OpenReady("stateful", RouteContext{"u", "s1"});
+  Attached s2 = OpenReady("stateful", RouteContext{"u", "s2"});
+  s1.Send(ToolCall("1", "echo", R"({"message":"one"})"));
+  s2.Send(ToolCall("1", "echo", R"({"message":"two"})"));
+  EXPECT_EQ(s1.sink->WaitResponse("1"), EchoResult("1", "Echo: one"));
+  EXPECT_EQ(s2.sink->WaitResponse("1"), EchoResult("1", "Echo: two"));
+  std::set<int64_t> pids;
+  for (const ProcessStatus& s : Running("stateful")) pids.insert(s.pid);
+  EXPECT_EQ(pids.size(), 2u);
+  // A third session meets maxProcesses, named, at once.
+  Attached s3 = OpenReady("stateful", RouteContext{"u", "s3"});
+  s3.Send(ToolCall("1", "echo", R"({"message":"three"})"));
+  std::optional<std::string> r = s3.sink->WaitResponse("1");
+  EXPECT_EQ(ErrorCode(r), -32001);
+  EXPECT_NE(ErrorMessage(r).find("maxProcesses=2"), std::string::npos) << *r;
+  EXPECT_EQ(Running("stateful").size(), 2u);
+}
+
+TEST_F(RunnerServiceTest, IdleProcessesBeyondMinAreReaped) {
+  PoolSettings pool;
+  pool.idle_timeout_ms = 200;
+  catalog_.Put(Echo("idle", pool));
+  Attached a = OpenReady("idle");
+  int64_t pid = a.sink->pid();
+  a.Send(ToolCall("1", "echo", R"({"message":"x"})"));
+  ASSERT_TRUE(a.sink->WaitResponse("1"));
+  ASSERT_TRUE(Eventually([&] { return Running("idle").empty(); }));
+  EXPECT_TRUE(Eventually([&] { return ProcessGone(pid); }));
+  EXPECT_EQ(Processes("idle")[0].state, "idle");
+  EXPECT_EQ(Processes("idle")[0].last_failure, "");  // a reaped process is no failure
+  // The attachment stays; its next call starts a fresh process.
+  a.Send(ToolCall("2", "echo", R"({"message":"y"})"));
+  EXPECT_EQ(a.sink->WaitResponse("2"), EchoResult("2", "Echo: y"));
+}
+
+TEST_F(RunnerServiceTest, WarmStartKeepsMinRunningWithinTheStartupConcurrencyCap) {
+  options_.max_concurrent_starts = 2;
+  PoolSettings pool;
+  pool.min_processes = 1;
+  pool.max_processes = 2;
+  pool.idle_timeout_ms = 50;
+  for (int i = 0; i < 6; ++i) {
+    // Each takes a while to initialize, so starts overlap.
+    catalog_.Put(ServerSpec{StrCat("warm", i),
+                            "STDIO",
+                            "sh",
+                            {"-c", StrCat("sleep 0.2; exec ", SB_MCP_ECHO_PATH)},
+                            {},
+                            pool});
+  }
+  Service().ApplyConfig();
+  int64_t most_starting = 0;
+  int ready = 0;
+  for (int round = 0; round < 1000 && ready < 6; ++round) {
+    int64_t starting = 0;
+    ready = 0;
+    for (const ProcessStatus& s : Service().ListProcesses()) {
+      starting += s.state == "starting" ? 1 : 0;
+      ready += s.state == "ready" ? 1 : 0;
+    }
+    most_starting = std::max(most_starting, starting);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ready, 6);
+  EXPECT_LE(most_starting, 2);
+  EXPECT_GE(most_starting, 1);
+  // min is kept although the processes sit idle far beyond idleTimeoutMs.
+  int64_t pid = Running("warm0")[0].pid;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(Running("warm0").size(), 1u);
+  EXPECT_EQ(Running("warm0")[0].pid, pid);
+}
+
+TEST_F(RunnerServiceTest, AFullQueueAndAQueueTimeoutAnswerTheCallerWithClearErrors) {
+  PoolSettings pool;
+  pool.max_processes = 1;
+  pool.max_in_flight = 1;
+  pool.queue_size = 1;
+  pool.queue_timeout_ms = 300;
+  catalog_.Put(Echo("busy", pool));
+  Attached a = OpenReady("busy");
+  a.Send(ToolCall("1", "sleep", R"({"ms":3000})"));
+  ASSERT_TRUE(Eventually([&] {
+    auto running = Running("busy");
+    return running.size() == 1 && running[0].in_flight == 1;
+  }));
+  a.Send(ToolCall("2", "echo", R"({"message":"waits"})"));
+  ASSERT_TRUE(Eventually([&] { return Processes("busy")[0].queue_depth == 1; }));
+  a.Send(ToolCall("3", "echo", R"({"message":"no room"})"));
+  std::optional<std::string> full = a.sink->WaitResponse("3");
+  EXPECT_EQ(ErrorCode(full), -32003);
+  EXPECT_EQ(ErrorMessage(full),
+            "MCP server 'busy' is busy: its queue is full (queueSize=1, 1 of maxProcesses=1 "
+            "processes running, maxInFlightPerProcess=1); try again later");
+  std::optional<std::string> late = a.sink->WaitResponse("2");
+  EXPECT_EQ(ErrorCode(late), -32002);
+  EXPECT_EQ(ErrorMessage(late),
+            "MCP server 'busy' had no free process within queueTimeoutMs=300 (1 of "
+            "maxProcesses=1 running)");
+  EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Slept 3000 ms"));
+  // A queued request that frees up in time is served.
+  a.Send(ToolCall("4", "sleep", R"({"ms":100})"));
+  a.Send(ToolCall("5", "echo", R"({"message":"served"})"));
+  EXPECT_EQ(a.sink->WaitResponse("5"), EchoResult("5", "Echo: served"));
+}
+
+TEST_F(RunnerServiceTest, ARequestTimeoutAnswersTheCallerAndCancelsUpstream) {
+  PoolSettings pool;
+  pool.request_timeout_ms = 300;
+  catalog_.Put(Script("hang", "hang.sh", pool));
+  Attached a = OpenReady("hang");
+  a.Send(ToolCall("\"slow\"", "anything", "{}"));
+  std::optional<std::string> r = a.sink->WaitResponse("\"slow\"");
+  EXPECT_EQ(ErrorCode(r), -32002);
+  EXPECT_EQ(ErrorMessage(r), "MCP server 'hang' did not answer within requestTimeoutMs=300");
+  // The server was told, with the id it knows.
+  EXPECT_TRUE(Eventually([&] {
+    auto logs = Service().ServerLogs("hang", 10);
+    for (const std::string& line : logs.ok() ? *logs : std::vector<std::string>{}) {
+      if (line.find(R"("method":"notifications/cancelled","params":{"requestId":)") !=
+          std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_EQ(Running("hang")[0].in_flight, 0);
+}
+
+TEST_F(RunnerServiceTest, DrainLetsRequestsInFlightFinishThenStopsTheProcess) {
+  Attached a = OpenReady("echo");
+  int64_t old_pid = a.sink->pid();
+  a.Send(ToolCall("1", "sleep", R"({"ms":500})"));
+  ASSERT_TRUE(Eventually([&] { return Running("echo")[0].in_flight == 1; }));
+  absl::StatusOr<int64_t> drained = Service().DrainServer("echo");
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_EQ(*drained, 1);
+  EXPECT_EQ(Running("echo")[0].state, "draining");
+  a.Send(ToolCall("2", "echo", R"({"message":"after the drain"})"));  // waits for a fresh one
+  EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Slept 500 ms"));
+  EXPECT_EQ(a.sink->WaitResponse("2"), EchoResult("2", "Echo: after the drain"));
+  EXPECT_TRUE(Eventually([&] { return ProcessGone(old_pid); }));
+  std::vector<ProcessStatus> running = Running("echo");
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_NE(running[0].pid, old_pid);
+  EXPECT_EQ(running[0].state, "ready");
+  EXPECT_EQ(Service().DrainServer("nobody").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RunnerServiceTest, AnAttachmentArrivingDuringADrainOpensOnTheFreshProcess) {
+  options_.stop_grace_ms = 300;  // "stubborn" ignores SIGTERM: the drain lasts the grace
+  Attached a = OpenReady("stubborn");
+  int64_t old_pid = a.sink->pid();
+  ASSERT_EQ(*Service().DrainServer("stubborn"), 1);
+  Attached b = Open("stubborn");
+  ASSERT_TRUE(b.sink->WaitOpened());
+  EXPECT_NE(b.sink->pid(), old_pid);
+  EXPECT_TRUE(ProcessGone(old_pid));
+}
+
+TEST_F(RunnerServiceTest, ATenMegabyteLineIsDroppedWithoutHarm) {
+  options_.max_line_bytes = 1024 * 1024;
+  catalog_.Put(Script("spam", "spam_line.sh"));
+  Attached a = OpenReady("spam");
+  int64_t pid = a.sink->pid();
+  a.Send(ToolCall("1", "x", "{}"));
+  EXPECT_EQ(a.sink->WaitResponse("1"), R"({"jsonrpc":"2.0","id":1,"result":{"ok":true}})");
+  a.Send(ToolCall("2", "x", "{}"));
+  EXPECT_EQ(a.sink->WaitResponse("2"), R"({"jsonrpc":"2.0","id":2,"result":{"ok":true}})");
+  EXPECT_EQ(Running("spam")[0].pid, pid);
+}
+
+TEST_F(RunnerServiceTest, WorkingDirectoryAndResourceLimitsComeFromTheServer) {
+  PoolSettings pool;
+  pool.cwd = SB_RUNNER_TESTDATA;
+  pool.limits.open_files = 77;
+  catalog_.Put(Script("info", "info.sh", pool));
+  Attached a = OpenReady("info");
+  a.Send(jsonrpc::MakeRequest("1", "tools/list", ""));
+  boost::json::value r = Json(a.sink->WaitResponse("1"));
+  EXPECT_EQ(r.at("result").at("cwd"), SB_RUNNER_TESTDATA);
+  EXPECT_EQ(r.at("result").at("nofile"), "77");
+
+  pool.cwd = "/no/such/dir";
+  catalog_.Put(Script("lost", "info.sh", pool));
+  Attached b = Open("lost");
+  std::optional<absl::Status> s = b.sink->WaitClosed();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->message(),
+            "cannot start MCP server 'lost': working directory '/no/such/dir': No such file or "
+            "directory");
 }
 
 }  // namespace

@@ -22,4 +22,11 @@ absl::StatusOr<ServerSpec> StaticServerCatalog::Find(std::string_view name) cons
   return it->second;
 }
 
+std::vector<ServerSpec> StaticServerCatalog::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ServerSpec> out;
+  for (const auto& [name, spec] : servers_) out.push_back(spec);
+  return out;
+}
+
 }  // namespace switchboard::runner

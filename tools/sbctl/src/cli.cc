@@ -199,8 +199,14 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
       command.verb = Verb::kRunnerRestart;
       command.name = words[2];
       allowed = {};
+    } else if (words.size() == 3 && words[1] == "drain") {
+      command.verb = Verb::kRunnerDrain;
+      command.name = words[2];
+      allowed = {};
     } else {
-      return UsageError("usage: sbctl runner ps [-o table|json] | sbctl runner restart SERVER");
+      return UsageError(
+          "usage: sbctl runner ps [-o table|json] | sbctl runner restart SERVER | "
+          "sbctl runner drain SERVER");
     }
   } else if (verb == "logs") {
     command.verb = Verb::kLogs;
@@ -252,10 +258,14 @@ Usage:
         a key that stops working after the duration (d, h, m, s), and only on the named
         endpoints when given
   sbctl runner ps [-o table|json]
-        the runner's server processes: pid, state, uptime, callers, requests in flight,
-        restarts, memory, last failure
+        the runner's server processes: pid, state, the user or session a per-user or
+        per-session process serves, uptime, callers, sessions, requests in flight, requests
+        queued, restarts, memory, last failure (-o json lists the sessions)
   sbctl runner restart SERVER
-        stop SERVER's process; callers in flight get an error, the next call starts it again
+        stop SERVER's processes; callers in flight get an error, the next call starts it again
+  sbctl runner drain SERVER
+        stop giving SERVER's processes new work, let their requests finish, then stop them;
+        requests meanwhile wait for a fresh process
   sbctl logs server NAME [--lines N]
         the last N (default 100) lines NAME wrote to stderr, its secrets masked
 

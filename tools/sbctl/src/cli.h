@@ -23,12 +23,14 @@ enum class Verb {
   // The runner admin API (--runner): runner ps, runner restart NAME, logs server NAME.
   kRunnerPs,
   kRunnerRestart,
+  kRunnerDrain,
   kLogs
 };
 
 // True for the verbs served by a runner rather than the registry.
 inline bool IsRunnerVerb(Verb verb) {
-  return verb == Verb::kRunnerPs || verb == Verb::kRunnerRestart || verb == Verb::kLogs;
+  return verb == Verb::kRunnerPs || verb == Verb::kRunnerRestart || verb == Verb::kRunnerDrain ||
+         verb == Verb::kLogs;
 }
 
 // A parsed sbctl command line.

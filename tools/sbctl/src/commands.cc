@@ -421,6 +421,7 @@ int Execute(const Command& command, RegistryClient& client, std::ostream& out, s
       return kExitOk;
     case Verb::kRunnerPs:
     case Verb::kRunnerRestart:
+    case Verb::kRunnerDrain:
     case Verb::kLogs:
       break;  // ExecuteRunner's
   }
@@ -454,14 +455,16 @@ int RunnerPs(const Command& command, RunnerClient& client, std::ostream& out, st
     out << json;
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"SERVER", "PID", "STATE", "UPTIME", "CALLERS", "IN-FLIGHT", "RESTARTS", "RSS",
-       "LAST FAILURE"}};
+  std::vector<std::vector<std::string>> rows = {{"SERVER", "PID", "STATE", "KEY", "UPTIME",
+                                                 "CALLERS", "SESSIONS", "IN-FLIGHT", "QUEUED",
+                                                 "RESTARTS", "RSS", "LAST FAILURE"}};
   for (const auto& p : list->processes()) {
     rows.push_back({p.server(), p.pid() > 0 ? std::to_string(p.pid()) : "-", p.state(),
-                    p.pid() > 0 ? Uptime(p.uptime_ms()) : "-", std::to_string(p.attachments()),
-                    std::to_string(p.in_flight()), std::to_string(p.restarts()),
-                    Mebibytes(p.rss_bytes()), p.last_failure().empty() ? "-" : p.last_failure()});
+                    p.key().empty() ? "-" : p.key(), p.pid() > 0 ? Uptime(p.uptime_ms()) : "-",
+                    std::to_string(p.attachments()), std::to_string(p.sessions_size()),
+                    std::to_string(p.in_flight()), std::to_string(p.queue_depth()),
+                    std::to_string(p.restarts()), Mebibytes(p.rss_bytes()),
+                    p.last_failure().empty() ? "-" : p.last_failure()});
   }
   out << FormatTable(rows);
   return kExitOk;
@@ -478,6 +481,12 @@ int ExecuteRunner(const Command& command, RunnerClient& client, std::ostream& ou
       absl::Status restarted = client.RestartServer(command.name);
       if (!restarted.ok()) return ServiceError("runner", command.runner, restarted, err);
       out << "server/" << command.name << " restarted\n";
+      return kExitOk;
+    }
+    case Verb::kRunnerDrain: {
+      absl::StatusOr<int64_t> drained = client.DrainServer(command.name);
+      if (!drained.ok()) return ServiceError("runner", command.runner, drained.status(), err);
+      out << "server/" << command.name << " draining (" << *drained << " processes)\n";
       return kExitOk;
     }
     case Verb::kLogs: {

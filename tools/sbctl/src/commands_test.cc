@@ -358,6 +358,11 @@ class FakeRunner : public RunnerClient {
     if (server != "everything") return absl::NotFoundError("the runner has not run MCP server 'x'");
     return absl::OkStatus();
   }
+  absl::StatusOr<int64_t> DrainServer(const std::string& server) override {
+    drained.push_back(server);
+    if (server != "everything") return absl::NotFoundError("the runner has not run MCP server 'x'");
+    return 2;
+  }
   absl::StatusOr<runner::v1::ServerLogsResponse> ServerLogs(const std::string& server,
                                                             int max_lines) override {
     logs_asked = StrCat(server, ":", max_lines);
@@ -370,6 +375,7 @@ class FakeRunner : public RunnerClient {
   absl::Status fail = absl::OkStatus();
   runner::v1::ListProcessesResponse processes;
   std::vector<std::string> restarted;
+  std::vector<std::string> drained;
   std::string logs_asked;
 };
 
@@ -393,6 +399,16 @@ TEST(RunnerCommandsTest, PsShowsEveryProcess) {
   p->set_in_flight(1);
   p->set_restarts(3);
   p->set_rss_bytes(int64_t{48} << 20);
+  p->add_sessions("s1");
+  p->add_sessions("s2");
+  p->set_queue_depth(4);
+  auto* keyed = runner.processes.add_processes();
+  keyed->set_server("mail");
+  keyed->set_pid(77);
+  keyed->set_state("draining");
+  keyed->set_isolation("per-user");
+  keyed->set_key("dev@example.com");
+  keyed->set_uptime_ms(5000);
   auto* idle = runner.processes.add_processes();
   idle->set_server("github");
   idle->set_state("backoff");
@@ -400,13 +416,19 @@ TEST(RunnerCommandsTest, PsShowsEveryProcess) {
   RunResult r = ExecuteOnRunner({"runner", "ps"}, runner);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "SERVER       PID    STATE     UPTIME   CALLERS   IN-FLIGHT   RESTARTS   RSS      "
-            "LAST FAILURE\n"
-            "everything   4242   ready     1h2m     2         1           3          48 MiB   -\n"
-            "github       -      backoff   -        0         0           0          -        "
-            "MCP server 'github' exited (status 1)\n");
+            "SERVER       PID    STATE      KEY               UPTIME   CALLERS   SESSIONS   "
+            "IN-FLIGHT   QUEUED   RESTARTS   RSS      LAST FAILURE\n"
+            "everything   4242   ready      -                 1h2m     2         2          1  "
+            "         4        3          48 MiB   -\n"
+            "mail         77     draining   dev@example.com   5s       0         0          0  "
+            "         0        0          -        -\n"
+            "github       -      backoff    -                 -        0         0          0  "
+            "         0        0          -        MCP server 'github' exited (status 1)\n");
   RunResult json = ExecuteOnRunner({"runner", "ps", "-o", "json"}, runner);
-  EXPECT_EQ(boost::json::parse(json.out).at("processes").as_array().size(), 2u);
+  boost::json::value doc = boost::json::parse(json.out);
+  EXPECT_EQ(doc.at("processes").as_array().size(), 3u);
+  EXPECT_EQ(doc.at("processes").at(0).at("sessions").as_array().size(), 2u);
+  EXPECT_EQ(doc.at("processes").at(1).at("key"), "dev@example.com");
 }
 
 TEST(RunnerCommandsTest, RestartAndLogs) {
@@ -417,6 +439,14 @@ TEST(RunnerCommandsTest, RestartAndLogs) {
   RunResult missing = ExecuteOnRunner({"runner", "restart", "nope"}, runner);
   EXPECT_EQ(missing.code, 1);
   EXPECT_EQ(missing.err, "sbctl: the runner has not run MCP server 'x'\n");
+
+  RunResult drain = ExecuteOnRunner({"runner", "drain", "everything"}, runner);
+  EXPECT_EQ(drain.code, 0);
+  EXPECT_EQ(drain.out, "server/everything draining (2 processes)\n");
+  RunResult drain_missing = ExecuteOnRunner({"runner", "drain", "nope"}, runner);
+  EXPECT_EQ(drain_missing.code, 1);
+  EXPECT_EQ(runner.drained, (std::vector<std::string>{"everything", "nope"}));
+  EXPECT_FALSE(ParseArgs({"runner", "drain"}, nullptr).ok());
 
   RunResult logs = ExecuteOnRunner({"logs", "server", "everything", "--lines", "20"}, runner);
   EXPECT_EQ(logs.code, 0);

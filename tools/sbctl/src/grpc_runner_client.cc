@@ -23,6 +23,14 @@ class GrpcRunnerClient final : public RunnerClient {
     request.set_server(server);
     return Call<v1::RestartServerResponse>(&v1::Runner::Stub::RestartServer, request).status();
   }
+  absl::StatusOr<int64_t> DrainServer(const std::string& server) override {
+    v1::DrainServerRequest request;
+    request.set_server(server);
+    absl::StatusOr<v1::DrainServerResponse> r =
+        Call<v1::DrainServerResponse>(&v1::Runner::Stub::DrainServer, request);
+    if (!r.ok()) return r.status();
+    return r->processes();
+  }
   absl::StatusOr<v1::ServerLogsResponse> ServerLogs(const std::string& server,
                                                     int max_lines) override {
     v1::ServerLogsRequest request;

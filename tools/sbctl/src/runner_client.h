@@ -17,6 +17,8 @@ class RunnerClient {
   virtual ~RunnerClient() = default;
   virtual absl::StatusOr<runner::v1::ListProcessesResponse> ListProcesses() = 0;
   virtual absl::Status RestartServer(const std::string& server) = 0;
+  // The number of processes told to drain.
+  virtual absl::StatusOr<int64_t> DrainServer(const std::string& server) = 0;
   virtual absl::StatusOr<runner::v1::ServerLogsResponse> ServerLogs(const std::string& server,
                                                                     int max_lines) = 0;
 };

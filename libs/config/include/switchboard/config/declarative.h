@@ -21,7 +21,10 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 //
 // The vocabulary is the `provision:` block of MetaMCP's Helm chart (accepted at the top level
 // or under `provision:`): `servers` (name, type STDIO|SSE|STREAMABLE_HTTP, command/args/env or
-// url/bearerToken/headers), `namespaces` (name, description, servers: names or
+// url/bearerToken/headers, and for STDIO Switchboard's pool keys isolation, minProcesses,
+// maxProcesses, maxInFlightPerProcess, queueSize, queueTimeoutMs, idleTimeoutMs,
+// requestTimeoutMs, cwd, limitAddressSpaceMb, limitCpuSeconds, limitOpenFiles,
+// limitProcesses), `namespaces` (name, description, servers: names or
 // {name, active}, prefix), `endpoints` (name, namespace, enableApiKeyAuth, useQueryParamAuth,
 // enableOauth, and Switchboard's userRequestsPerMinute, requestsPerMinute, allowedOrigins),
 // `users` (email, name, isAdmin), and Switchboard's `toolOverrides` (namespace, server, tool,
@@ -73,6 +76,10 @@ using FindNamespace = std::function<const registry::v1::Namespace*(const std::st
 // INVALID_ARGUMENT with one line naming the field under `path` ("servers[0].url: required for
 // type STREAMABLE_HTTP", "endpoint.namespace: unknown namespace 'x'").
 absl::Status ValidateServer(const registry::v1::Server& server, std::string_view path);
+// The process pool fields of a server (ValidateServer calls it): isolation is shared, per-user
+// or per-session; numbers are within 0 (the runner's default) and a sane maximum; min does not
+// exceed max; cwd is absolute; none of them set on a remote server.
+absl::Status ValidateServerPool(const registry::v1::Server& server, std::string_view path);
 // Members exist (`server_exists`) and appear once; the prefix may be off only with one server.
 absl::Status ValidateNamespace(const registry::v1::Namespace& ns, std::string_view path,
                                const NameExists& server_exists);
