@@ -264,7 +264,7 @@ std::vector<Versioned<v1::ToolOverride>> ReadToolOverrides(pqxx::transaction_bas
   for (const auto& row :
        Exec(tx,
             StrCat("SELECT namespace_name, server_name, tool_name, new_name, title, description, "
-                   "annotations, disabled, revision FROM tool_overrides",
+                   "annotations, disabled, user_requests_per_minute, revision FROM tool_overrides",
                    where,
                    " ORDER BY namespace_name COLLATE \"C\", server_name COLLATE \"C\", "
                    "tool_name COLLATE \"C\""),
@@ -279,7 +279,8 @@ std::vector<Versioned<v1::ToolOverride>> ReadToolOverrides(pqxx::transaction_bas
     o->set_description(row[5].as<std::string>());
     o->set_annotations(row[6].as<std::string>());
     o->set_disabled(row[7].as<bool>());
-    v.revision = row[8].as<int64_t>();
+    o->set_user_requests_per_minute(row[8].as<int32_t>());
+    v.revision = row[9].as<int64_t>();
   }
   return out;
 }
@@ -405,13 +406,15 @@ void WriteUser(pqxx::transaction_base& tx, const v1::User& u) {
 void WriteToolOverride(pqxx::transaction_base& tx, const v1::ToolOverride& o) {
   tx.exec_params(
       "INSERT INTO tool_overrides (namespace_name, server_name, tool_name, new_name, title, "
-      "description, annotations, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+      "description, annotations, disabled, user_requests_per_minute) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
       "ON CONFLICT (namespace_name, server_name, tool_name) DO UPDATE SET "
       "new_name = excluded.new_name, title = excluded.title, "
       "description = excluded.description, annotations = excluded.annotations, "
-      "disabled = excluded.disabled, updated_at = now()",
+      "disabled = excluded.disabled, "
+      "user_requests_per_minute = excluded.user_requests_per_minute, updated_at = now()",
       o.namespace_(), o.server(), o.tool(), o.name(), o.title(), o.description(), o.annotations(),
-      o.disabled());
+      o.disabled(), o.user_requests_per_minute());
 }
 
 void WriteChange(pqxx::transaction_base& tx, const Change& c) {
