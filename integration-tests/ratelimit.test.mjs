@@ -5,12 +5,11 @@
 // fail-open: let through) and both recover when Redis returns. No API key appears in any log.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  repo, require, startAuth, startEdge, startRedis, startStack, stopRedis, until,
+  require, sbctl as sbctlOf, startAuth, startEdge, startRedis, startStack, stopRedis, until,
 } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
@@ -29,13 +28,7 @@ let stack;
 let limitedKey;
 const extras = []; // edges and auths started by the tests, stopped after
 
-function sbctl(...args) {
-  const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
-  const r = spawnSync(path.join(build, 'tools/sbctl/sbctl'),
-    ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
-    { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const sbctl = (...args) => sbctlOf(stack, ...args);
 
 // The demo config plus an endpoint `limited` on the same namespace (60 requests a minute per
 // user), a second user, and a limit of 3 calls a minute per user for everything__echo.

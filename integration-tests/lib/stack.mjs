@@ -133,3 +133,12 @@ export function startRedis(stack) {
     { encoding: 'utf8', timeout: 60_000 });
   assert.equal(started.status, 0, `restarting Redis failed:\n${started.stderr}`);
 }
+
+// Runs the built sbctl against the stack's registry: { status, out, err }.
+export function sbctl(stack, ...args) {
+  const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
+  const r = spawnSync(path.join(build, 'tools/sbctl/sbctl'),
+    ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
+    { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}

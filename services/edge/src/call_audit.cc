@@ -84,4 +84,13 @@ std::function<void(std::string_view)> AuditHook(CallAudit* audit, ToolCallRecord
   };
 }
 
+std::function<void(std::string_view)> AuditHook(CallAudit* audit, std::string user_email,
+                                                std::string endpoint, std::string tool) {
+  ToolCallRecord started;
+  started.user_email = std::move(user_email);
+  started.endpoint = std::move(endpoint);
+  started.tool = std::move(tool);
+  return AuditHook(audit, std::move(started));
+}
+
 }  // namespace switchboard::edge

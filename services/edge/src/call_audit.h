@@ -52,5 +52,10 @@ class RedisCallAudit : public CallAudit {
 // empty function) once its final message is known.
 std::function<void(std::string_view final_message)> AuditHook(CallAudit* audit,
                                                                 ToolCallRecord started);
+// The same for `tool` called by `user_email` on `endpoint`, starting now.
+std::function<void(std::string_view final_message)> AuditHook(CallAudit* audit,
+                                                                std::string user_email,
+                                                                std::string endpoint,
+                                                                std::string tool);
 
 }  // namespace switchboard::edge

@@ -558,12 +558,8 @@ asio::awaitable<HttpResponse> EdgeService::Stateless(const HttpRequest& request,
 asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::string raw_id,
                                                    bool stateless, std::string tool) {
   std::string session_id = message.session_id;
-  ToolCallRecord started;
-  started.user_email = message.user_email;
-  started.endpoint = message.endpoint;
-  started.tool = std::move(tool);
   std::function<void(std::string_view)> on_final =
-      AuditHook(options_.call_audit, std::move(started));
+      AuditHook(options_.call_audit, message.user_email, message.endpoint, std::move(tool));
   std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   RouterFrame first = co_await NextFrame(*call, raw_id, options_.request_timeout);
   if (first.final) {
@@ -833,12 +829,8 @@ asio::awaitable<HttpResponse> EdgeService::RefuseOnStream(HttpResponse refusal,
 
 asio::awaitable<void> EdgeService::Relay(SessionRecord session, RouterMessage message,
                                          std::string raw_id, bool initialize, std::string tool) {
-  ToolCallRecord started;
-  started.user_email = message.user_email;
-  started.endpoint = message.endpoint;
-  started.tool = std::move(tool);
   std::function<void(std::string_view)> on_final =
-      AuditHook(options_.call_audit, std::move(started));
+      AuditHook(options_.call_audit, message.user_email, message.endpoint, std::move(tool));
   std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   for (int n = 0; n < kMaxRelayedFrames; ++n) {
     RouterFrame frame = co_await NextFrame(*call, raw_id, options_.request_timeout);
