@@ -757,7 +757,8 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
                                         &principal)) {
     if (principal.decision == AuthResult::Decision::kRateLimited && is_request &&
         IsValidSessionId(session_id)) {
-      co_return co_await RefuseOnStream(std::move(*refusal), session_id, endpoint, principal,
+      HttpResponse too_many = std::move(*refusal);
+      co_return co_await RefuseOnStream(std::move(too_many), session_id, endpoint, principal,
                                         post.raw_id);
     }
     co_return std::move(*refusal);
@@ -790,9 +791,11 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
     co_return Accepted();
   }
   // The answer travels on the session's event stream, wherever that is held; the POST is done.
+  // (Named locals: GCC 12 mishandles temporaries passed to a coroutine.)
+  std::string called = env.method == "tools/call" ? post.tool : std::string();
   asio::co_spawn(co_await asio::this_coro::executor,
                  Relay(std::move(*session), std::move(message), post.raw_id, initialize,
-                       env.method == "tools/call" ? post.tool : std::string()),
+                       std::move(called)),
                  [](std::exception_ptr e) {
                    if (!e) return;
                    try {
@@ -805,10 +808,10 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
 }
 
 asio::awaitable<HttpResponse> EdgeService::RefuseOnStream(HttpResponse refusal,
-                                                          std::string session_id,
-                                                          std::string endpoint,
-                                                          AuthResult principal,
-                                                          std::string raw_id) {
+                                                          const std::string& session_id,
+                                                          const std::string& endpoint,
+                                                          const AuthResult& principal,
+                                                          const std::string& raw_id) {
   HttpResponse not_found;
   std::optional<SessionRecord> session =
       co_await FindSession(session_id, endpoint, principal, raw_id, &not_found);

@@ -84,9 +84,11 @@ class EdgeService : public HttpHandler {
   boost::asio::awaitable<HttpResponse> Ready();
   // A legacy request refused by a rate limit: the JSON-RPC error goes on the session's event
   // stream (202 with Retry-After); `refusal` (the 429) when the stream cannot take it.
-  boost::asio::awaitable<HttpResponse> RefuseOnStream(HttpResponse refusal, std::string session_id,
-                                                      std::string endpoint, AuthResult principal,
-                                                      std::string raw_id);
+  boost::asio::awaitable<HttpResponse> RefuseOnStream(HttpResponse refusal,
+                                                      const std::string& session_id,
+                                                      const std::string& endpoint,
+                                                      const AuthResult& principal,
+                                                      const std::string& raw_id);
 
   // Asks auth; nullopt when the request may proceed, else the refusal to send.
   boost::asio::awaitable<std::optional<HttpResponse>> Authorize(
