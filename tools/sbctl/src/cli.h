@@ -23,7 +23,11 @@ enum class Verb {
   // The runner admin API (--runner): runner ps, runner restart NAME, logs server NAME.
   kRunnerPs,
   kRunnerRestart,
-  kLogs
+  kLogs,
+  // Users' MCP sessions (in the edges' Redis, through the registry) and the tools/call audit.
+  kGetSessions,
+  kDeleteSessions,
+  kAudit
 };
 
 // True for the verbs served by a runner rather than the registry.
@@ -54,6 +58,9 @@ struct Command {
   std::string namespace_name;
   // export --show-secrets: secrets in clear instead of "***"
   bool show_secrets = false;
+  // audit --since: only calls from this many seconds ago on (0: all); --limit: at most this many
+  int64_t since_seconds = 0;
+  int limit = 0;
   // -o json / -o yaml (get, describe, export, create apikey); neither is a table
   bool json = false;
   bool yaml = false;
