@@ -100,23 +100,23 @@ test('60 requests a minute for one user hold across three edge replicas', async 
   const edges = [stack.edge, extras[0].origin, extras[1].origin];
   stack.redis('DEL', `sb:rl:{limited}:user:${limitedUser}`);
   const perEdge = 50;
-  const results = await Promise.all(edges.map(async (origin) => {
-    const out = [];
-    // Ten at a time on each replica: 30 in flight across the three.
-    for (let i = 0; i < perEdge; i += 10) {
-      out.push(...await Promise.all(Array.from({ length: 10 }, async () => {
-        const res = await ping(origin, limitedKey);
-        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
-      })));
-    }
-    return out;
-  }));
+  // All 150 at once, so that the burst stays well inside the minute. GCRA lets one more request
+  // through per second of it, so a slow machine widens the upper bound by those (the count is
+  // asserted, never the time).
+  const started = Date.now();
+  const results = await Promise.all(edges.map((origin) => Promise.all(
+    Array.from({ length: perEdge }, async () => {
+      const res = await ping(origin, limitedKey);
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
+    }))));
+  const refills = Math.floor((Date.now() - started) / 1000);
   const all = results.flat();
   const allowed = all.filter((r) => r.status === 200);
   const refused = all.filter((r) => r.status === 429);
   assert.equal(allowed.length + refused.length, 3 * perEdge, `other statuses: ${all.map((r) => r.status)}`);
-  t.diagnostic(`allowed ${allowed.length}, refused ${refused.length} of ${all.length}`);
-  assert.ok(allowed.length >= 59 && allowed.length <= 61, `allowed ${allowed.length}, want 60 ± 1`);
+  t.diagnostic(`allowed ${allowed.length}, refused ${refused.length} of ${all.length} (burst refills: ${refills})`);
+  assert.ok(allowed.length >= 59 && allowed.length <= 61 + refills,
+    `allowed ${allowed.length}, want 60 ± 1 (+${refills} refilled during the burst)`);
   for (const r of refused) {
     assert.match(r.retryAfter ?? '', /^[1-9][0-9]*$/, 'Retry-After is a positive number of seconds');
     assert.ok(Number(r.retryAfter) <= 60);
