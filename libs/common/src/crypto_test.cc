@@ -12,7 +12,7 @@ TEST(CryptoTest, Sha256OfKnownInputs) {
 
 TEST(CryptoTest, Sha1OfKnownInputs) {
   EXPECT_EQ(Sha1Hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-  EXPECT_EQ(Sha1Hex("abc"), "a9993e364706816aba3e25717850c26cd9cd0d89");
+  EXPECT_EQ(Sha1Hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
 }
 
 TEST(CryptoTest, RandomHexHasLengthAndVaries) {
