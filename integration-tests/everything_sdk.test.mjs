@@ -5,8 +5,7 @@
 // and on a second edge replica sharing the stack's Redis.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, require, startService, startStack } from './lib/stack.mjs';
+import { require, startEdge, startStack, until } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
@@ -36,17 +35,6 @@ after(async () => {
   await replica?.stop();
   stack?.launch('down');
 });
-
-// Resolves once `check()` is truthy, polling; fails with `what` after `ms`.
-async function until(what, check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // Redis stream entry ids ("<ms>-<seq>") in order.
 function compareIds(a, b) {
@@ -208,20 +196,9 @@ for (const kind of ['streamable-http', 'sse']) {
   });
 }
 
-// A second sb-edge on a free port, started as deploy/local/switchboard-local starts the first:
-// same config file, same router, auth, registry and Redis.
-async function startReplica() {
-  const port = await freePort();
-  const { ports } = stack;
-  const origin = `http://127.0.0.1:${port}`;
-  const edge = await startService(stack, 'edge', {
-    SWITCHBOARD_EDGE_LISTEN: `127.0.0.1:${port}`,
-    SWITCHBOARD_EDGE_ROUTER_ADDRESS: `127.0.0.1:${ports.SB_ROUTER_PORT}`,
-    SWITCHBOARD_EDGE_AUTH_ADDRESS: `127.0.0.1:${ports.SB_AUTH_PORT}`,
-    SWITCHBOARD_EDGE_REGISTRY_ADDRESS: `127.0.0.1:${ports.SB_REGISTRY_PORT}`,
-    SWITCHBOARD_EDGE_REDIS_URL: `redis://127.0.0.1:${ports.SB_REDIS_PORT}`,
-  }, 'edge2', { readyUrl: `${origin}/readyz` });
-  return { origin, pid: edge.pid, stop: edge.stop };
+// A second sb-edge on a free port, sharing the stack's router, auth, registry and Redis.
+function startReplica() {
+  return startEdge(stack, 'edge2');
 }
 
 // Opens an SDK session whose GET stream receives notifications/resources/updated (the reference

@@ -7,11 +7,11 @@
 // (and is retried by the client), and no call is answered twice.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, repo, require, startService, startStack } from './lib/stack.mjs';
+import { freePort, require, sbctl, startEdge, startRouter, startStack, until } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
@@ -29,16 +29,6 @@ let nginxDir;
 let base;
 const edges = []; // { port, origin, pid, stop, kill }
 let router2;
-
-async function until(what, check, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function nginxBinary() {
   for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (fs.existsSync(p)) return p;
@@ -121,28 +111,16 @@ function accessLog() {
 before(async () => {
   stack = await startStack('it-scaleout');
   const { ports } = stack;
-  const registry = `127.0.0.1:${ports.SB_REGISTRY_PORT}`;
-  const router2Port = await freePort();
-  router2 = await startService(stack, 'router', {
-    SWITCHBOARD_ROUTER_LISTEN: `127.0.0.1:${router2Port}`,
-    SWITCHBOARD_ROUTER_REGISTRY_ADDRESS: registry,
-    SWITCHBOARD_ROUTER_RUNNER_ADDRESS: `127.0.0.1:${ports.SB_RUNNER_PORT}`,
-  }, 'router2', { port: router2Port });
-  const routers = `127.0.0.1:${ports.SB_ROUTER_PORT},127.0.0.1:${router2Port}`;
+  router2 = await startRouter(stack, 'router2');
+  const routers = `127.0.0.1:${ports.SB_ROUTER_PORT},127.0.0.1:${router2.port}`;
   for (let i = 0; i < 3; i++) {
-    const port = await freePort();
-    const origin = `http://127.0.0.1:${port}`;
-    const edge = await startService(stack, 'edge', {
-      SWITCHBOARD_EDGE_LISTEN: `127.0.0.1:${port}`,
+    const edge = await startEdge(stack, `edge-scale${i}`, {
       SWITCHBOARD_EDGE_ROUTER_ADDRESS: routers,
-      SWITCHBOARD_EDGE_AUTH_ADDRESS: `127.0.0.1:${ports.SB_AUTH_PORT}`,
-      SWITCHBOARD_EDGE_REGISTRY_ADDRESS: registry,
-      SWITCHBOARD_EDGE_REDIS_URL: `redis://127.0.0.1:${ports.SB_REDIS_PORT}`,
       SWITCHBOARD_EDGE_SSE_KEEPALIVE_MS: '500',
       SWITCHBOARD_EDGE_SSE_RETRY_MS: '200',
       SWITCHBOARD_EDGE_HEARTBEAT_MS: '300',
-    }, `edge-scale${i}`, { readyUrl: `${origin}/readyz` });
-    edges.push({ port: String(port), origin, ...edge });
+    });
+    edges.push({ ...edge, port: String(edge.port) });
   }
   const lbPort = await freePort();
   nginx = await startNginx(lbPort);
@@ -228,15 +206,13 @@ test('50 sessions through 3 edges and 2 routers behind nginx keep working when a
 
   // The sessions are all still served: a configuration change reaches every one of them on its
   // GET stream (resumed elsewhere where it was on the killed edge).
-  const sbctl = (...args) => spawnSync(path.join(process.env.SB_BUILD_DIR ?? path.join(repo, 'build'), 'tools/sbctl/sbctl'),
-    ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args], { encoding: 'utf8' });
-  const config = JSON.parse(sbctl('export', '-o', 'json').stdout);
+  const config = JSON.parse(sbctl(stack, 'export', '-o', 'json').out);
   config.toolOverrides = [...(config.toolOverrides ?? []),
     { namespace: 'demo', server: 'everything2', tool: 'echo', disabled: true }];
   const file = path.join(stack.stateDir, 'scaleout-override.json');
   fs.writeFileSync(file, JSON.stringify(config));
-  const applied = sbctl('apply', '-f', file);
-  assert.equal(applied.status, 0, applied.stderr);
+  const applied = sbctl(stack, 'apply', '-f', file);
+  assert.equal(applied.status, 0, applied.err);
   await until('notifications/tools/list_changed in every session', () =>
     sessions.every((s) => s.listChanged > 0), 20_000);
   const tools = await sessions[0].client.listTools();

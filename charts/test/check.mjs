@@ -89,7 +89,7 @@ for (const [o, spec] of podSpecs) {
 const component = (o) => o.metadata.labels?.["app.kubernetes.io/component"];
 const callers = {
   edge: null, router: ["edge"], auth: ["edge"], runner: ["router"],
-  registry: ["auth", "edge", "provision", "router", "runner"], postgres: ["registry"], redis: ["auth", "edge"],
+  registry: ["auth", "edge", "provision", "router", "runner"], postgres: ["registry"], redis: ["auth", "edge", "registry"],
 };
 const policies = new Map(docs.filter((o) => o.kind === "NetworkPolicy").map((o) => [o.spec.podSelector.matchLabels["app.kubernetes.io/component"], o]));
 for (const [o] of podSpecs) {

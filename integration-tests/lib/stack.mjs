@@ -2,12 +2,13 @@
 // test never collides with a stack already up), the local launcher's up/down on a fresh state
 // dir, the demo API key, and redis-cli against the stack's Redis.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Loads the TypeScript SDK (and the rest) from tools/npm.
@@ -45,54 +46,118 @@ export async function startStack(defaultDir) {
   return { stateDir, ports, launch, redis, key, up, edge: `http://127.0.0.1:${ports.SB_EDGE_PORT}` };
 }
 
-// Starts one more replica of `service` ('edge', 'router') beside the stack, as the launcher
-// starts its own (same config file; `env` overrides, e.g. its LISTEN address), logging to
-// logs/<logName>.log. Resolves once it serves: the edge's /readyz answers, or `port` accepts
-// connections. Returns { pid, stop() (SIGTERM, SIGKILL after 5 s), kill() (SIGKILL at once) }.
-export async function startService(stack, service, env, logName, { port, readyUrl } = {}) {
-  const { spawn } = await import('node:child_process');
+// Resolves once `check()` is truthy, polling; fails with `what` after `ms`.
+export async function until(what, check, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// Starts one more sb-<service> of the running `stack` as deploy/local/switchboard-local starts
+// the first (same config file, same router, auth, registry and Redis; `env` overrides any of
+// it), logging to <state>/logs/<name>.log, and waits until `ready(port)` holds. Resolves to
+// { port, origin, pid, stop }.
+async function startExtra(stack, service, name, env, ready) {
+  const port = await freePort();
+  const { ports, stateDir } = stack;
   const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
-  const log = fs.openSync(path.join(stack.stateDir, `logs/${logName}.log`), 'a');
+  const log = fs.openSync(path.join(stateDir, `logs/${name}.log`), 'a');
+  const upper = service.toUpperCase();
   const child = spawn(path.join(build, `services/${service}/sb-${service}`),
-    ['--config', path.join(repo, `services/${service}/config/${service}.yaml`)],
-    { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+    ['--config', path.join(repo, `services/${service}/config/${service}.yaml`)], {
+      env: {
+        ...process.env,
+        [`SWITCHBOARD_${upper}_LISTEN`]: `127.0.0.1:${port}`,
+        [`SWITCHBOARD_${upper}_REGISTRY_ADDRESS`]: `127.0.0.1:${ports.SB_REGISTRY_PORT}`,
+        ...(service === 'router' ? {
+          SWITCHBOARD_ROUTER_RUNNER_ADDRESS: `127.0.0.1:${ports.SB_RUNNER_PORT}`,
+        } : { [`SWITCHBOARD_${upper}_REDIS_URL`]: `redis://127.0.0.1:${ports.SB_REDIS_PORT}` }),
+        ...(service === 'edge' ? {
+          SWITCHBOARD_EDGE_ROUTER_ADDRESS: `127.0.0.1:${ports.SB_ROUTER_PORT}`,
+          SWITCHBOARD_EDGE_AUTH_ADDRESS: `127.0.0.1:${ports.SB_AUTH_PORT}`,
+        } : {}),
+        ...env,
+      },
+      stdio: ['ignore', log, log],
+    });
   fs.closeSync(log);
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
   const stop = async () => {
-    if (gone()) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
   };
+  try {
+    await until(`${name} to be ready`, async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}); see ${name}.log`);
+      return ready(port);
+    }, 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  // SIGKILL at once: the replica dies as a crashed one does.
   const kill = async () => {
-    if (gone()) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGKILL');
     await exited;
   };
-  const serving = async () => {
-    if (readyUrl) {
-      try {
-        const res = await fetch(readyUrl);
-        await res.body?.cancel();
-        return res.ok;
-      } catch { return false; }
-    }
-    return new Promise((resolve) => {
-      const socket = net.connect(Number(port), '127.0.0.1', () => { socket.end(); resolve(true); });
-      socket.on('error', () => resolve(false));
-    });
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (gone()) throw new Error(`sb-${service} (${logName}) exited; see logs/${logName}.log`);
-    if (await serving()) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`sb-${service} (${logName}) did not start; see logs/${logName}.log`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { pid: child.pid, stop, kill };
+  return { port, origin: `http://127.0.0.1:${port}`, pid: child.pid, stop, kill };
+}
+
+// True once something accepts connections on 127.0.0.1:`port`.
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+// Another edge replica of `stack` (see startExtra), ready once its /readyz answers 200.
+export function startEdge(stack, name = 'edge2', env = {}) {
+  return startExtra(stack, 'edge', name, env, async (port) => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await res.body?.cancel();
+      return res.ok;
+    } catch { return false; }
+  });
+}
+
+// Another auth of `stack` (see startExtra), ready once its port accepts connections.
+export function startAuth(stack, name = 'auth2', env = {}) {
+  return startExtra(stack, 'auth', name, env, portOpen);
+}
+
+// Another router of `stack` (see startExtra): same registry and runner, ready once its port
+// accepts connections.
+export function startRouter(stack, name = 'router2', env = {}) {
+  return startExtra(stack, 'router', name, env, portOpen);
+}
+
+// Stops the stack's Redis (no save: its keys are gone) and starts it again, on the same port.
+export function stopRedis(stack) {
+  spawnSync('redis-cli', ['-p', stack.ports.SB_REDIS_PORT, 'shutdown', 'nosave'], { encoding: 'utf8' });
+}
+export function startRedis(stack) {
+  const started = spawnSync(path.join(repo, 'tools/dev/backing.sh'),
+    ['start', path.join(stack.stateDir, 'backing'), stack.ports.SB_PG_PORT, stack.ports.SB_REDIS_PORT],
+    { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(started.status, 0, `restarting Redis failed:\n${started.stderr}`);
+}
+
+// Runs the built sbctl against the stack's registry: { status, out, err }.
+export function sbctl(stack, ...args) {
+  const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
+  const r = spawnSync(path.join(build, 'tools/sbctl/sbctl'),
+    ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
+    { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: r.stdout, err: r.stderr };
 }

@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   options.sse_keepalive = std::chrono::milliseconds(cfg.sse_keepalive_ms);
   options.sse_retry = std::chrono::milliseconds(cfg.sse_retry_ms);
   options.config_synced = [&config_cache] { return config_cache.Synced(); };
+  edge::RedisCallAudit call_audit(redis, static_cast<size_t>(cfg.audit_stream_max_len));
+  options.call_audit = &call_audit;
   edge::EdgeService service(std::move(options), auth, router, sessions, &events);
 
   edge::HttpServerOptions server_options;

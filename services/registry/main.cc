@@ -1,8 +1,12 @@
 // sb-registry: the configuration of record in Postgres, its admin API and its Watch feed.
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "services/registry/src/call_audit_drain.h"
 #include "services/registry/src/embedded_migrations.h"
 #include "services/registry/src/migrations.h"
 #include "services/registry/src/pg_config_store.h"
@@ -15,6 +19,7 @@
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/redis/client.h"
 
 namespace switchboard::registry {
 namespace {
@@ -34,10 +39,14 @@ int Run(int argc, char** argv) {
   std::string listen = "127.0.0.1:7103";
   std::string postgres_url = "postgresql://switchboard@127.0.0.1:5432/switchboard";
   std::string log_level = "info";
+  std::string redis_url;  // sessions admin and the tools/call audit; empty: neither
   config::Schema schema("registry");
   schema.String("listen", &listen, config::CheckHostPort)
       .String("postgres_url", &postgres_url, config::CheckNotEmpty)
-      .String("log_level", &log_level, config::CheckLogLevel);
+      .String("log_level", &log_level, config::CheckLogLevel)
+      .String("redis_url", &redis_url, [](std::string_view url) {
+        return url.empty() ? absl::OkStatus() : redis::ParseRedisUrl(url).status();
+      });
   config::LoadOrExit(schema, kName, argc, argv);
 
   log::Init("registry", log_level);
@@ -56,9 +65,28 @@ int Run(int argc, char** argv) {
   if (!started.ok()) Fail("database " + shown_url, started);
 
   RegistryGrpc grpc_service(&service);
+  // Redis (optional): users' sessions, and the tools/call stream drained into Postgres. One
+  // connection each, driven by one thread.
+  boost::asio::io_context redis_io;
+  auto redis_work = boost::asio::make_work_guard(redis_io);
+  std::shared_ptr<redis::RedisClient> redis, drain_redis;
+  std::unique_ptr<SessionAdmin> sessions;
+  std::unique_ptr<CallAuditDrain> drain;
+  if (!redis_url.empty()) {
+    redis::RedisEndpoint endpoint = *redis::ParseRedisUrl(redis_url);
+    redis = redis::RedisClient::Create(redis_io.get_executor(), endpoint);
+    drain_redis = redis::RedisClient::Create(redis_io.get_executor(), endpoint);
+    sessions = std::make_unique<SessionAdmin>(redis, redis_io.get_executor());
+    grpc_service.SetSessionAdmin(sessions.get());
+    drain = std::make_unique<CallAuditDrain>(drain_redis, &service);
+    log::Info("sessions and tool call audit in redis", {{"redis", endpoint.Describe()}});
+  }
+  std::thread redis_thread([&redis_io] { redis_io.run(); });
+  if (drain != nullptr) drain->Start();
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       grpcutil::StartServer(listen, {&grpc_service});
   if (!server.ok()) {
+    if (drain != nullptr) drain->Stop();
     service.Stop();
     Fail("listen", server.status());
   }
@@ -68,6 +96,12 @@ int Run(int argc, char** argv) {
   log::Info("shutting down", {{"signal", signal}});
   service.watch_hub().CloseAll();
   grpcutil::StopServer(server->get(), kShutdownGraceMs);
+  if (drain != nullptr) drain->Stop();
+  if (redis != nullptr) redis->Close();
+  if (drain_redis != nullptr) drain_redis->Close();
+  redis_work.reset();
+  redis_io.stop();
+  redis_thread.join();
   service.Stop();
   log::Info("stopped");
   return 0;

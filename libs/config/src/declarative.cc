@@ -462,6 +462,9 @@ absl::Status ValidateToolOverride(const registry::v1::ToolOverride& o, std::stri
       return FieldError(StrCat(path, ".annotations"), "must be a JSON object");
     }
   }
+  if (o.user_requests_per_minute() < 0) {
+    return FieldError(StrCat(path, ".user_requests_per_minute"), "must be 0 (unlimited) or more");
+  }
   return absl::OkStatus();
 }
 
@@ -695,7 +698,7 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text,
       if (!t.IsMap()) return FieldError(path, "expected a mapping");
       SB_RETURN_IF_ERROR(CheckKeys(t, path,
                                    {"namespace", "server", "tool", "name", "title", "description",
-                                    "annotations", "disabled"}));
+                                    "annotations", "disabled", "userRequestsPerMinute"}));
       auto* o = req.add_tool_overrides();
       SB_RETURN_IF_ERROR(ReadString(t["namespace"], path + ".namespace", o->mutable_namespace_()));
       SB_RETURN_IF_ERROR(ReadString(t["server"], path + ".server", o->mutable_server()));
@@ -709,6 +712,10 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text,
       bool disabled = false;
       SB_RETURN_IF_ERROR(ReadBool(t["disabled"], path + ".disabled", &disabled));
       o->set_disabled(disabled);
+      int32_t limit = 0;
+      SB_RETURN_IF_ERROR(
+          ReadInt(t["userRequestsPerMinute"], path + ".userRequestsPerMinute", &limit));
+      o->set_user_requests_per_minute(limit);
     }
   }
   SB_RETURN_IF_ERROR(ValidateApply(req));

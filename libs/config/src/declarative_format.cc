@@ -182,6 +182,7 @@ boost::json::object DeclarativeObject(const v1::ToolOverride& t) {
   o["description"] = Literal(t.description());
   o["annotations"] = Literal(t.annotations());
   o["disabled"] = t.disabled();
+  o["userRequestsPerMinute"] = t.user_requests_per_minute();
   return o;
 }
 

@@ -146,6 +146,12 @@ TEST(ValidateObjectsTest, EndpointLimitsOriginsAndOverrides) {
   o.set_name("");
   o.set_annotations("not json");
   EXPECT_EQ(ValidateToolOverride(o, "o", find).message(), "o.annotations: must be a JSON object");
+  o.set_annotations("");
+  o.set_user_requests_per_minute(-1);
+  EXPECT_EQ(ValidateToolOverride(o, "o", find).message(),
+            "o.user_requests_per_minute: must be 0 (unlimited) or more");
+  o.set_user_requests_per_minute(0);
+  EXPECT_TRUE(ValidateToolOverride(o, "o", find).ok());
 }
 
 
@@ -235,7 +241,7 @@ toolOverrides:
     name: new_issue
     title: New issue
     annotations: '{"destructiveHint": false}'
-  - {namespace: dev, server: gh, tool: delete_repo, disabled: true}
+  - {namespace: dev, server: gh, tool: delete_repo, disabled: true, userRequestsPerMinute: 5}
 )");
   ASSERT_TRUE(req.ok()) << req.status();
   EXPECT_TRUE(req->namespaces(0).disable_prefix());
@@ -246,6 +252,8 @@ toolOverrides:
   EXPECT_EQ(req->tool_overrides(0).name(), "new_issue");
   EXPECT_EQ(req->tool_overrides(0).annotations(), R"({"destructiveHint": false})");
   EXPECT_TRUE(req->tool_overrides(1).disabled());
+  EXPECT_EQ(req->tool_overrides(0).user_requests_per_minute(), 0);
+  EXPECT_EQ(req->tool_overrides(1).user_requests_per_minute(), 5);
 }
 
 TEST(DeclarativeTest, NamesOverTheLimitsAreErrorsNamingTheField) {
@@ -362,6 +370,7 @@ TEST(DeclarativeFormatTest, ExportedDocumentParsesBackToTheSameConfiguration) {
   o->set_tool("echo");
   o->set_annotations(R"({"readOnlyHint":true})");
   o->set_disabled(true);
+  o->set_user_requests_per_minute(12);
 
   boost::json::object doc = DeclarativeDocument(config);
   for (const std::string& text : {ToYaml(doc), boost::json::serialize(doc)}) {

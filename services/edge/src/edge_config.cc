@@ -29,6 +29,7 @@ void BindSchema(config::Schema& schema, EdgeConfig* config) {
       .Int("sse_retry_ms", &config->sse_retry_ms, 0, 3600 * 1000)
       .Int("event_stream_max_len", &config->event_stream_max_len, 10, 1000000)
       .Int("heartbeat_ms", &config->heartbeat_ms, 100, 60000)
+      .Int("audit_stream_max_len", &config->audit_stream_max_len, 100, 100000000)
       .StringList("allowed_origins", &config->allowed_origins)
       .String("log_level", &config->log_level, config::CheckLogLevel);
 }

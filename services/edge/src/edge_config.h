@@ -25,6 +25,7 @@ struct EdgeConfig {
   int64_t sse_retry_ms = 3000;          // `retry:` sent to clients of event streams
   int64_t event_stream_max_len = 1000;  // messages kept per session for Last-Event-ID replay
   int64_t heartbeat_ms = 1000;  // renewal of this replica's liveness key in Redis
+  int64_t audit_stream_max_len = 100000;  // tools/call records awaiting the registry's drain
   std::vector<std::string> allowed_origins;
   std::string log_level = "info";
 };

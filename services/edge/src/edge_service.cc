@@ -10,6 +10,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "services/edge/src/sse.h"
@@ -85,19 +86,21 @@ struct RequestStore {
 class RouterEventStream : public BodyStream {
  public:
   RouterEventStream(std::unique_ptr<RouterCall> call, RouterFrame first, std::string raw_id,
-                    std::chrono::milliseconds timeout, std::chrono::milliseconds keepalive)
+                    std::chrono::milliseconds timeout, std::chrono::milliseconds keepalive,
+                    std::function<void(std::string_view)> on_final = {})
       : call_(std::move(call)),
         pending_(std::move(first)),
         raw_id_(std::move(raw_id)),
         timeout_(timeout),
         keepalive_(keepalive),
-        deadline_(Clock::now() + timeout) {}
+        deadline_(Clock::now() + timeout),
+        on_final_(std::move(on_final)) {}
 
   asio::awaitable<std::optional<std::string>> Next() override {
     if (pending_) {
       RouterFrame frame = std::move(*pending_);
       pending_.reset();
-      done_ = frame.final;
+      if (frame.final) co_return Final(std::move(frame));
       co_return Event(frame.message);
     }
     if (done_) co_return std::nullopt;
@@ -110,13 +113,14 @@ class RouterEventStream : public BodyStream {
     }
     if (!frame->ok()) co_return Final(Unavailable(raw_id_));
     deadline_ = Clock::now() + timeout_;
-    done_ = (*frame)->final;
+    if ((*frame)->final) co_return Final(std::move(**frame));
     co_return Event((*frame)->message);
   }
 
  private:
   std::string Final(RouterFrame frame) {
     done_ = true;
+    if (on_final_) std::exchange(on_final_, nullptr)(frame.message);
     return Event(frame.message);
   }
 
@@ -128,6 +132,7 @@ class RouterEventStream : public BodyStream {
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds keepalive_;
   Clock::time_point deadline_;
+  std::function<void(std::string_view)> on_final_;
   bool done_ = false;
 };
 
@@ -156,7 +161,8 @@ constexpr size_t kLiveEvents = 4096;  // events a slow client may lag before it 
 // off and resumes from Redis like one whose connection broke.
 asio::awaitable<void> StoreAndRelay(std::unique_ptr<RouterCall> call, RouterFrame first,
                                     std::shared_ptr<EventQueue> live, RequestStore store,
-                                    std::string raw_id, std::chrono::milliseconds timeout) {
+                                    std::string raw_id, std::chrono::milliseconds timeout,
+                                    std::function<void(std::string_view)> on_final) {
   std::optional<RouterFrame> next = std::move(first);
   for (int frames = 0; frames < kMaxRelayedFrames; ++frames) {
     RouterFrame frame;
@@ -177,6 +183,7 @@ asio::awaitable<void> StoreAndRelay(std::unique_ptr<RouterCall> call, RouterFram
       event = SseFrame("message", "", frame.message);
     }
     if (frame.final) {
+      if (on_final) on_final(frame.message);
       live->Finish(std::move(event));
       co_return;
     }
@@ -417,6 +424,7 @@ asio::awaitable<std::optional<HttpResponse>> EdgeService::Authorize(
     case AuthResult::Decision::kForbidden:
       co_return JsonRpcErrorResponse(403, raw_id, kHttpLayerError, reason("Forbidden"));
     case AuthResult::Decision::kRateLimited: {
+      *result = *decision;  // who was refused, and for how long
       HttpResponse response =
           JsonRpcErrorResponse(429, raw_id, kHttpLayerError, reason("Too Many Requests"));
       response.SetHeader("Retry-After", std::to_string(std::max(1, decision->retry_after_seconds)));
@@ -507,7 +515,8 @@ asio::awaitable<HttpResponse> EdgeService::Post(const HttpRequest& request,
     router_.Send(std::move(message));
     co_return Accepted();
   }
-  co_return co_await Forward(std::move(message), post.raw_id);
+  std::string called = env.method == "tools/call" ? post.tool : std::string();
+  co_return co_await Forward(std::move(message), post.raw_id, false, std::move(called));
 }
 
 asio::awaitable<HttpResponse> EdgeService::Initialize(const HttpRequest& request,
@@ -584,15 +593,20 @@ asio::awaitable<HttpResponse> EdgeService::Stateless(const HttpRequest& request,
   // Built as a named local: GCC 12 mishandles aggregate temporaries in co_await expressions.
   RouterMessage message{endpoint,     "", std::string(kStatelessVersion), request.body,
                         principal.user_email, principal.api_key_id};
-  co_return co_await Forward(std::move(message), post.raw_id, /*stateless=*/true);
+  std::string called = env.method == "tools/call" ? post.tool : std::string();
+  co_return co_await Forward(std::move(message), post.raw_id, /*stateless=*/true,
+                             std::move(called));
 }
 
 asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::string raw_id,
-                                                   bool stateless) {
+                                                   bool stateless, std::string tool) {
   std::string session_id = message.session_id;
+  std::function<void(std::string_view)> on_final =
+      AuditHook(options_.call_audit, message.user_email, message.endpoint, std::move(tool));
   std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   RouterFrame first = co_await NextFrame(*call, raw_id, options_.request_timeout);
   if (first.final) {
+    if (on_final) on_final(first.message);
     int status = stateless ? StatelessStatus(first.message) : 200;
     co_return JsonResponse(status, std::move(first.message));
   }
@@ -614,16 +628,17 @@ asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::s
       asio::any_io_executor executor = co_await asio::this_coro::executor;
       asio::co_spawn(executor,
                      StoreAndRelay(std::move(call), std::move(first), std::move(live),
-                                   std::move(store), std::move(raw_id), options_.request_timeout),
+                                   std::move(store), std::move(raw_id), options_.request_timeout,
+                                   std::move(on_final)),
                      asio::detached);
       co_return response;
     }
     log::Warn("cannot keep a request's stream for resumption",
               {{"error", MessageOf(marker.status())}});
   }
-  response.stream =
-      std::make_unique<RouterEventStream>(std::move(call), std::move(first), std::move(raw_id),
-                                          options_.request_timeout, options_.sse_keepalive);
+  response.stream = std::make_unique<RouterEventStream>(
+      std::move(call), std::move(first), std::move(raw_id), options_.request_timeout,
+      options_.sse_keepalive, std::move(on_final));
   co_return response;
 }
 
@@ -793,6 +808,12 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
   std::string tool = is_request && env.method == "tools/call" ? post.tool : std::string();
   if (auto refusal = co_await Authorize(request, endpoint, std::move(tool), session_id, reply_id,
                                         &principal)) {
+    if (principal.decision == AuthResult::Decision::kRateLimited && is_request &&
+        IsValidSessionId(session_id)) {
+      HttpResponse too_many = std::move(*refusal);
+      co_return co_await RefuseOnStream(std::move(too_many), session_id, endpoint, principal,
+                                        post.raw_id);
+    }
     co_return std::move(*refusal);
   }
   if (session_id.empty() || !IsValidSessionId(session_id)) {
@@ -823,8 +844,11 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
     co_return Accepted();
   }
   // The answer travels on the session's event stream, wherever that is held; the POST is done.
+  // (Named locals: GCC 12 mishandles temporaries passed to a coroutine.)
+  std::string called = env.method == "tools/call" ? post.tool : std::string();
   asio::co_spawn(co_await asio::this_coro::executor,
-                 Relay(std::move(*session), std::move(message), post.raw_id, initialize),
+                 Relay(std::move(*session), std::move(message), post.raw_id, initialize,
+                       std::move(called)),
                  [](std::exception_ptr e) {
                    if (!e) return;
                    try {
@@ -836,8 +860,33 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
   co_return Accepted();
 }
 
+asio::awaitable<HttpResponse> EdgeService::RefuseOnStream(HttpResponse refusal,
+                                                          const std::string& session_id,
+                                                          const std::string& endpoint,
+                                                          const AuthResult& principal,
+                                                          const std::string& raw_id) {
+  HttpResponse not_found;
+  std::optional<SessionRecord> session =
+      co_await FindSession(session_id, endpoint, principal, raw_id, &not_found);
+  if (!session) co_return not_found;
+  // The client waits for the answer on its event stream, so that is where the refusal goes;
+  // the POST itself is accepted, as every message of this transport is.
+  int retry = std::max(1, principal.retry_after_seconds);
+  std::string error = jsonrpc::MakeError(
+      raw_id, kRateLimitedError,
+      principal.reason.empty() ? "Too Many Requests" : StrCat("Too Many Requests: ", principal.reason),
+      StrCat("{\"retryAfterSeconds\":", retry, "}"));
+  absl::StatusOr<std::string> appended = co_await events_->Append(session->id, std::move(error));
+  if (!appended.ok()) co_return refusal;
+  HttpResponse accepted = Accepted();
+  accepted.SetHeader("Retry-After", std::to_string(retry));
+  co_return accepted;
+}
+
 asio::awaitable<void> EdgeService::Relay(SessionRecord session, RouterMessage message,
-                                         std::string raw_id, bool initialize) {
+                                         std::string raw_id, bool initialize, std::string tool) {
+  std::function<void(std::string_view)> on_final =
+      AuditHook(options_.call_audit, message.user_email, message.endpoint, std::move(tool));
   std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   for (int n = 0; n < kMaxRelayedFrames; ++n) {
     RouterFrame frame = co_await NextFrame(*call, raw_id, options_.request_timeout);
@@ -859,6 +908,7 @@ asio::awaitable<void> EdgeService::Relay(SessionRecord session, RouterMessage me
       }
     }
     bool final = frame.final;
+    if (final && on_final) on_final(frame.message);
     absl::StatusOr<std::string> appended =
         co_await events_->Append(session.id, std::move(frame.message));
     if (!appended.ok()) {

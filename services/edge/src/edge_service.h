@@ -5,6 +5,7 @@
 #include <string>
 
 #include "services/edge/src/auth_client.h"
+#include "services/edge/src/call_audit.h"
 #include "services/edge/src/http_types.h"
 #include "services/edge/src/origin.h"
 #include "services/edge/src/request.h"
@@ -26,6 +27,8 @@ struct EdgeOptions {
   std::chrono::milliseconds sse_retry{3000};
   // Readiness: true while the registry Watch is synced.
   std::function<bool()> config_synced = [] { return true; };
+  // Hears of every tools/call relayed, once its outcome is known (null: none recorded).
+  CallAudit* call_audit = nullptr;
 };
 
 // The edge's request logic for MCP Streamable HTTP, free of Beast and gRPC types: checks a
@@ -55,8 +58,9 @@ class EdgeService : public HttpHandler {
                                                  const std::string& endpoint);
   // Relays a request and answers with its response (as JSON) or its frames (as SSE); a
   // stateless request's error response takes the HTTP status its code calls for.
+  // A tools/call (`tool` not empty) is recorded with options_.call_audit.
   boost::asio::awaitable<HttpResponse> Forward(RouterMessage message, std::string raw_id,
-                                               bool stateless = false);
+                                               bool stateless = false, std::string tool = {});
   boost::asio::awaitable<HttpResponse> Get(const HttpRequest& request, const std::string& endpoint);
   boost::asio::awaitable<HttpResponse> LegacySse(const HttpRequest& request,
                                                  const std::string& endpoint);
@@ -76,8 +80,15 @@ class EdgeService : public HttpHandler {
   // Ends a 2024-11-05 session whose SSE connection closed.
   boost::asio::awaitable<void> EndLegacySession(std::string session_id);
   boost::asio::awaitable<void> Relay(SessionRecord session, RouterMessage message,
-                                     std::string raw_id, bool initialize);
+                                     std::string raw_id, bool initialize, std::string tool = {});
   boost::asio::awaitable<HttpResponse> Ready();
+  // A legacy request refused by a rate limit: the JSON-RPC error goes on the session's event
+  // stream (202 with Retry-After); `refusal` (the 429) when the stream cannot take it.
+  boost::asio::awaitable<HttpResponse> RefuseOnStream(HttpResponse refusal,
+                                                      const std::string& session_id,
+                                                      const std::string& endpoint,
+                                                      const AuthResult& principal,
+                                                      const std::string& raw_id);
 
   // Asks auth; nullopt when the request may proceed, else the refusal to send.
   boost::asio::awaitable<std::optional<HttpResponse>> Authorize(

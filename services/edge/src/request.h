@@ -13,6 +13,9 @@ namespace switchboard::edge {
 
 // JSON-RPC error code for refusals that happen at the HTTP layer (auth, sessions, limits).
 inline constexpr int kHttpLayerError = -32000;
+// JSON-RPC error code of a request refused by a rate limit where the answer travels on an event
+// stream (the 2024-11-05 transport); its data carries {"retryAfterSeconds": n}.
+inline constexpr int kRateLimitedError = -32029;
 
 // What a request path names.
 enum class RouteKind {

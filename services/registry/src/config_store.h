@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "services/registry/src/snapshot_diff.h"
@@ -104,6 +105,19 @@ class ConfigStore {
   // Keeps, per API key id, the latest of the stored and the reported last use (unix seconds);
   // ids of keys that do not exist are ignored. Not configuration: no revision, no audit.
   virtual absl::Status RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) = 0;
+  // Stores tools/call records, each under the Redis stream entry id it was drained from; an id
+  // already stored is skipped, so a batch may be stored twice. Not configuration.
+  virtual absl::Status RecordToolCalls(
+      const std::vector<std::pair<std::string, v1::ToolCall>>& calls) {
+    (void)calls;
+    return absl::UnimplementedError("tool call audit not supported by this store");
+  }
+  // Stored tools/call records matching the filters, newest first, at most `request.limit()`.
+  virtual absl::StatusOr<std::vector<v1::ToolCall>> ListToolCalls(
+      const v1::ListToolCallsRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("tool call audit not supported by this store");
+  }
   // Last use by API key id, for the keys used at least once.
   virtual absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() = 0;
 

@@ -283,7 +283,7 @@ std::vector<Versioned<v1::ToolOverride>> ReadToolOverrides(pqxx::transaction_bas
   for (const auto& row :
        Exec(tx,
             StrCat("SELECT namespace_name, server_name, tool_name, new_name, title, description, "
-                   "annotations, disabled, revision FROM tool_overrides",
+                   "annotations, disabled, user_requests_per_minute, revision FROM tool_overrides",
                    where,
                    " ORDER BY namespace_name COLLATE \"C\", server_name COLLATE \"C\", "
                    "tool_name COLLATE \"C\""),
@@ -298,7 +298,8 @@ std::vector<Versioned<v1::ToolOverride>> ReadToolOverrides(pqxx::transaction_bas
     o->set_description(row[5].as<std::string>());
     o->set_annotations(row[6].as<std::string>());
     o->set_disabled(row[7].as<bool>());
-    v.revision = row[8].as<int64_t>();
+    o->set_user_requests_per_minute(row[8].as<int32_t>());
+    v.revision = row[9].as<int64_t>();
   }
   return out;
 }
@@ -452,13 +453,15 @@ void WriteUser(pqxx::transaction_base& tx, const v1::User& u) {
 void WriteToolOverride(pqxx::transaction_base& tx, const v1::ToolOverride& o) {
   tx.exec_params(
       "INSERT INTO tool_overrides (namespace_name, server_name, tool_name, new_name, title, "
-      "description, annotations, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+      "description, annotations, disabled, user_requests_per_minute) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
       "ON CONFLICT (namespace_name, server_name, tool_name) DO UPDATE SET "
       "new_name = excluded.new_name, title = excluded.title, "
       "description = excluded.description, annotations = excluded.annotations, "
-      "disabled = excluded.disabled, updated_at = now()",
+      "disabled = excluded.disabled, "
+      "user_requests_per_minute = excluded.user_requests_per_minute, updated_at = now()",
       o.namespace_(), o.server(), o.tool(), o.name(), o.title(), o.description(), o.annotations(),
-      o.disabled());
+      o.disabled(), o.user_requests_per_minute());
 }
 
 void WriteChange(pqxx::transaction_base& tx, const Change& c) {
@@ -851,6 +854,63 @@ absl::Status PgConfigStore::RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& us
                      return true;
                    })
       .status();
+}
+
+absl::Status PgConfigStore::RecordToolCalls(
+    const std::vector<std::pair<std::string, v1::ToolCall>>& calls) {
+  return Run<bool>("record tool calls",
+                   [&](Conn& c) {
+                     pqxx::work tx(c.db);
+                     for (const auto& [stream_id, call] : calls) {
+                       Exec(tx,
+                            "INSERT INTO tool_call_audit (stream_id, called_at, user_email, "
+                            "endpoint_name, tool_name, outcome, duration_ms) VALUES ($1, "
+                            "to_timestamp($2::bigint / 1000.0), $3, $4, $5, $6, $7::bigint) "
+                            "ON CONFLICT (stream_id) DO NOTHING",
+                            {stream_id, std::to_string(call.at_unix_ms()), call.user_email(),
+                             call.endpoint(), call.tool(), call.outcome(),
+                             std::to_string(std::max<int64_t>(0, call.duration_ms()))});
+                     }
+                     tx.commit();
+                     return true;
+                   })
+      .status();
+}
+
+absl::StatusOr<std::vector<v1::ToolCall>> PgConfigStore::ListToolCalls(
+    const v1::ListToolCallsRequest& request) {
+  return Run<std::vector<v1::ToolCall>>("list tool calls", [&](Conn& c) {
+    std::vector<std::string> params;
+    std::string where;
+    if (!request.user_email().empty()) {
+      params.push_back(request.user_email());
+      where = StrCat(" WHERE user_email = $", params.size());
+    }
+    if (request.since_unix() > 0) {
+      params.push_back(std::to_string(request.since_unix()));
+      where += StrCat(where.empty() ? " WHERE " : " AND ", "called_at >= to_timestamp($",
+                      params.size(), "::bigint)");
+    }
+    pqxx::read_transaction tx(c.db);
+    pqxx::result rows =
+        Exec(tx,
+             StrCat("SELECT (extract(epoch FROM called_at) * 1000)::bigint, user_email, "
+                    "endpoint_name, tool_name, outcome, duration_ms FROM tool_call_audit",
+                    where, " ORDER BY called_at DESC, id DESC LIMIT ", request.limit()),
+             params);
+    tx.commit();
+    std::vector<v1::ToolCall> out;
+    for (const auto& row : rows) {
+      v1::ToolCall& call = out.emplace_back();
+      call.set_at_unix_ms(row[0].as<int64_t>());
+      call.set_user_email(row[1].as<std::string>());
+      call.set_endpoint(row[2].as<std::string>());
+      call.set_tool(row[3].as<std::string>());
+      call.set_outcome(row[4].as<std::string>());
+      call.set_duration_ms(row[5].as<int64_t>());
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> PgConfigStore::LoadApiKeyUse() {

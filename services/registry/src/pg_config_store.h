@@ -42,6 +42,10 @@ class PgConfigStore final : public ConfigStore {
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(
       const v1::ListAuditRequest& request) override;
   absl::Status RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) override;
+  absl::Status RecordToolCalls(
+      const std::vector<std::pair<std::string, v1::ToolCall>>& calls) override;
+  absl::StatusOr<std::vector<v1::ToolCall>> ListToolCalls(
+      const v1::ListToolCallsRequest& request) override;
   absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() override;
   absl::Status RecordServerTools(const std::vector<v1::ServerTools>& servers) override;
   // LISTENs on the 'switchboard_config' channel on this store's connection.

@@ -495,6 +495,47 @@ TEST_F(PgStoreTest, DeletingAUserDeletesItsKeys) {
   EXPECT_EQ(db_->Query("SELECT count(*) FROM api_keys")[0][0], "0");
 }
 
+TEST_F(PgStoreTest, ToolCallsAreStoredOncePerStreamEntryAndListedNewestFirst) {
+  auto call = [](int64_t at_ms, std::string user, std::string tool, std::string outcome) {
+    v1::ToolCall c;
+    c.set_at_unix_ms(at_ms);
+    c.set_user_email(std::move(user));
+    c.set_endpoint("demo");
+    c.set_tool(std::move(tool));
+    c.set_outcome(std::move(outcome));
+    c.set_duration_ms(12);
+    return c;
+  };
+  std::vector<std::pair<std::string, v1::ToolCall>> batch = {
+      {"1-0", call(1795000000000, "a@example.com", "x__echo", "ok")},
+      {"2-0", call(1795000001000, "b@example.com", "x__add", "error")},
+      {"3-0", call(1795000002500, "a@example.com", "x__add", "tool_error")}};
+  ASSERT_TRUE(store_->RecordToolCalls(batch).ok());
+  // A batch drained again (a crash before the acknowledgement) stores nothing twice.
+  ASSERT_TRUE(store_->RecordToolCalls(batch).ok());
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM tool_call_audit")[0][0], "3");
+
+  v1::ListToolCallsRequest request;
+  request.set_limit(10);
+  request.set_user_email("a@example.com");
+  auto a = store_->ListToolCalls(request);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[0].tool(), "x__add");
+  EXPECT_EQ((*a)[0].outcome(), "tool_error");
+  EXPECT_EQ((*a)[0].at_unix_ms(), 1795000002500);
+  EXPECT_EQ((*a)[0].duration_ms(), 12);
+  EXPECT_EQ((*a)[1].tool(), "x__echo");
+
+  request.set_user_email("");
+  request.set_since_unix(1795000001);
+  auto since = store_->ListToolCalls(request);
+  ASSERT_TRUE(since.ok()) << since.status();
+  EXPECT_EQ(since->size(), 2u);
+  request.set_limit(1);
+  EXPECT_EQ(store_->ListToolCalls(request)->size(), 1u);
+}
+
 TEST_F(PgStoreTest, SnapshotsDiffIntoTheChangesMade) {
   MustApply(Demo());
   v1::Snapshot before = MustLoad();

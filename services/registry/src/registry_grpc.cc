@@ -359,6 +359,37 @@ grpc::ServerUnaryReactor* RegistryGrpc::RecordServerTools(
                [&](auto done) { service_->RecordServerTools(*request, std::move(done)); });
 }
 
+grpc::ServerUnaryReactor* RegistryGrpc::ListSessions(grpc::CallbackServerContext* context,
+                                                     const v1::ListSessionsRequest* request,
+                                                     v1::ListSessionsResponse* response) {
+  return Unary(context, response, [&](auto done) {
+    if (sessions_ == nullptr) {
+      done(absl::FailedPreconditionError("sessions: the registry has no redis_url"));
+      return;
+    }
+    sessions_->List(*request, std::move(done));
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::EndSessions(grpc::CallbackServerContext* context,
+                                                    const v1::EndSessionsRequest* request,
+                                                    v1::EndSessionsResponse* response) {
+  return Unary(context, response, [&](auto done) {
+    if (sessions_ == nullptr) {
+      done(absl::FailedPreconditionError("sessions: the registry has no redis_url"));
+      return;
+    }
+    sessions_->End(*request, std::move(done));
+  });
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::ListToolCalls(grpc::CallbackServerContext* context,
+                                                      const v1::ListToolCallsRequest* request,
+                                                      v1::ListToolCallsResponse* response) {
+  return Unary(context, response,
+               [&](auto done) { service_->ListToolCalls(*request, std::move(done)); });
+}
+
 grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServerContext*,
                                                               const v1::WatchRequest* request) {
   // The name is only for logs; keep a client from filling them.

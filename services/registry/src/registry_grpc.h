@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "services/registry/src/registry_service.h"
+#include "services/registry/src/session_admin.h"
 #include "switchboard/registry/v1/registry.grpc.pb.h"
 
 namespace switchboard::registry {
@@ -102,10 +103,24 @@ class RegistryGrpc final : public v1::Registry::CallbackService {
                                               v1::RecordServerToolsResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchEvent>* Watch(grpc::CallbackServerContext* context,
                                                   const v1::WatchRequest* request) override;
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* context,
+                                         const v1::ListSessionsRequest* request,
+                                         v1::ListSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* EndSessions(grpc::CallbackServerContext* context,
+                                        const v1::EndSessionsRequest* request,
+                                        v1::EndSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* ListToolCalls(grpc::CallbackServerContext* context,
+                                          const v1::ListToolCallsRequest* request,
+                                          v1::ListToolCallsResponse* response) override;
+
+  // Serves ListSessions and EndSessions (without: FailedPrecondition). Call before serving;
+  // `sessions` must outlive the server.
+  void SetSessionAdmin(SessionAdmin* sessions) { sessions_ = sessions; }
 
  private:
   RegistryService* service_;
   size_t max_pending_events_;
+  SessionAdmin* sessions_ = nullptr;
 };
 
 }  // namespace switchboard::registry

@@ -514,6 +514,7 @@ class RegistryAdminTest : public RegistryGrpcTest {
     o.set_title("Say it");
     o.set_description("Repeats what you say");
     o.set_annotations(R"({"readOnlyHint":true})");
+    o.set_user_requests_per_minute(30);
     return o;
   }
 
@@ -874,6 +875,7 @@ TEST_F(RegistryAdminTest, ToolOverridesCrudAndWatch) {
   ASSERT_TRUE(Call(&admin::Stub::GetToolOverride, get, &got).ok());
   EXPECT_EQ(got.revision(), created.revision());
   EXPECT_EQ(got.tool_override().annotations(), R"({"readOnlyHint":true})");
+  EXPECT_EQ(got.tool_override().user_requests_per_minute(), 30);
 
   // A second override may not take the same name in the namespace.
   v1::CreateToolOverrideRequest clash;

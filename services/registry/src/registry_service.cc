@@ -23,6 +23,16 @@ constexpr size_t kShownPrefixLength = 8;
 constexpr int kDefaultAuditLimit = 100;
 constexpr int kMaxAuditLimit = 1000;
 
+// The bounds every audit listing shares: a limit of at most kMaxAuditLimit (0 = the default)
+// and a non-negative since.
+absl::Status CheckListBounds(int32_t limit, int64_t since_unix) {
+  if (limit < 0 || limit > kMaxAuditLimit) {
+    return absl::InvalidArgumentError(StrCat("limit: must be between 0 and ", kMaxAuditLimit));
+  }
+  if (since_unix < 0) return absl::InvalidArgumentError("since_unix: must not be negative");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 RegistryService::RegistryService(ConfigStoreFactory factory, RegistryOptions options)
@@ -332,12 +342,8 @@ void RegistryService::ListApiKeys(v1::ListApiKeysRequest request,
 }
 
 void RegistryService::ListAudit(v1::ListAuditRequest request, Done<v1::ListAuditResponse> done) {
-  if (request.limit() < 0 || request.limit() > kMaxAuditLimit) {
-    done(absl::InvalidArgumentError(StrCat("limit: must be between 0 and ", kMaxAuditLimit)));
-    return;
-  }
-  if (request.since_unix() < 0) {
-    done(absl::InvalidArgumentError("since_unix: must not be negative"));
+  if (absl::Status bad = CheckListBounds(request.limit(), request.since_unix()); !bad.ok()) {
+    done(bad);
     return;
   }
   if (request.limit() == 0) request.set_limit(kDefaultAuditLimit);
@@ -390,6 +396,33 @@ void RegistryService::RecordServerTools(v1::RecordServerToolsRequest request,
         std::vector<v1::ServerTools> servers(request.servers().begin(), request.servers().end());
         SB_RETURN_IF_ERROR(store.RecordServerTools(servers));
         return v1::RecordServerToolsResponse();
+      });
+}
+
+void RegistryService::RecordToolCalls(std::vector<std::pair<std::string, v1::ToolCall>> calls,
+                                      Done<bool> done) {
+  RunOnPool<bool>("record tool calls", std::move(done),
+                  [calls = std::move(calls)](ConfigStore& store) -> absl::StatusOr<bool> {
+                    SB_RETURN_IF_ERROR(store.RecordToolCalls(calls));
+                    return true;
+                  });
+}
+
+void RegistryService::ListToolCalls(v1::ListToolCallsRequest request,
+                                    Done<v1::ListToolCallsResponse> done) {
+  if (absl::Status bad = CheckListBounds(request.limit(), request.since_unix()); !bad.ok()) {
+    done(bad);
+    return;
+  }
+  if (request.limit() == 0) request.set_limit(kDefaultAuditLimit);
+  RunOnPool<v1::ListToolCallsResponse>(
+      "list tool calls", std::move(done),
+      [request = std::move(request)](
+          ConfigStore& store) -> absl::StatusOr<v1::ListToolCallsResponse> {
+        SB_ASSIGN_OR_RETURN(std::vector<v1::ToolCall> calls, store.ListToolCalls(request));
+        v1::ListToolCallsResponse response;
+        for (v1::ToolCall& c : calls) *response.add_calls() = std::move(c);
+        return response;
       });
 }
 

@@ -108,6 +108,12 @@ class RegistryService {
   void RecordServerTools(v1::RecordServerToolsRequest request,
                          Done<v1::RecordServerToolsResponse> done);
 
+  // Stores drained tools/call records (by their Redis stream entry ids; see
+  // ConfigStore::RecordToolCalls), and lists them (limit: default 100, at most 1000).
+  void RecordToolCalls(std::vector<std::pair<std::string, v1::ToolCall>> calls,
+                       Done<bool> done);
+  void ListToolCalls(v1::ListToolCallsRequest request, Done<v1::ListToolCallsResponse> done);
+
   // The feed behind the Watch RPC.
   WatchHub& watch_hub() { return hub_; }
 

@@ -26,7 +26,8 @@ const std::map<std::string, std::string, std::less<>>& ValueFlags() {
       {"--name", "--name"},         {"-o", "-o"}, {"--output", "-o"},
       {"--mode", "--mode"},         {"--namespace", "--namespace"},
       {"--runner", "--runner"},     {"--lines", "--lines"},
-      {"--expires-in", "--expires-in"}, {"--endpoints", "--endpoints"}};
+      {"--expires-in", "--expires-in"}, {"--endpoints", "--endpoints"},
+      {"--since", "--since"},       {"--limit", "--limit"}};
   return *flags;
 }
 
@@ -38,6 +39,16 @@ std::optional<int64_t> ParseCount(std::string_view text) {
     return std::nullopt;
   }
   return n;
+}
+
+// A whole number followed by d, h, m or s, in seconds; nullopt when it is not one.
+std::optional<int64_t> ParseDuration(std::string_view v) {
+  char suffix = v.empty() ? '\0' : v.back();
+  int64_t unit = suffix == 'd' ? 86400 : suffix == 'h' ? 3600 : suffix == 'm' ? 60
+                 : suffix == 's' ? 1 : 0;
+  std::optional<int64_t> n = ParseCount(v.substr(0, v.empty() ? 0 : v.size() - 1));
+  if (unit == 0 || !n || *n == 0 || *n > 100000000) return std::nullopt;
+  return *n * unit;
 }
 
 }  // namespace
@@ -131,6 +142,37 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
                                  it->second, "'"));
       }
     }
+  } else if ((verb == "get" || verb == "delete") && words.size() >= 2 &&
+             (words[1] == "sessions" || words[1] == "session")) {
+    command.verb = verb == "get" ? Verb::kGetSessions : Verb::kDeleteSessions;
+    allowed = {"--user"};
+    if (verb == "get") allowed.insert("-o");
+    std::string usage = StrCat("usage: sbctl ", verb, " sessions --user EMAIL",
+                               verb == "get" ? " [-o table|json|yaml]" : " [ID]");
+    if (words.size() > (verb == "get" ? 2u : 3u)) return UsageError(usage);
+    if (words.size() == 3) command.name = words[2];
+    if (!values.count("--user")) return UsageError(usage);
+    command.user_email = values["--user"];
+  } else if (verb == "audit") {
+    command.verb = Verb::kAudit;
+    allowed = {"--user", "--since", "--limit", "-o"};
+    if (words.size() > 1) {
+      return UsageError("usage: sbctl audit [--user EMAIL] [--since 1h] [--limit N] [-o json]");
+    }
+    if (values.count("--user")) command.user_email = values["--user"];
+    if (auto it = values.find("--since"); it != values.end()) {
+      std::optional<int64_t> seconds = ParseDuration(it->second);
+      if (!seconds) {
+        return UsageError(StrCat("--since: expected a duration such as 1h, 30m or 7d, got '",
+                                 it->second, "'"));
+      }
+      command.since_seconds = *seconds;
+    }
+    if (auto it = values.find("--limit"); it != values.end()) {
+      std::optional<int64_t> n = ParseCount(it->second);
+      if (!n || *n < 1 || *n > 1000) return UsageError("--limit: expected 1 to 1000");
+      command.limit = static_cast<int>(*n);
+    }
   } else if (verb == "get") {
     command.verb = Verb::kGet;
     allowed = {"-o"};
@@ -171,17 +213,12 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
     command.user_email = values["--user"];
     if (values.count("--name")) command.key_name = values["--name"];
     if (auto it = values.find("--expires-in"); it != values.end()) {
-      // A whole number followed by d, h, m or s.
-      std::string_view v = it->second;
-      char suffix = v.empty() ? '\0' : v.back();
-      int64_t unit = suffix == 'd' ? 86400 : suffix == 'h' ? 3600 : suffix == 'm' ? 60
-                     : suffix == 's' ? 1 : 0;
-      std::optional<int64_t> n = ParseCount(v.substr(0, v.empty() ? 0 : v.size() - 1));
-      if (unit == 0 || !n || *n == 0 || *n > 100000000) {
+      std::optional<int64_t> seconds = ParseDuration(it->second);
+      if (!seconds) {
         return UsageError(StrCat("--expires-in: expected a duration such as 90d, 12h, 30m or "
-                                 "3600s, got '", v, "'"));
+                                 "3600s, got '", it->second, "'"));
       }
-      command.expires_in_seconds = *n * unit;
+      command.expires_in_seconds = *seconds;
     }
     if (auto it = values.find("--endpoints"); it != values.end()) {
       command.endpoints = SplitList(it->second);
@@ -228,7 +265,8 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
   }
   if (auto it = values.find("-o"); it != values.end()) {
     bool tables = command.verb == Verb::kGet || command.verb == Verb::kDescribe ||
-                  command.verb == Verb::kRunnerPs;
+                  command.verb == Verb::kRunnerPs || command.verb == Verb::kGetSessions ||
+                  command.verb == Verb::kAudit;
     bool yaml = command.verb != Verb::kCreateApiKey;
     command.json = it->second == "json";
     command.yaml = it->second == "yaml" && yaml && command.verb != Verb::kRunnerPs;
@@ -268,6 +306,12 @@ Usage:
         requests meanwhile wait for a fresh process
   sbctl logs server NAME [--lines N]
         the last N (default 100) lines NAME wrote to stderr, its secrets masked
+  sbctl get sessions --user EMAIL [-o table|json|yaml]
+  sbctl delete sessions --user EMAIL [ID]
+        a user's live MCP sessions; delete ends them all (or the one named): their next
+        request gets 404
+  sbctl audit [--user EMAIL] [--since 1h] [--limit N] [-o json|yaml]
+        recorded tools/calls, newest first: time, user, endpoint, tool, outcome, duration
 
 Kinds: servers, namespaces, endpoints, users, apikeys, tooloverrides (singular works too; a
 tool override's NAME is namespace/server/tool, an API key's its id)

@@ -24,7 +24,11 @@ enum class Verb {
   kRunnerPs,
   kRunnerRestart,
   kRunnerDrain,
-  kLogs
+  kLogs,
+  // Users' MCP sessions (in the edges' Redis, through the registry) and the tools/call audit.
+  kGetSessions,
+  kDeleteSessions,
+  kAudit
 };
 
 // True for the verbs served by a runner rather than the registry.
@@ -56,6 +60,9 @@ struct Command {
   std::string namespace_name;
   // export --show-secrets: secrets in clear instead of "***"
   bool show_secrets = false;
+  // audit --since: only calls from this many seconds ago on (0: all); --limit: at most this many
+  int64_t since_seconds = 0;
+  int limit = 0;
   // -o json / -o yaml (get, describe, export, create apikey); neither is a table
   bool json = false;
   bool yaml = false;

@@ -31,6 +31,39 @@ TEST(CliTest, Apply) {
   EXPECT_EQ(c->file, "-");
 }
 
+TEST(CliTest, SessionsAndAudit) {
+  auto c = Parse({"get", "sessions", "--user", "dev@example.com", "-o", "json"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->verb, Verb::kGetSessions);
+  EXPECT_EQ(c->user_email, "dev@example.com");
+  EXPECT_TRUE(c->json);
+
+  c = Parse({"delete", "sessions", "--user", "dev@example.com"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->verb, Verb::kDeleteSessions);
+  EXPECT_EQ(c->name, "");
+  c = Parse({"delete", "session", "abc", "--user", "dev@example.com"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->name, "abc");
+
+  EXPECT_EQ(Parse({"get", "sessions"}).status().message(),
+            "usage: sbctl get sessions --user EMAIL [-o table|json|yaml]");
+  EXPECT_FALSE(Parse({"delete", "sessions", "--user", "a@b.c", "-o", "json"}).ok());
+
+  c = Parse({"audit", "--user", "dev@example.com", "--since", "1h", "--limit", "50"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->verb, Verb::kAudit);
+  EXPECT_EQ(c->since_seconds, 3600);
+  EXPECT_EQ(c->limit, 50);
+  c = Parse({"audit"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->since_seconds, 0);
+  EXPECT_EQ(Parse({"audit", "--since", "soon"}).status().message(),
+            "--since: expected a duration such as 1h, 30m or 7d, got 'soon'");
+  EXPECT_FALSE(Parse({"audit", "--limit", "0"}).ok());
+  EXPECT_FALSE(Parse({"audit", "extra"}).ok());
+}
+
 TEST(CliTest, RegistryFromFlagThenEnvironmentThenDefault) {
   EXPECT_EQ(Parse({"get", "servers"})->registry, "127.0.0.1:7103");
   EXPECT_EQ(Parse({"get", "servers"}, "reg.internal:7103")->registry, "reg.internal:7103");

@@ -398,6 +398,82 @@ int Delete(const Command& command, RegistryClient& client, std::ostream& out, st
   return kExitOk;
 }
 
+// A response as a document for -o json / -o yaml, with the proto's field names.
+void PrintMessage(const Command& command, const google::protobuf::Message& message,
+                  std::ostream& out) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  boost::json::value doc = boost::json::parse(json);
+  PrintDocument(command, doc.as_object(), out);
+}
+
+int GetSessions(const Command& command, RegistryClient& client, std::ostream& out,
+                std::ostream& err) {
+  v1::ListSessionsRequest request;
+  request.set_user_email(command.user_email);
+  absl::StatusOr<v1::ListSessionsResponse> response = client.ListSessions(request);
+  if (!response.ok()) return RegistryError(command, response.status(), err);
+  if (command.json || command.yaml) {
+    PrintMessage(command, *response, out);
+  } else if (response->sessions().empty()) {
+    err << "sbctl: no sessions found for " << command.user_email << "\n";
+  } else {
+    std::vector<std::vector<std::string>> rows = {
+        {"ID", "ENDPOINT", "PROTOCOL", "TRANSPORT", "CREATED", "EXPIRES IN"}};
+    for (const v1::Session& s : response->sessions()) {
+      rows.push_back({s.id(), s.endpoint(), s.protocol_version().empty() ? "-" : s.protocol_version(),
+                      s.transport().empty() ? "streamable-http" : s.transport(),
+                      s.created_unix() == 0 ? "-" : FormatUtc(s.created_unix()),
+                      StrCat(s.expires_in_seconds(), "s")});
+    }
+    out << FormatTable(rows);
+  }
+  return kExitOk;
+}
+
+int DeleteSessions(const Command& command, RegistryClient& client, std::ostream& out,
+                   std::ostream& err) {
+  v1::EndSessionsRequest request;
+  request.set_user_email(command.user_email);
+  request.set_id(command.name);
+  absl::StatusOr<v1::EndSessionsResponse> response = client.EndSessions(request);
+  if (!response.ok()) return RegistryError(command, response.status(), err);
+  out << response->ended() << (response->ended() == 1 ? " session" : " sessions") << " of "
+      << command.user_email << " ended\n";
+  return kExitOk;
+}
+
+int Audit(const Command& command, RegistryClient& client, std::ostream& out, std::ostream& err) {
+  v1::ListToolCallsRequest request;
+  request.set_user_email(command.user_email);
+  if (command.since_seconds > 0) {
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    request.set_since_unix(std::max<int64_t>(1, now - command.since_seconds));
+  }
+  request.set_limit(command.limit);
+  absl::StatusOr<v1::ListToolCallsResponse> response = client.ListToolCalls(request);
+  if (!response.ok()) return RegistryError(command, response.status(), err);
+  if (command.json || command.yaml) {
+    PrintMessage(command, *response, out);
+  } else if (response->calls().empty()) {
+    err << "sbctl: no tool calls found\n";
+  } else {
+    std::vector<std::vector<std::string>> rows = {
+        {"TIME", "USER", "ENDPOINT", "TOOL", "OUTCOME", "DURATION"}};
+    for (const v1::ToolCall& c : response->calls()) {
+      rows.push_back({FormatUtc(c.at_unix_ms() / 1000), c.user_email().empty() ? "-" : c.user_email(), c.endpoint(),
+                      c.tool(), c.outcome(), StrCat(c.duration_ms(), "ms")});
+    }
+    out << FormatTable(rows);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int Execute(const Command& command, RegistryClient& client, std::ostream& out, std::ostream& err) {
@@ -416,6 +492,12 @@ int Execute(const Command& command, RegistryClient& client, std::ostream& out, s
       return CreateApiKey(command, client, out, err);
     case Verb::kDelete:
       return Delete(command, client, out, err);
+    case Verb::kGetSessions:
+      return GetSessions(command, client, out, err);
+    case Verb::kDeleteSessions:
+      return DeleteSessions(command, client, out, err);
+    case Verb::kAudit:
+      return Audit(command, client, out, err);
     case Verb::kHelp:
       out << Usage();
       return kExitOk;

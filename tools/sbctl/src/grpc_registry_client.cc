@@ -45,6 +45,18 @@ class GrpcRegistryClient final : public RegistryClient {
     return Call<v1::ListToolOverridesResponse>(&v1::Registry::Stub::ListToolOverrides,
                                                v1::ListToolOverridesRequest());
   }
+  absl::StatusOr<v1::ListSessionsResponse> ListSessions(
+      const v1::ListSessionsRequest& request) override {
+    return Call<v1::ListSessionsResponse>(&v1::Registry::Stub::ListSessions, request);
+  }
+  absl::StatusOr<v1::EndSessionsResponse> EndSessions(
+      const v1::EndSessionsRequest& request) override {
+    return Call<v1::EndSessionsResponse>(&v1::Registry::Stub::EndSessions, request);
+  }
+  absl::StatusOr<v1::ListToolCallsResponse> ListToolCalls(
+      const v1::ListToolCallsRequest& request) override {
+    return Call<v1::ListToolCallsResponse>(&v1::Registry::Stub::ListToolCalls, request);
+  }
   absl::StatusOr<v1::ListApiKeysResponse> ListApiKeys() override {
     return Call<v1::ListApiKeysResponse>(&v1::Registry::Stub::ListApiKeys,
                                          v1::ListApiKeysRequest());

@@ -36,6 +36,21 @@ class RegistryClient {
   virtual absl::StatusOr<registry::v1::ListApiKeysResponse> ListApiKeys() {
     return absl::UnimplementedError("not supported");
   }
+  virtual absl::StatusOr<registry::v1::ListSessionsResponse> ListSessions(
+      const registry::v1::ListSessionsRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("not supported");
+  }
+  virtual absl::StatusOr<registry::v1::EndSessionsResponse> EndSessions(
+      const registry::v1::EndSessionsRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("not supported");
+  }
+  virtual absl::StatusOr<registry::v1::ListToolCallsResponse> ListToolCalls(
+      const registry::v1::ListToolCallsRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("not supported");
+  }
   // One object (server, namespace, endpoint, user or tool override) by key, as an UPSERT
   // Change carrying it, and the revision at which it last changed.
   virtual absl::StatusOr<std::pair<registry::v1::Change, int64_t>> Get(

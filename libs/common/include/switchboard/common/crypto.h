@@ -8,6 +8,10 @@ namespace switchboard::crypto {
 // Lowercase hex SHA-256 of the input.
 std::string Sha256Hex(std::string_view data);
 
+// Lowercase hex SHA-1 of the input: only for names that others define by it (a Redis script's
+// EVALSHA digest), never for secrets.
+std::string Sha1Hex(std::string_view data);
+
 // `bytes` bytes from the OS's CSPRNG, as lowercase hex (2*bytes characters).
 std::string RandomHex(size_t bytes);
 

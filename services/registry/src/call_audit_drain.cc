@@ -1,0 +1,158 @@
+#include "services/registry/src/call_audit_drain.h"
+
+#include <boost/asio/use_future.hpp>
+#include <charconv>
+#include <future>
+
+#include "switchboard/common/log.h"
+#include "switchboard/common/status.h"
+#include "switchboard/common/strings.h"
+
+namespace switchboard::registry {
+namespace {
+
+constexpr std::chrono::seconds kStoreTimeout{30};
+constexpr char kBatch[] = "500";
+
+int64_t ToInt(const std::string& s) {
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, v1::ToolCall>> ParseToolCallEntries(
+    const redis::Reply& reply, std::vector<std::string>* ids) {
+  std::vector<std::pair<std::string, v1::ToolCall>> calls;
+  if (!reply.IsArray()) return calls;
+  for (const redis::Reply& stream : reply.elements) {
+    if (!stream.IsArray() || stream.elements.size() != 2) continue;
+    for (const redis::Reply& entry : stream.elements[1].elements) {
+      if (!entry.IsArray() || entry.elements.size() != 2) continue;
+      const std::string& id = entry.elements[0].str;
+      ids->push_back(id);
+      const redis::Reply& fields = entry.elements[1];
+      if (!fields.IsArray()) continue;
+      v1::ToolCall call;
+      bool complete = false;
+      for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+        const std::string& f = fields.elements[i].str;
+        const std::string& v = fields.elements[i + 1].str;
+        if (f == "at_ms") {
+          call.set_at_unix_ms(ToInt(v));
+          complete = true;
+        } else if (f == "user") {
+          call.set_user_email(v);
+        } else if (f == "endpoint") {
+          call.set_endpoint(v);
+        } else if (f == "tool") {
+          call.set_tool(v);
+        } else if (f == "outcome") {
+          call.set_outcome(v);
+        } else if (f == "duration_ms") {
+          call.set_duration_ms(ToInt(v));
+        }
+      }
+      if (complete && !call.endpoint().empty() && !call.tool().empty()) {
+        calls.emplace_back(id, std::move(call));
+      }
+    }
+  }
+  return calls;
+}
+
+void CallAuditDrain::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void CallAuditDrain::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CallAuditDrain::Pause(std::chrono::milliseconds how_long) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, how_long, [this] { return stopping_; });
+}
+
+void CallAuditDrain::Run() {
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    bool ok = false;
+    try {
+      ok = Round();
+    } catch (const std::exception& e) {
+      if (!down_) log::Warn("tool call audit: cannot drain", {{"error", e.what()}});
+      down_ = true;
+    }
+    if (!ok) Pause(std::chrono::seconds(1));
+  }
+}
+
+bool CallAuditDrain::Round() {
+  auto command = [this](std::vector<std::string> args) {
+    return redis_->AsyncCommand(std::move(args), boost::asio::use_future).get();
+  };
+  redis::Reply created =
+      command({"XGROUP", "CREATE", kToolCallStream, kToolCallGroup, "0", "MKSTREAM"});
+  if (created.IsError() && created.str.rfind("BUSYGROUP", 0) != 0) {
+    if (!down_) log::Warn("tool call audit: cannot create the group", {{"error", created.str}});
+    down_ = true;
+    return false;
+  }
+  // Entries read before but not acknowledged (a failed store, or a crash) come first.
+  redis::Reply reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT",
+                                kBatch, "STREAMS", kToolCallStream, "0"});
+  std::vector<std::string> ids;
+  auto calls = ParseToolCallEntries(reply, &ids);
+  if (ids.empty()) {
+    reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT", kBatch,
+                     "BLOCK", "1000", "STREAMS", kToolCallStream, ">"});
+    calls = ParseToolCallEntries(reply, &ids);
+  }
+  if (reply.IsError()) {
+    if (!down_) log::Warn("tool call audit: cannot read", {{"error", reply.str}});
+    down_ = true;
+    return false;
+  }
+  if (ids.empty()) return true;
+  if (!calls.empty()) {
+    auto stored = std::make_shared<std::promise<absl::Status>>();
+    std::future<absl::Status> result = stored->get_future();
+    service_->RecordToolCalls(std::move(calls), [stored](absl::StatusOr<bool> done) {
+      stored->set_value(done.status());
+    });
+    if (result.wait_for(kStoreTimeout) != std::future_status::ready) {
+      if (!down_) log::Warn("tool call audit: storing timed out");
+      down_ = true;
+      return false;
+    }
+    absl::Status status = result.get();
+    if (!status.ok()) {
+      if (!down_) log::Warn("tool call audit: cannot store", {{"error", MessageOf(status)}});
+      down_ = true;
+      return false;
+    }
+  }
+  std::vector<std::string> ack = {"XACK", kToolCallStream, kToolCallGroup};
+  std::vector<std::string> del = {"XDEL", kToolCallStream};
+  for (const std::string& id : ids) {
+    ack.push_back(id);
+    del.push_back(id);
+  }
+  command(std::move(ack));
+  command(std::move(del));
+  if (down_) log::Info("tool call audit: draining again");
+  down_ = false;
+  return true;
+}
+
+}  // namespace switchboard::registry
