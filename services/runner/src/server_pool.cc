@@ -660,6 +660,25 @@ void ServerPool::SendToWorker(Worker& w, Queued& q, Client& client) {
 
 void ServerPool::Pump() {
   if (queue_.empty()) return;
+  if (isolation() == Isolation::kShared) {
+    // One key: the queue is served strictly in order, and stops at the first that must wait.
+    while (!queue_.empty()) {
+      auto c = clients_.find(queue_.front().attachment);
+      if (c == clients_.end()) {
+        queue_.pop_front();
+        continue;
+      }
+      Worker* w = PickWorker(queue_.front().key);
+      if (w == nullptr) break;
+      Queued q = std::move(queue_.front());
+      queue_.pop_front();
+      SendToWorker(*w, q, c->second);
+    }
+    if (queue_.empty()) return;
+    absl::Status s = EnsureCapacity("");
+    if (!s.ok()) FailWaiting("", true, std::string(MessageOf(s)), jsonrpc::kUpstreamUnavailable);
+    return;
+  }
   std::deque<Queued> waiting = std::move(queue_);
   queue_.clear();
   std::set<std::string> blocked;  // keys with no room: later requests of theirs keep their turn
