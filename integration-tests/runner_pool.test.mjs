@@ -1,14 +1,14 @@
 // The runner's process pool on a running stack, configured with sbctl: a shared server with
 // minProcesses is started warm from config alone; a per-session server gets one process per
 // client session (the router passes each call's session to the runner); `sbctl runner drain`
-// replaces the warm processes; and after the runner is killed with SIGKILL no server process
-// is left behind.
+// replaces the warm processes; and after a runner receives SIGTERM, or is killed with SIGKILL,
+// no server process is left behind.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repo, require, startStack } from './lib/stack.mjs';
+import { freePort, repo, require, startStack } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
@@ -137,6 +137,31 @@ test('sbctl runner drain replaces the warm processes', async () => {
     return ps.length === 2 && ps.every((p) => !before.includes(p.pid));
   });
   for (const pid of before) await until(`pid ${pid} to end`, () => !alive(pid));
+});
+
+function childrenOf(pid) {
+  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+test('after a runner receives SIGTERM, no server process remains', async () => {
+  // A second runner on the same registry: it warm-starts minProcesses from the config alone.
+  const port = await freePort();
+  const runner = spawn(path.join(build, 'services/runner/sb-runner'),
+    ['--config', path.join(repo, 'services/runner/config/runner.yaml')], {
+      env: { ...process.env, SWITCHBOARD_RUNNER_LISTEN: `127.0.0.1:${port}`,
+        SWITCHBOARD_RUNNER_REGISTRY_ADDRESS: `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}` },
+      stdio: 'ignore',
+    });
+  const exited = new Promise((resolve) => runner.on('exit', (code, signal) => resolve({ code, signal })));
+  const pids = await until('the second runner\'s warm processes', () => {
+    const c = childrenOf(runner.pid);
+    return c.length === 2 ? c : null;
+  });
+  runner.kill('SIGTERM');
+  const how = await exited;
+  assert.deepEqual(how, { code: 0, signal: null });
+  for (const pid of pids) await until(`server pid ${pid} to end`, () => !alive(pid), 10_000);
 });
 
 test('after the runner is killed with SIGKILL, no server process remains', async () => {

@@ -679,6 +679,13 @@ TEST_F(RegistryAdminTest, ValidationErrorsNameTheField) {
   v1::Server no_url = admin::Remote("web");
   no_url.clear_url();
   v1::Server bad_name = admin::Stdio("a__b");
+  v1::Server bad_isolation = admin::Stdio("pooled");
+  bad_isolation.set_isolation("per-tenant");
+  v1::Server remote_pool = admin::Remote("web");
+  remote_pool.set_max_processes(3);
+  v1::Server min_over_max = admin::Stdio("pooled");
+  min_over_max.set_min_processes(4);
+  min_over_max.set_max_processes(2);
   v1::Namespace ghost_member;
   ghost_member.set_name("n");
   ghost_member.add_servers()->set_server("everything");
@@ -710,6 +717,12 @@ TEST_F(RegistryAdminTest, ValidationErrorsNameTheField) {
       {create_server(no_url), "server.url: required for type STREAMABLE_HTTP"},
       {create_server(bad_name),
        "server.name: 'a__b' may not contain '__' (the tool prefix separator)"},
+      {create_server(bad_isolation),
+       "server.isolation: must be one of shared, per-user, per-session, got 'per-tenant'"},
+      {create_server(remote_pool),
+       "server: process pool settings (isolation, minProcesses, ..., cwd, limit*) are only "
+       "allowed for type STDIO"},
+      {create_server(min_over_max), "server.minProcesses: must not exceed maxProcesses (2), got 4"},
       {create_namespace(ghost_member), "namespace.servers[1]: unknown server 'ghost'"},
       {create_namespace(two_unprefixed),
        "namespace.prefix: can only be turned off with a single server"},

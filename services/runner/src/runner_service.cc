@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -56,15 +57,23 @@ struct RunnerService::Impl {
 
   void DoApplyConfig() {
     if (ctx.shutting_down) return;
+    std::set<std::string, std::less<>> current;
     for (ServerSpec& spec : ctx.catalog.List()) {
       if (spec.type != "STDIO") continue;
+      current.insert(spec.name);
       auto it = pools.find(spec.name);
       if (it != pools.end()) {
+        // Processes started from an older command, env, cwd or limits are replaced gracefully.
+        if (it->second->RunsOutdatedSpec(spec)) it->second->Drain();
         it->second->UpdateSpec(spec);
         it->second->EnsureMin();
       } else if (spec.pool.min_processes > 0) {
         PoolFor(spec).EnsureMin();
       }
+    }
+    // Servers removed (or no longer STDIO): their processes finish what they do, then stop.
+    for (auto& [name, pool] : pools) {
+      if (!current.count(name)) pool->Drain();
     }
   }
 

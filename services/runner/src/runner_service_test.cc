@@ -960,6 +960,31 @@ TEST_F(RunnerServiceTest, AnAttachmentArrivingDuringADrainOpensOnTheFreshProcess
   EXPECT_TRUE(ProcessGone(old_pid));
 }
 
+TEST_F(RunnerServiceTest, AChangedCommandOrEnvReplacesTheProcessesGracefully) {
+  Attached a = OpenReady("echo");
+  int64_t old_pid = a.sink->pid();
+  a.Send(ToolCall("1", "sleep", R"({"ms":300})"));
+  ASSERT_TRUE(Eventually([&] { return Running("echo")[0].in_flight == 1; }));
+  catalog_.Put({"echo", "STDIO", SB_MCP_ECHO_PATH, {}, {{"SB_TEST_GENERATION", "2"}}});
+  Service().ApplyConfig();
+  // The request in flight finishes on the old process; the next one runs on a new one.
+  EXPECT_EQ(a.sink->WaitResponse("1"), EchoResult("1", "Slept 300 ms"));
+  a.Send(ToolCall("2", "echo", R"({"message":"new"})"));
+  EXPECT_EQ(a.sink->WaitResponse("2"), EchoResult("2", "Echo: new"));
+  EXPECT_TRUE(Eventually([&] { return ProcessGone(old_pid); }));
+  ASSERT_EQ(Running("echo").size(), 1u);
+  EXPECT_NE(Running("echo")[0].pid, old_pid);
+
+  // Unchanged settings leave the process alone; a removed server's processes stop.
+  int64_t pid = Running("echo")[0].pid;
+  Service().ApplyConfig();
+  EXPECT_EQ(Running("echo")[0].pid, pid);
+  catalog_.Remove("echo");
+  Service().ApplyConfig();
+  EXPECT_TRUE(Eventually([&] { return Running("echo").empty(); }));
+  EXPECT_TRUE(Eventually([&] { return ProcessGone(pid); }));
+}
+
 TEST_F(RunnerServiceTest, ATenMegabyteLineIsDroppedWithoutHarm) {
   options_.max_line_bytes = 1024 * 1024;
   catalog_.Put(Script("spam", "spam_line.sh"));

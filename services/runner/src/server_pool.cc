@@ -40,6 +40,17 @@ ServerPool::~ServerPool() { *alive_ = false; }
 
 void ServerPool::UpdateSpec(ServerSpec spec) { spec_ = std::move(spec); }
 
+bool ServerPool::RunsOutdatedSpec(const ServerSpec& spec) const {
+  if (LiveWorkers() == 0) return false;
+  const ServerSpec& a = launched_spec_;
+  const ResourceLimits& la = a.pool.limits;
+  const ResourceLimits& lb = spec.pool.limits;
+  return a.command != spec.command || a.args != spec.args || a.env != spec.env ||
+         a.pool.cwd != spec.pool.cwd || la.address_space_bytes != lb.address_space_bytes ||
+         la.cpu_seconds != lb.cpu_seconds || la.open_files != lb.open_files ||
+         la.processes != lb.processes;
+}
+
 // --- settings ---
 
 ServerPool::Isolation ServerPool::isolation() const {
@@ -310,6 +321,7 @@ absl::Status ServerPool::StartWorker(const std::string& key) {
     }
     return absl::OkStatus();
   }
+  launched_spec_ = spec_;
   LaunchSpec launch{spec_.command, spec_.args, spec_.env, spec_.pool.cwd, spec_.pool.limits};
   absl::StatusOr<LaunchedProcess> launched = ctx_->launcher.Launch(launch);
   if (!launched.ok()) {
@@ -660,6 +672,25 @@ void ServerPool::SendToWorker(Worker& w, Queued& q, Client& client) {
 
 void ServerPool::Pump() {
   if (queue_.empty()) return;
+  if (isolation() == Isolation::kShared) {
+    // One key: the queue is served strictly in order, and stops at the first that must wait.
+    while (!queue_.empty()) {
+      auto c = clients_.find(queue_.front().attachment);
+      if (c == clients_.end()) {
+        queue_.pop_front();
+        continue;
+      }
+      Worker* w = PickWorker(queue_.front().key);
+      if (w == nullptr) break;
+      Queued q = std::move(queue_.front());
+      queue_.pop_front();
+      SendToWorker(*w, q, c->second);
+    }
+    if (queue_.empty()) return;
+    absl::Status s = EnsureCapacity("");
+    if (!s.ok()) FailWaiting("", true, std::string(MessageOf(s)), jsonrpc::kUpstreamUnavailable);
+    return;
+  }
   std::deque<Queued> waiting = std::move(queue_);
   queue_.clear();
   std::set<std::string> blocked;  // keys with no room: later requests of theirs keep their turn

@@ -79,6 +79,9 @@ class ServerPool {
   const std::string& name() const { return spec_.name; }
   // Takes in the server's current configuration (used for the next decisions and starts).
   void UpdateSpec(ServerSpec spec);
+  // Whether processes are running that were started with another command, args, env, working
+  // directory or limits than `spec`'s.
+  bool RunsOutdatedSpec(const ServerSpec& spec) const;
 
   // Adds an attachment: OnOpened once a process is initialized (starting one if none runs), or
   // OnClosed(Unavailable) when none can be started.
@@ -244,6 +247,7 @@ class ServerPool {
 
   ProcessContext* ctx_;
   ServerSpec spec_;
+  ServerSpec launched_spec_;  // what the latest process was started with
   std::map<uint64_t, std::unique_ptr<Worker>> workers_;
   uint64_t next_worker_ = 1;
   std::string init_result_;  // the last InitializeResult a process gave
