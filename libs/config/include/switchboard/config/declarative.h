@@ -23,7 +23,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 // or under `provision:`): `servers` (name, type STDIO|SSE|STREAMABLE_HTTP, command/args/env or
 // url/bearerToken/headers), `namespaces` (name, description, servers: names or
 // {name, active}, prefix), `endpoints` (name, namespace, enableApiKeyAuth, useQueryParamAuth,
-// enableOauth, and Switchboard's userRequestsPerMinute, requestsPerMinute, allowedOrigins),
+// enableOauth, and Switchboard's userRequestsPerMinute, requestsPerMinute, allowedOrigins,
+// oauthIssuers, oauthJwksUrl, oauthRequiredScopes, oauthAudience),
 // `users` (email, name, isAdmin), and Switchboard's `toolOverrides` (namespace, server, tool,
 // name, title, description, annotations, disabled). A Claude-Desktop-style `mcpServers` map
 // is imported as servers (a url without a type is SSE when it ends in /sse, else
