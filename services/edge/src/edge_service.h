@@ -78,6 +78,8 @@ class EdgeService : public HttpHandler {
   boost::asio::awaitable<void> Relay(SessionRecord session, RouterMessage message,
                                      std::string raw_id, bool initialize);
   boost::asio::awaitable<HttpResponse> Ready();
+  // GET /.well-known/oauth-protected-resource/metamcp/{endpoint}/mcp: the RFC 9728 document.
+  boost::asio::awaitable<HttpResponse> ResourceMetadataDocument(const std::string& endpoint);
 
   // Asks auth; nullopt when the request may proceed, else the refusal to send.
   boost::asio::awaitable<std::optional<HttpResponse>> Authorize(
