@@ -13,6 +13,7 @@
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
+#include "switchboard/configwatch/admin_caller.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/grpcutil/server.h"
 
@@ -31,7 +32,18 @@ struct RunnerConfig {
   int64_t limit_open_files = 0;
   int64_t limit_processes = 0;
   std::string log_level = "info";
+  // The admin calls (runner ps / restart, logs) need the admin token whose SHA-256 this is, or an
+  // admin user's API key; empty: admin users' keys only.
+  std::string admin_token_sha256;
 };
+
+absl::Status CheckSha256Hex(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return absl::InvalidArgumentError("must be the SHA-256 of the admin token: 64 lowercase hex digits");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -51,7 +63,8 @@ int main(int argc, char** argv) {
       .Int("limit_cpu_seconds", &cfg.limit_cpu_seconds, 0, int64_t{1} << 40)
       .Int("limit_open_files", &cfg.limit_open_files, 0, int64_t{1} << 30)
       .Int("limit_processes", &cfg.limit_processes, 0, int64_t{1} << 30)
-      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+      .String("log_level", &cfg.log_level, config::CheckLogLevel)
+      .String("admin_token_sha256", &cfg.admin_token_sha256, CheckSha256Hex);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
   log::Init("runner", cfg.log_level);
 
@@ -72,7 +85,30 @@ int main(int argc, char** argv) {
   options.max_processes = cfg.max_processes;
   options.client_version = SB_VERSION;
   runner::RunnerService service(options, &catalog, &launcher);
-  runner::RunnerGrpc grpc_service(&service);
+  runner::RunnerGrpc grpc_service(
+      &service, [&cache, token = cfg.admin_token_sha256](grpc::CallbackServerContext* context) {
+        const auto& metadata = context->client_metadata();
+        auto it = metadata.find(configwatch::kAdminCredentialHeader);
+        std::string_view value;
+        if (it != metadata.end()) value = std::string_view(it->second.data(), it->second.size());
+        std::shared_ptr<const configwatch::ConfigView> view = cache.Current();
+        configwatch::AdminCredentialLookup lookup;
+        lookup.find_key = [&view](std::string_view sha) {
+          return view == nullptr ? nullptr : view->FindApiKeyBySha256(sha);
+        };
+        lookup.find_user = [&view](std::string_view email) {
+          return view == nullptr ? nullptr : view->FindUser(email);
+        };
+        int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+        configwatch::AdminCaller caller = configwatch::IdentifyAdminCaller(value, token, lookup, now);
+        if (caller.role == configwatch::AdminCaller::Role::kAdmin) return grpc::Status::OK;
+        if (caller.role == configwatch::AdminCaller::Role::kMember) {
+          return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the runner's admin calls need an admin");
+        }
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.reason);
+      });
 
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {
