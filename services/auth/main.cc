@@ -108,9 +108,9 @@ int main(int argc, char** argv) {
   log::Info("auth listening", {{"address", cfg.listen}});
   int sig = WaitForTerminationSignal();
   log::Info("auth stopping", {{"signal", sig}});
+  jwks.Stop();  // requests waiting for a key fetch are decided with the keys held
   grpcutil::StopServer(server->get(), 2000);
   key_use.Stop();  // one last report
   cache.Stop();
-  jwks.Stop();
   return 0;
 }

@@ -8,6 +8,7 @@
 #include "services/runner/src/process_launcher.h"
 #include "services/runner/src/runner_grpc.h"
 #include "services/runner/src/runner_service.h"
+#include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
@@ -35,6 +36,7 @@ struct RunnerConfig {
   // The admin calls (runner ps / restart, logs) need the admin token whose SHA-256 this is, or an
   // admin user's API key; empty: admin users' keys only.
   std::string admin_token_sha256;
+  std::string admin_token;  // or the token itself (from a secret): hashed at start-up
 };
 
 absl::Status CheckSha256Hex(std::string_view value) {
@@ -64,8 +66,16 @@ int main(int argc, char** argv) {
       .Int("limit_open_files", &cfg.limit_open_files, 0, int64_t{1} << 30)
       .Int("limit_processes", &cfg.limit_processes, 0, int64_t{1} << 30)
       .String("log_level", &cfg.log_level, config::CheckLogLevel)
-      .String("admin_token_sha256", &cfg.admin_token_sha256, CheckSha256Hex);
+      .String("admin_token_sha256", &cfg.admin_token_sha256, CheckSha256Hex)
+      .String("admin_token", &cfg.admin_token);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
+  if (!cfg.admin_token.empty()) {
+    if (!cfg.admin_token_sha256.empty()) {
+      ExitWithError("sb-runner", "set admin_token or admin_token_sha256, not both");
+    }
+    cfg.admin_token_sha256 = crypto::Sha256Hex(cfg.admin_token);
+    cfg.admin_token.clear();
+  }
   log::Init("runner", cfg.log_level);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");

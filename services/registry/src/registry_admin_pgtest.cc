@@ -193,6 +193,44 @@ TEST_F(AdminCredentialTest, AdminTokenMemberAndAdminKeys) {
   EXPECT_EQ(code, absl::StatusCode::kUnauthenticated);
 }
 
+TEST_F(AdminCredentialTest, OauthEndpointSettingsRoundTripAndBadOnesNameTheField) {
+  v1::CreateNamespaceRequest ns;
+  ns.mutable_namespace_()->set_name("team");
+  ASSERT_TRUE(Call<v1::NamespaceResponse>(&v1::Registry::Stub::CreateNamespace, ns, kAdminToken).ok());
+  v1::CreateEndpointRequest create;
+  v1::Endpoint* ep = create.mutable_endpoint();
+  ep->set_name("team");
+  ep->set_namespace_("team");
+  ep->set_enable_oauth(true);
+  ep->add_oauth_issuers("https://login.example.com/");
+  ep->set_oauth_jwks_url("https://login.example.com/jwks");
+  ep->add_oauth_required_scopes("mcp:tools");
+  ep->add_oauth_required_scopes("read");
+  ep->set_oauth_audience("api://team");
+  auto created = Call<v1::EndpointResponse>(&v1::Registry::Stub::CreateEndpoint, create, kAdminToken);
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::GetRequest get;
+  get.set_name("team");
+  auto got = Call<v1::EndpointResponse>(&v1::Registry::Stub::GetEndpoint, get, kAdminToken);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->endpoint().DebugString(), create.endpoint().DebugString());
+
+  v1::UpdateEndpointRequest update;
+  *update.mutable_endpoint() = create.endpoint();
+  update.mutable_endpoint()->set_oauth_jwks_url("ftp://keys.example.com");
+  update.set_expected_revision(got->revision());
+  auto bad = Call<v1::EndpointResponse>(&v1::Registry::Stub::UpdateEndpoint, update, kAdminToken);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "endpoint.oauth_jwks_url: 'ftp://keys.example.com' must be an https:// URL");
+  update.mutable_endpoint()->set_oauth_jwks_url("");
+  bad = Call<v1::EndpointResponse>(&v1::Registry::Stub::UpdateEndpoint, update, kAdminToken);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("endpoint.oauth_jwks_url: required when enable_oauth"),
+            std::string::npos)
+      << bad.status();
+}
+
 TEST_F(AdminCredentialTest, WatchNeedsNoAdminCredential) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 10s);
