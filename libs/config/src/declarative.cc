@@ -649,13 +649,25 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text,
       std::string path = StrCat("users[", i, "]");
       if (!u.IsMap()) return FieldError(path, "expected a mapping");
       SB_RETURN_IF_ERROR(CheckKeys(u, path,
-                                   {"email", "name", "isAdmin", "password", "passwordFrom",
-                                    "createApiKey", "apiKeyName"}));
+                                   {"email", "name", "isAdmin", "role", "password",
+                                    "passwordFrom", "createApiKey", "apiKeyName"}));
       auto* user = req.add_users();
       SB_RETURN_IF_ERROR(ReadString(u["email"], path + ".email", user->mutable_email()));
       SB_RETURN_IF_ERROR(ReadString(u["name"], path + ".name", user->mutable_name()));
       bool admin = false;
       SB_RETURN_IF_ERROR(ReadBool(u["isAdmin"], path + ".isAdmin", &admin));
+      // `role: admin | member` says the same as isAdmin (admins may define STDIO servers).
+      std::string role;
+      SB_RETURN_IF_ERROR(ReadString(u["role"], path + ".role", &role));
+      if (!role.empty()) {
+        if (role != "admin" && role != "member") {
+          return FieldError(path + ".role", StrCat("must be admin or member, got '", role, "'"));
+        }
+        if (u["isAdmin"].IsDefined() && !u["isAdmin"].IsNull() && admin != (role == "admin")) {
+          return FieldError(path + ".role", "contradicts isAdmin");
+        }
+        admin = role == "admin";
+      }
       user->set_is_admin(admin);
     }
   }

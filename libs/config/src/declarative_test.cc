@@ -248,6 +248,27 @@ toolOverrides:
   EXPECT_TRUE(req->tool_overrides(1).disabled());
 }
 
+TEST(DeclarativeTest, UserRoles) {
+  auto req = ParseDeclarative(R"(
+users:
+  - {email: root@example.com, role: admin}
+  - {email: dev@example.com, role: member}
+  - {email: old@example.com, isAdmin: true}
+  - {email: both@example.com, isAdmin: false, role: member}
+)");
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_TRUE(req->users(0).is_admin());
+  EXPECT_FALSE(req->users(1).is_admin());
+  EXPECT_TRUE(req->users(2).is_admin());
+  EXPECT_FALSE(req->users(3).is_admin());
+  EXPECT_EQ(ParseDeclarative("users: [{email: a@example.com, role: owner}]").status().message(),
+            "users[0].role: must be admin or member, got 'owner'");
+  EXPECT_EQ(ParseDeclarative("users: [{email: a@example.com, role: admin, isAdmin: false}]")
+                .status()
+                .message(),
+            "users[0].role: contradicts isAdmin");
+}
+
 TEST(DeclarativeTest, EndpointOauthKeys) {
   auto req = ParseDeclarative(R"(
 namespaces: [{name: dev, servers: []}]
