@@ -9,6 +9,8 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, require, startStack } from './lib/stack.mjs';
 
@@ -43,6 +45,9 @@ const strangerKey = makeKey('EC', 'ghost');
 let published = [ecKey.jwk];
 let jwksRequests = 0;
 let jwksServer;
+let tlsServer;
+let tlsJwksRequests = 0;
+let tlsDir;
 let issuer;
 let stack;
 const tokens = [];  // every token presented, for the log check
@@ -90,6 +95,22 @@ before(async () => {
   });
   await new Promise((resolve) => jwksServer.listen(Number(port), '127.0.0.1', resolve));
 
+  // The same keys over https, with a certificate made here that auth is told to trust.
+  tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-oauth-tls-'));
+  const cert = path.join(tlsDir, 'cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-days', '1', '-subj', '/CN=switchboard-test', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', path.join(tlsDir, 'key.pem'), '-out', cert], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(made.status, 0, made.stderr);
+  tlsServer = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(path.join(tlsDir, 'key.pem')) },
+    (req, res) => {
+      tlsJwksRequests += 1;
+      res.writeHead(200, { 'Content-Type': 'application/jwk-set+json' });
+      res.end(JSON.stringify({ keys: published }));
+    });
+  await new Promise((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  process.env.SWITCHBOARD_AUTH_JWKS_CA_FILE = cert;  // the launcher's services inherit it
+
   stack = await startStack('it-oauth');
   workDir = fs.mkdtempSync(path.join(stack.stateDir, 'oauth-'));
   const exported = sbctl('export', '-o', 'json');
@@ -100,7 +121,9 @@ before(async () => {
     { name: 'secure', namespace: 'demo', enableApiKeyAuth: false, enableOauth: true, ...oauth,
       oauthRequiredScopes: ['mcp:tools'] },
     { name: 'mixed', namespace: 'demo', enableApiKeyAuth: true, enableOauth: true, ...oauth,
-      oauthAudience: 'api://switchboard-it' });
+      oauthAudience: 'api://switchboard-it' },
+    { name: 'tls', namespace: 'demo', enableApiKeyAuth: false, enableOauth: true, oauthIssuers: [issuer],
+      oauthJwksUrl: `https://127.0.0.1:${tlsServer.address().port}/jwks` });
   const file = path.join(workDir, 'oauth.json');
   fs.writeFileSync(file, JSON.stringify(config));
   const applied = sbctl('apply', '-f', file);
@@ -117,6 +140,8 @@ before(async () => {
 after(() => {
   stack?.launch('down');
   jwksServer?.close();
+  tlsServer?.close();
+  if (tlsDir) fs.rmSync(tlsDir, { recursive: true, force: true });
 });
 
 test('sbctl export shows the OAuth settings as they were applied', () => {
@@ -228,6 +253,12 @@ test('a rotated key is fetched on its first token; made-up kids do not hammer th
     assert.equal(ghost.status, 401);
   }
   assert.ok(jwksRequests <= before + 2, `at most one fetch for the unknown kid (${jwksRequests - before})`);
+});
+
+test('keys come over https from a server whose certificate auth trusts', async () => {
+  const res = await post('tls', { Authorization: `Bearer ${token(ecKey, { aud: url('tls') })}` });
+  assert.equal(res.status, 200, await res.text());
+  assert.ok(tlsJwksRequests >= 1, 'auth fetched the keys over TLS');
 });
 
 test('API keys keep working on an endpoint that takes keys and tokens', async () => {
