@@ -48,7 +48,7 @@ async function startEverything(mode, port) {
 
 function sbctl(...args) {
   const r = spawnSync(sbctlPath, ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
-    { encoding: 'utf8', timeout: 60_000 });
+    { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 

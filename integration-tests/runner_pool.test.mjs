@@ -24,7 +24,7 @@ const clients = [];
 function sbctl(...args) {
   const r = spawnSync(sbctlPath, ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`,
     '--runner', `127.0.0.1:${stack.ports.SB_RUNNER_PORT}`, ...args],
-  { encoding: 'utf8', timeout: 60_000 });
+  { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -137,8 +137,10 @@ for (const [name, svc] of Object.entries(services)) {
     : svc.environment ?? {};
   for (const key of Object.keys(env)) {
     const m = key.match(/^SWITCHBOARD_([A-Z]+)_([A-Z_]+)$/);
-    // SWITCHBOARD_REGISTRY_ADDRESS is also sbctl's own variable (its default --registry).
-    if (!m || (key === "SWITCHBOARD_REGISTRY_ADDRESS" && !/registry/.test(svc.build?.target ?? ""))) continue;
+    // SWITCHBOARD_REGISTRY_ADDRESS is also sbctl's own variable (its default --registry), and
+    // SWITCHBOARD_ADMIN_TOKEN only sbctl's.
+    if (!m || key === "SWITCHBOARD_ADMIN_TOKEN" ||
+        (key === "SWITCHBOARD_REGISTRY_ADDRESS" && !/registry/.test(svc.build?.target ?? ""))) continue;
     const fields = fieldsOf(m[1].toLowerCase());
     if (!fields) problem(where, `${key}: no service ${m[1].toLowerCase()}`);
     else if (!fields.has(m[2].toLowerCase())) problem(where, `${key}: ${m[1].toLowerCase()} has no field ${m[2].toLowerCase()}`);

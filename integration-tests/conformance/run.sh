@@ -268,7 +268,8 @@ endpoints:
     useQueryParamAuth: false
     enableOauth: false
 YAML
-  "$build/tools/sbctl/sbctl" --registry "127.0.0.1:$registry_port" apply -f "$dir/switchboard.yaml" \
+  SWITCHBOARD_ADMIN_TOKEN=$(cat "$dir/stack/admin-token") \
+    "$build/tools/sbctl/sbctl" --registry "127.0.0.1:$registry_port" apply -f "$dir/switchboard.yaml" \
     >"$dir/apply.log" 2>&1 || { cat "$dir/apply.log" >&2; die "sbctl apply failed"; }
 
   local url=http://127.0.0.1:$edge_port/metamcp/$endpoint/mcp

@@ -43,7 +43,13 @@ export async function startStack(defaultDir) {
   const up = launch('up', '--detach', '--no-install', '--no-build');
   assert.equal(up.status, 0, `launcher failed:\n${up.stderr}\n${up.stdout}`);
   const key = fs.readFileSync(path.join(stateDir, 'demo-api-key'), 'utf8').trim();
-  return { stateDir, ports, launch, redis, key, up, edge: `http://127.0.0.1:${ports.SB_EDGE_PORT}` };
+  // The admin APIs' credential, for sbctl: pass `adminEnv` as its environment.
+  const adminToken = fs.readFileSync(path.join(stateDir, 'admin-token'), 'utf8').trim();
+  const adminEnv = { ...process.env, SWITCHBOARD_ADMIN_TOKEN: adminToken };
+  return {
+    stateDir, ports, launch, redis, key, up, adminToken, adminEnv,
+    edge: `http://127.0.0.1:${ports.SB_EDGE_PORT}`,
+  };
 }
 
 // Resolves once `check()` is truthy, polling; fails with `what` after `ms`.
@@ -158,6 +164,6 @@ export function sbctl(stack, ...args) {
   const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
   const r = spawnSync(path.join(build, 'tools/sbctl/sbctl'),
     ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
-    { encoding: 'utf8', timeout: 60_000 });
+    { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }

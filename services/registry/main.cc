@@ -13,6 +13,7 @@
 #include "services/registry/src/postgres_url.h"
 #include "services/registry/src/registry_grpc.h"
 #include "services/registry/src/registry_service.h"
+#include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
@@ -27,6 +28,15 @@ namespace {
 constexpr char kName[] = "sb-registry";
 constexpr int kShutdownGraceMs = 5000;
 
+// Empty, or 64 lowercase hex digits (`printf %s "$token" | sha256sum`).
+absl::Status CheckSha256Hex(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return absl::InvalidArgumentError("must be the SHA-256 of the admin token: 64 lowercase hex digits");
+  }
+  return absl::OkStatus();
+}
+
 [[noreturn]] void Fail(std::string_view what, const absl::Status& status) {
   ExitWithError(kName, StrCat(what, ": ", MessageOf(status)));
 }
@@ -40,14 +50,26 @@ int Run(int argc, char** argv) {
   std::string postgres_url = "postgresql://switchboard@127.0.0.1:5432/switchboard";
   std::string log_level = "info";
   std::string redis_url;  // sessions admin and the tools/call audit; empty: neither
+  RegistryGrpc::AdminAccess admin;
+  admin.required = true;
+  std::string admin_token;  // the clear token, from a secret's environment; kept only hashed
   config::Schema schema("registry");
   schema.String("listen", &listen, config::CheckHostPort)
       .String("postgres_url", &postgres_url, config::CheckNotEmpty)
       .String("log_level", &log_level, config::CheckLogLevel)
       .String("redis_url", &redis_url, [](std::string_view url) {
         return url.empty() ? absl::OkStatus() : redis::ParseRedisUrl(url).status();
-      });
+      })
+      .String("admin_token_sha256", &admin.admin_token_sha256, CheckSha256Hex)
+      .String("admin_token", &admin_token);
   config::LoadOrExit(schema, kName, argc, argv);
+  if (!admin_token.empty()) {
+    if (!admin.admin_token_sha256.empty()) {
+      ExitWithError(kName, "set admin_token or admin_token_sha256, not both");
+    }
+    admin.admin_token_sha256 = crypto::Sha256Hex(admin_token);
+    admin_token.clear();
+  }
 
   log::Init("registry", log_level);
 
@@ -64,7 +86,10 @@ int Run(int argc, char** argv) {
   absl::Status started = service.Start();
   if (!started.ok()) Fail("database " + shown_url, started);
 
-  RegistryGrpc grpc_service(&service);
+  if (admin.admin_token_sha256.empty()) {
+    log::Warn("no admin_token_sha256 configured: only admin users' API keys can use the admin API");
+  }
+    RegistryGrpc grpc_service(&service, 256, admin);
   // Redis (optional): users' sessions, and the tools/call stream drained into Postgres. One
   // connection each, driven by one thread.
   boost::asio::io_context redis_io;

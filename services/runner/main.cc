@@ -8,11 +8,13 @@
 #include "services/runner/src/process_launcher.h"
 #include "services/runner/src/runner_grpc.h"
 #include "services/runner/src/runner_service.h"
+#include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
+#include "switchboard/configwatch/admin_caller.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/grpcutil/server.h"
 
@@ -35,7 +37,19 @@ struct RunnerConfig {
   int64_t breaker_failures = 5;
   int64_t breaker_cooldown_ms = 30000;
   std::string log_level = "info";
+  // The admin calls (runner ps / restart, logs) need the admin token whose SHA-256 this is, or an
+  // admin user's API key; empty: admin users' keys only.
+  std::string admin_token_sha256;
+  std::string admin_token;  // or the token itself (from a secret): hashed at start-up
 };
+
+absl::Status CheckSha256Hex(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return absl::InvalidArgumentError("must be the SHA-256 of the admin token: 64 lowercase hex digits");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -59,8 +73,17 @@ int main(int argc, char** argv) {
       .Int("max_concurrent_starts", &cfg.max_concurrent_starts, 1, 10000)
       .Int("breaker_failures", &cfg.breaker_failures, 0, 1000)
       .Int("breaker_cooldown_ms", &cfg.breaker_cooldown_ms, 100, int64_t{24} * 3600 * 1000)
-      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+      .String("log_level", &cfg.log_level, config::CheckLogLevel)
+      .String("admin_token_sha256", &cfg.admin_token_sha256, CheckSha256Hex)
+      .String("admin_token", &cfg.admin_token);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
+  if (!cfg.admin_token.empty()) {
+    if (!cfg.admin_token_sha256.empty()) {
+      ExitWithError("sb-runner", "set admin_token or admin_token_sha256, not both");
+    }
+    cfg.admin_token_sha256 = crypto::Sha256Hex(cfg.admin_token);
+    cfg.admin_token.clear();
+  }
   log::Init("runner", cfg.log_level);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
@@ -87,7 +110,30 @@ int main(int argc, char** argv) {
   cache.OnChange(
       [&service](const std::shared_ptr<const configwatch::ConfigView>&) { service.ApplyConfig(); });
   cache.Start();
-  runner::RunnerGrpc grpc_service(&service);
+  runner::RunnerGrpc grpc_service(
+      &service, [&cache, token = cfg.admin_token_sha256](grpc::CallbackServerContext* context) {
+        const auto& metadata = context->client_metadata();
+        auto it = metadata.find(configwatch::kAdminCredentialHeader);
+        std::string_view value;
+        if (it != metadata.end()) value = std::string_view(it->second.data(), it->second.size());
+        std::shared_ptr<const configwatch::ConfigView> view = cache.Current();
+        configwatch::AdminCredentialLookup lookup;
+        lookup.find_key = [&view](std::string_view sha) {
+          return view == nullptr ? nullptr : view->FindApiKeyBySha256(sha);
+        };
+        lookup.find_user = [&view](std::string_view email) {
+          return view == nullptr ? nullptr : view->FindUser(email);
+        };
+        int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+        configwatch::AdminCaller caller = configwatch::IdentifyAdminCaller(value, token, lookup, now);
+        if (caller.role == configwatch::AdminCaller::Role::kAdmin) return grpc::Status::OK;
+        if (caller.role == configwatch::AdminCaller::Role::kMember) {
+          return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the runner's admin calls need an admin");
+        }
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.reason);
+      });
 
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {

@@ -26,12 +26,17 @@ int main(int argc, char** argv) {
     std::cout << sbctl::Usage();
     return 0;
   }
+  if (command->admin_token.empty()) {
+    if (const char* token = std::getenv("SWITCHBOARD_ADMIN_TOKEN")) command->admin_token = token;
+  }
   if (sbctl::IsRunnerVerb(command->verb)) {
     std::unique_ptr<sbctl::RunnerClient> runner =
-        sbctl::MakeGrpcRunnerClient(command->runner, std::chrono::seconds(30));
+        sbctl::MakeGrpcRunnerClient(command->runner, std::chrono::seconds(30),
+                                    command->admin_token);
     return sbctl::ExecuteRunner(*command, *runner, std::cout, std::cerr);
   }
   std::unique_ptr<sbctl::RegistryClient> client =
-      sbctl::MakeGrpcRegistryClient(command->registry, std::chrono::seconds(30));
+      sbctl::MakeGrpcRegistryClient(command->registry, std::chrono::seconds(30),
+                                    command->admin_token);
   return sbctl::Execute(*command, *client, std::cout, std::cerr);
 }

@@ -82,6 +82,12 @@ key: postgres-url
 {{- end -}}
 {{- end -}}
 
+{{/* The admin APIs' token (templates/secrets.yaml). */}}
+{{- define "sb.adminSecretRef" -}}
+name: {{ include "sb.name" (list . "admin") }}
+key: token
+{{- end -}}
+
 {{- define "sb.redisSecretRef" -}}
 {{- $r := .Values.global.redis | default dict -}}
 {{- if $r.existingSecret -}}

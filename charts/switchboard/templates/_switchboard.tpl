@@ -55,7 +55,7 @@
 {{- end -}}
 {{- $endpoints := list -}}
 {{- range $p.endpoints -}}
-{{- $endpoints = append $endpoints (pick . "name" "namespace" "description" "transport" "enableApiKeyAuth" "useQueryParamAuth" "enableOauth") -}}
+{{- $endpoints = append $endpoints (pick . "name" "namespace" "description" "transport" "enableApiKeyAuth" "useQueryParamAuth" "enableOauth" "oauthIssuers" "oauthJwksUrl" "oauthRequiredScopes" "oauthAudience") -}}
 {{- end -}}
 {{- $users := list -}}
 {{- range (include "switchboard.users" . | fromJsonArray) -}}

@@ -29,5 +29,20 @@ TEST(CryptoTest, ConstantTimeEquals) {
   EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
 }
 
+TEST(CryptoTest, Base64UrlRoundTripsAndRefusesOtherAlphabets) {
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("fo"), "Zm8");
+  EXPECT_EQ(Base64UrlEncode("foo"), "Zm9v");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_EQ(Base64UrlDecode("-_8"), std::optional<std::string>("\xfb\xff"));
+  EXPECT_EQ(Base64UrlDecode("Zm8="), std::optional<std::string>("fo"));
+  EXPECT_EQ(Base64UrlDecode("+/8"), std::nullopt);  // standard base64, not base64url
+  EXPECT_EQ(Base64UrlDecode("Zm9vY"), std::nullopt);
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  EXPECT_EQ(Base64UrlDecode(Base64UrlEncode(all)), std::optional<std::string>(all));
+}
+
 }  // namespace
 }  // namespace switchboard::crypto

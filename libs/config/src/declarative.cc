@@ -387,6 +387,85 @@ bool IsToolName(std::string_view name) {
   return true;
 }
 
+// An absolute http(s) URL with a host and no spaces or fragment. Plain http only when
+// the host is a loopback one (a test's local server): keys and issuers
+// travel over TLS everywhere else.
+absl::Status CheckHttpsUrl(std::string_view url) {
+  std::string_view rest;
+  bool plain = false;
+  if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+    plain = true;
+  } else {
+    return absl::InvalidArgumentError(StrCat("'", url, "' must be an https:// URL"));
+  }
+  std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
+  if (host.empty() || host.front() == ':' || host.find('@') != std::string_view::npos) {
+    return absl::InvalidArgumentError(StrCat("'", url, "' has no host"));
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '"' || c == '#' || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          StrCat("'", url, "' may not hold spaces, quotes, control characters or a fragment"));
+    }
+  }
+  if (plain) {
+    std::string_view name = host.substr(0, host.rfind(':'));
+    if (host.front() == '[') name = host.substr(0, host.find(']') + 1);
+    if (name != "127.0.0.1" && name != "localhost" && name != "[::1]") {
+      return absl::InvalidArgumentError(
+          StrCat("'", url, "' must be an https:// URL (http:// only on loopback)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// An OAuth scope-token (RFC 6749 section 3.3): visible ASCII but '"' and '\\'.
+bool IsScopeToken(std::string_view scope) {
+  if (scope.empty() || scope.size() > 256) return false;
+  for (char c : scope) {
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+absl::Status ValidateOauth(const registry::v1::Endpoint& ep, std::string_view path) {
+  for (int i = 0; i < ep.oauth_issuers_size(); ++i) {
+    absl::Status url = CheckHttpsUrl(ep.oauth_issuers(i));
+    if (!url.ok()) return FieldError(StrCat(path, ".oauth_issuers[", i, "]"), MessageOf(url));
+  }
+  if (!ep.oauth_jwks_url().empty()) {
+    absl::Status url = CheckHttpsUrl(ep.oauth_jwks_url());
+    if (!url.ok()) return FieldError(StrCat(path, ".oauth_jwks_url"), MessageOf(url));
+  }
+  for (int i = 0; i < ep.oauth_required_scopes_size(); ++i) {
+    if (!IsScopeToken(ep.oauth_required_scopes(i))) {
+      return FieldError(StrCat(path, ".oauth_required_scopes[", i, "]"),
+                        StrCat("'", ep.oauth_required_scopes(i),
+                               "' is not a scope: 1-256 visible ASCII characters but '\"' and "
+                               "'\\'"));
+    }
+  }
+  if (!ep.oauth_audience().empty() && !IsScopeToken(ep.oauth_audience())) {
+    return FieldError(StrCat(path, ".oauth_audience"),
+                      "must be 1-256 visible ASCII characters but '\"' and '\\'");
+  }
+  if (ep.enable_oauth()) {
+    if (ep.oauth_issuers_size() == 0) {
+      return FieldError(StrCat(path, ".oauth_issuers"),
+                        "required when enable_oauth is set: the authorization servers whose "
+                        "tokens the endpoint accepts");
+    }
+    if (ep.oauth_jwks_url().empty()) {
+      return FieldError(StrCat(path, ".oauth_jwks_url"),
+                        "required when enable_oauth is set: where the issuers' signing keys are");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateEndpoint(const registry::v1::Endpoint& ep, std::string_view path,
@@ -411,7 +490,7 @@ absl::Status ValidateEndpoint(const registry::v1::Endpoint& ep, std::string_view
                                "' is not an origin: use \"*\" or scheme://host[:port] (no path)"));
     }
   }
-  return absl::OkStatus();
+  return ValidateOauth(ep, path);
 }
 
 absl::Status ValidateUser(const registry::v1::User& user, std::string_view path) {
@@ -645,7 +724,8 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text,
                                    {"name", "namespace", "description", "transport",
                                     "enableApiKeyAuth", "useQueryParamAuth", "enableOauth",
                                     "userRequestsPerMinute", "requestsPerMinute",
-                                    "allowedOrigins"}));
+                                    "allowedOrigins", "oauthIssuers", "oauthJwksUrl",
+                                    "oauthRequiredScopes", "oauthAudience"}));
       auto* ep = req.add_endpoints();
       SB_RETURN_IF_ERROR(ReadString(e["name"], path + ".name", ep->mutable_name()));
       SB_RETURN_IF_ERROR(ReadString(e["namespace"], path + ".namespace", ep->mutable_namespace_()));
@@ -669,6 +749,14 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text,
       ep->set_requests_per_minute(limit);
       SB_RETURN_IF_ERROR(ReadStringList(e["allowedOrigins"], path + ".allowedOrigins",
                                         ep->mutable_allowed_origins()));
+      SB_RETURN_IF_ERROR(ReadStringList(e["oauthIssuers"], path + ".oauthIssuers",
+                                        ep->mutable_oauth_issuers()));
+      SB_RETURN_IF_ERROR(
+          ReadString(e["oauthJwksUrl"], path + ".oauthJwksUrl", ep->mutable_oauth_jwks_url()));
+      SB_RETURN_IF_ERROR(ReadStringList(e["oauthRequiredScopes"], path + ".oauthRequiredScopes",
+                                        ep->mutable_oauth_required_scopes()));
+      SB_RETURN_IF_ERROR(
+          ReadString(e["oauthAudience"], path + ".oauthAudience", ep->mutable_oauth_audience()));
     }
   }
   const YAML::Node users = root["users"];
@@ -679,13 +767,25 @@ absl::StatusOr<ApplyRequest> ParseDeclarative(std::string_view yaml_text,
       std::string path = StrCat("users[", i, "]");
       if (!u.IsMap()) return FieldError(path, "expected a mapping");
       SB_RETURN_IF_ERROR(CheckKeys(u, path,
-                                   {"email", "name", "isAdmin", "password", "passwordFrom",
-                                    "createApiKey", "apiKeyName"}));
+                                   {"email", "name", "isAdmin", "role", "password",
+                                    "passwordFrom", "createApiKey", "apiKeyName"}));
       auto* user = req.add_users();
       SB_RETURN_IF_ERROR(ReadString(u["email"], path + ".email", user->mutable_email()));
       SB_RETURN_IF_ERROR(ReadString(u["name"], path + ".name", user->mutable_name()));
       bool admin = false;
       SB_RETURN_IF_ERROR(ReadBool(u["isAdmin"], path + ".isAdmin", &admin));
+      // `role: admin | member` says the same as isAdmin (admins may define STDIO servers).
+      std::string role;
+      SB_RETURN_IF_ERROR(ReadString(u["role"], path + ".role", &role));
+      if (!role.empty()) {
+        if (role != "admin" && role != "member") {
+          return FieldError(path + ".role", StrCat("must be admin or member, got '", role, "'"));
+        }
+        if (u["isAdmin"].IsDefined() && !u["isAdmin"].IsNull() && admin != (role == "admin")) {
+          return FieldError(path + ".role", "contradicts isAdmin");
+        }
+        admin = role == "admin";
+      }
       user->set_is_admin(admin);
     }
   }

@@ -161,6 +161,14 @@ boost::json::object DeclarativeObject(const v1::Endpoint& e) {
   o["userRequestsPerMinute"] = e.user_requests_per_minute();
   o["requestsPerMinute"] = e.requests_per_minute();
   o["allowedOrigins"] = LiteralList(e.allowed_origins());
+  // The OAuth keys only when set, so that exports of endpoints without OAuth stay as they were.
+  if (e.enable_oauth() || !e.oauth_issuers().empty() || !e.oauth_jwks_url().empty() ||
+      !e.oauth_required_scopes().empty() || !e.oauth_audience().empty()) {
+    o["oauthIssuers"] = LiteralList(e.oauth_issuers());
+    o["oauthJwksUrl"] = Literal(e.oauth_jwks_url());
+    o["oauthRequiredScopes"] = LiteralList(e.oauth_required_scopes());
+    o["oauthAudience"] = Literal(e.oauth_audience());
+  }
   return o;
 }
 

@@ -256,6 +256,85 @@ toolOverrides:
   EXPECT_EQ(req->tool_overrides(1).user_requests_per_minute(), 5);
 }
 
+TEST(DeclarativeTest, UserRoles) {
+  auto req = ParseDeclarative(R"(
+users:
+  - {email: root@example.com, role: admin}
+  - {email: dev@example.com, role: member}
+  - {email: old@example.com, isAdmin: true}
+  - {email: both@example.com, isAdmin: false, role: member}
+)");
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_TRUE(req->users(0).is_admin());
+  EXPECT_FALSE(req->users(1).is_admin());
+  EXPECT_TRUE(req->users(2).is_admin());
+  EXPECT_FALSE(req->users(3).is_admin());
+  EXPECT_EQ(ParseDeclarative("users: [{email: a@example.com, role: owner}]").status().message(),
+            "users[0].role: must be admin or member, got 'owner'");
+  EXPECT_EQ(ParseDeclarative("users: [{email: a@example.com, role: admin, isAdmin: false}]")
+                .status()
+                .message(),
+            "users[0].role: contradicts isAdmin");
+}
+
+TEST(DeclarativeTest, EndpointOauthKeys) {
+  auto req = ParseDeclarative(R"(
+namespaces: [{name: dev, servers: []}]
+endpoints:
+  - name: dev
+    namespace: dev
+    enableApiKeyAuth: false
+    enableOauth: true
+    oauthIssuers: ["https://login.example.com"]
+    oauthJwksUrl: https://login.example.com/jwks.json
+    oauthRequiredScopes: [mcp, "files:read"]
+    oauthAudience: api://switchboard
+)");
+  ASSERT_TRUE(req.ok()) << req.status();
+  const auto& ep = req->endpoints(0);
+  EXPECT_TRUE(ep.enable_oauth());
+  ASSERT_EQ(ep.oauth_issuers_size(), 1);
+  EXPECT_EQ(ep.oauth_issuers(0), "https://login.example.com");
+  EXPECT_EQ(ep.oauth_jwks_url(), "https://login.example.com/jwks.json");
+  ASSERT_EQ(ep.oauth_required_scopes_size(), 2);
+  EXPECT_EQ(ep.oauth_required_scopes(1), "files:read");
+  EXPECT_EQ(ep.oauth_audience(), "api://switchboard");
+}
+
+TEST(DeclarativeTest, EndpointOauthErrorsNameTheField) {
+  const std::string head = "namespaces: [{name: dev, servers: []}]\nendpoints:\n  - ";
+  struct Case {
+    std::string endpoint;
+    std::string error;
+  } cases[] = {
+      {"{name: e, namespace: dev, enableOauth: true, oauthJwksUrl: https://a.example/k}",
+       "endpoints[0].oauth_issuers: required when enable_oauth is set"},
+      {"{name: e, namespace: dev, enableOauth: true, oauthIssuers: [https://a.example]}",
+       "endpoints[0].oauth_jwks_url: required when enable_oauth is set"},
+      {"{name: e, namespace: dev, oauthIssuers: [https://a.example, ftp://b]}",
+       "endpoints[0].oauth_issuers[1]: 'ftp://b' must be an https:// URL"},
+      {"{name: e, namespace: dev, oauthJwksUrl: http://keys.example.com/jwks}",
+       "endpoints[0].oauth_jwks_url: 'http://keys.example.com/jwks' must be an https:// URL "
+       "(http:// only on loopback)"},
+      {"{name: e, namespace: dev, oauthJwksUrl: https:///jwks}",
+       "endpoints[0].oauth_jwks_url: 'https:///jwks' has no host"},
+      {"{name: e, namespace: dev, oauthRequiredScopes: [ok, 'two words']}",
+       "endpoints[0].oauth_required_scopes[1]: 'two words' is not a scope"},
+  };
+  for (const Case& c : cases) {
+    auto req = ParseDeclarative(head + c.endpoint + "\n");
+    ASSERT_FALSE(req.ok()) << c.endpoint;
+    EXPECT_EQ(std::string(req.status().message()).substr(0, c.error.size()), c.error)
+        << req.status();
+  }
+  // Plain http is for a local authorization server only.
+  auto local = ParseDeclarative(head +
+                                "{name: e, namespace: dev, enableOauth: true, oauthIssuers: "
+                                "['http://127.0.0.1:9000'], oauthJwksUrl: "
+                                "'http://localhost:9000/jwks'}\n");
+  EXPECT_TRUE(local.ok()) << local.status();
+}
+
 TEST(DeclarativeTest, NamesOverTheLimitsAreErrorsNamingTheField) {
   std::string long_server(65, 's');
   auto req = ParseDeclarative("servers: [{name: " + long_server + ", command: x}]");
@@ -361,6 +440,16 @@ TEST(DeclarativeFormatTest, ExportedDocumentParsesBackToTheSameConfiguration) {
   ep->set_enable_api_key_auth(false);  // not the parser's default
   ep->set_requests_per_minute(5);
   ep->add_allowed_origins("*");
+  auto* oauth = config.add_endpoints();
+  oauth->set_name("o");
+  oauth->set_namespace_("n");
+  oauth->set_enable_oauth(true);
+  oauth->add_oauth_issuers("https://login.example.com/");
+  oauth->add_oauth_issuers("https://other.example.com");
+  oauth->set_oauth_jwks_url("https://login.example.com/.well-known/jwks.json");
+  oauth->add_oauth_required_scopes("mcp:tools");
+  oauth->add_oauth_required_scopes("read");
+  oauth->set_oauth_audience("https://mcp.example.com/metamcp/o/mcp");
   auto* u = config.add_users();
   u->set_email("dev@example.com");
   u->set_is_admin(true);

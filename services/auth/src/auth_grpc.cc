@@ -1,35 +1,72 @@
 #include "services/auth/src/auth_grpc.h"
 
 #include "services/auth/src/auth_service.h"
+#include "services/auth/src/rate_limits.h"
 #include "switchboard/common/strings.h"
 
 namespace switchboard::auth {
+
+namespace {
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+AuthGrpc::AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use,
+                   JwksCache* jwks, OauthOptions oauth, RateLimiter* limiter)
+    : cache_(cache),
+      key_use_(key_use),
+      jwks_(jwks),
+      oauth_(std::move(oauth)),
+      limiter_(limiter) {
+  if (jwks_ != nullptr && !oauth_.find_key) {
+    oauth_.find_key = [jwks = jwks_](const std::string& url, const std::string& kid) {
+      return jwks->Find(url, kid);
+    };
+  }
+}
 
 grpc::ServerUnaryReactor* AuthGrpc::Authorize(grpc::CallbackServerContext* context,
                                               const v1::AuthorizeRequest* request,
                                               v1::AuthorizeResponse* response) {
   auto* reactor = context->DefaultReactor();
+  Decide(reactor, request, response, /*may_fetch=*/true);
+  return reactor;
+}
+
+void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequest* request,
+                      v1::AuthorizeResponse* response, bool may_fetch) {
   std::shared_ptr<const configwatch::ConfigView> view = cache_->Current();
   if (view == nullptr) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "configuration not loaded yet"));
-    return reactor;
+    return;
   }
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  *response = AuthService::Authorize(*request, view.get(), now);
+  int64_t now = NowUnix();
+  MissingKey missing;
+  *response = AuthService::Authorize(*request, view.get(), now,
+                                     jwks_ != nullptr ? &oauth_ : nullptr, &missing);
+  if (may_fetch && !missing.jwks_url.empty() &&
+      jwks_->Refresh(missing.jwks_url, missing.kid,
+                     [this, reactor, request, response] { Decide(reactor, request, response, false); })) {
+    return;  // decided again once the key set has been fetched
+  }
   if (response->decision() != v1::AuthorizeResponse::ALLOW) {
     reactor->Finish(grpc::Status::OK);
-    return reactor;
+    return;
   }
   if (key_use_ != nullptr && !response->api_key_id().empty()) {
     key_use_->Note(response->api_key_id(), now);
   }
+  // Limits hold for every principal, API key or bearer token alike.
   std::vector<Limit> limits;
   if (limiter_ != nullptr) limits = LimitsFor(*request, *response, *view);
   if (limits.empty()) {
     reactor->Finish(grpc::Status::OK);
-    return reactor;
+    return;
   }
   limiter_->Check(std::move(limits),
                   [reactor, response](absl::StatusOr<LimitDecision> decision) {
@@ -46,6 +83,19 @@ grpc::ServerUnaryReactor* AuthGrpc::Authorize(grpc::CallbackServerContext* conte
                     }
                     reactor->Finish(grpc::Status::OK);
                   });
+}
+
+grpc::ServerUnaryReactor* AuthGrpc::GetResourceMetadata(
+    grpc::CallbackServerContext* context, const v1::ResourceMetadataRequest* request,
+    v1::ResourceMetadataResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  std::shared_ptr<const configwatch::ConfigView> view = cache_->Current();
+  if (view == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "configuration not loaded yet"));
+    return reactor;
+  }
+  *response = AuthService::ResourceMetadata(request->endpoint(), view.get(), oauth_);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

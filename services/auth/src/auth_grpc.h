@@ -1,5 +1,7 @@
 #pragma once
 
+#include "services/auth/src/auth_service.h"
+#include "services/auth/src/jwks_cache.h"
 #include "services/auth/src/key_use.h"
 #include "services/auth/src/rate_limiter.h"
 
@@ -9,23 +11,37 @@
 namespace switchboard::auth {
 
 // The Auth gRPC service: maps Authorize onto AuthService over the current configuration.
-// Answers inline on the callback thread, except for a request that rate limits apply to: that
-// one is answered when Redis has counted it (never blocking a thread).
+// Answers inline on the callback thread: the credential check needs no I/O, with two
+// exceptions that never block a thread. A bearer token signed with a key that `jwks` does not
+// hold waits for one fetch of the endpoint's JWK Set (rate-limited by the cache), then is
+// decided again; an allowed request that rate limits apply to is answered once Redis has
+// counted it.
 class AuthGrpc final : public v1::Auth::CallbackService {
  public:
-  // `key_use` (may be null) hears of every key accepted; `limiter` (may be null: no limits)
-  // counts allowed requests against the endpoint's and tools' limits.
+  // `key_use` (may be null) hears of every key accepted. `jwks` (may be null: no bearer tokens)
+  // holds the OAuth endpoints' signing keys; `oauth` says how to check their tokens. `limiter`
+  // (may be null: no limits) counts allowed requests, whatever the credential, against the
+  // endpoint's and tools' limits.
   explicit AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use = nullptr,
-                    RateLimiter* limiter = nullptr)
-      : cache_(cache), key_use_(key_use), limiter_(limiter) {}
+                    JwksCache* jwks = nullptr, OauthOptions oauth = {},
+                    RateLimiter* limiter = nullptr);
 
   grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* context,
                                       const v1::AuthorizeRequest* request,
                                       v1::AuthorizeResponse* response) override;
+  grpc::ServerUnaryReactor* GetResourceMetadata(grpc::CallbackServerContext* context,
+                                                const v1::ResourceMetadataRequest* request,
+                                                v1::ResourceMetadataResponse* response) override;
 
  private:
+  // Decides and finishes, unless the token's key must be fetched first (and `may_fetch`).
+  void Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequest* request,
+              v1::AuthorizeResponse* response, bool may_fetch);
+
   const configwatch::ConfigCache* cache_;
   KeyUseReporter* key_use_;
+  JwksCache* jwks_;
+  OauthOptions oauth_;
   RateLimiter* limiter_;
 };
 

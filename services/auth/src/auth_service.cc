@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "services/auth/src/jwt.h"
 #include "switchboard/common/crypto.h"
+#include "switchboard/common/strings.h"
 
 namespace switchboard::auth {
 
@@ -28,7 +30,114 @@ bool ScopedTo(const registry::v1::ApiKey& key, const std::string& endpoint) {
          key.endpoints().end();
 }
 
+std::string TrimmedBase(const OauthOptions& oauth) {
+  std::string_view base = oauth.public_base_url;
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  return std::string(base);
+}
+
+// A refusal on an OAuth endpoint: it names the metadata document, and the RFC 6750 error.
+AuthorizeResponse BearerRefusal(AuthorizeResponse::Decision decision, std::string reason,
+                                const OauthOptions* oauth, const registry::v1::Endpoint& endpoint,
+                                std::string_view bearer_error) {
+  AuthorizeResponse r = Decide(decision, std::move(reason));
+  if (oauth != nullptr) {
+    r.set_resource_metadata_url(AuthService::MetadataUrl(*oauth, endpoint.name()));
+  }
+  r.set_bearer_error(std::string(bearer_error));
+  return r;
+}
+
+AuthorizeResponse AuthorizeBearer(const v1::AuthorizeRequest& request,
+                                  const registry::v1::Endpoint& endpoint, AuthorizeResponse allow,
+                                  int64_t now_unix, const OauthOptions* oauth,
+                                  MissingKey* missing) {
+  using R = AuthorizeResponse;
+  if (request.credential().empty()) {
+    return BearerRefusal(R::UNAUTHENTICATED,
+                         endpoint.enable_api_key_auth() ? "an API key or a bearer token is required"
+                                                        : "a bearer token is required",
+                         oauth, endpoint, "");
+  }
+  if (request.credential_source() != "authorization") {
+    return BearerRefusal(R::UNAUTHENTICATED,
+                         "a bearer token must be sent in the Authorization header", oauth,
+                         endpoint, "invalid_request");
+  }
+  if (oauth == nullptr || !oauth->find_key) {
+    return BearerRefusal(R::UNAUTHENTICATED, "bearer tokens are not accepted here", oauth,
+                         endpoint, "invalid_token");
+  }
+  absl::StatusOr<ParsedJwt> jwt = ParseJwt(request.credential());
+  if (!jwt.ok()) {
+    return BearerRefusal(R::UNAUTHENTICATED, std::string(jwt.status().message()), oauth, endpoint,
+                         "invalid_token");
+  }
+  if (jwt->kid.empty()) {
+    return BearerRefusal(R::UNAUTHENTICATED, "token names no signing key (kid)", oauth, endpoint,
+                         "invalid_token");
+  }
+  std::shared_ptr<const JwtKey> key = oauth->find_key(endpoint.oauth_jwks_url(), jwt->kid);
+  if (key == nullptr) {
+    if (missing != nullptr) *missing = {endpoint.oauth_jwks_url(), jwt->kid};
+    return BearerRefusal(R::UNAUTHENTICATED, "token signed with an unknown key", oauth, endpoint,
+                         "invalid_token");
+  }
+  JwtPolicy policy;
+  policy.issuers.assign(endpoint.oauth_issuers().begin(), endpoint.oauth_issuers().end());
+  policy.audience = endpoint.oauth_audience().empty()
+                        ? AuthService::CanonicalUrl(*oauth, endpoint.name())
+                        : endpoint.oauth_audience();
+  policy.clock_skew_seconds = oauth->clock_skew_seconds;
+  if (absl::Status verified = VerifyJwt(*jwt, *key, policy, now_unix); !verified.ok()) {
+    return BearerRefusal(R::UNAUTHENTICATED, std::string(verified.message()), oauth, endpoint,
+                         "invalid_token");
+  }
+  for (const std::string& scope : endpoint.oauth_required_scopes()) {
+    if (std::find(jwt->scopes.begin(), jwt->scopes.end(), scope) == jwt->scopes.end()) {
+      std::string all;
+      for (const std::string& s : endpoint.oauth_required_scopes()) {
+        all.append(StrCat(all.empty() ? "" : " ", s));
+      }
+      R refusal = BearerRefusal(R::FORBIDDEN, StrCat("the token lacks scope '", scope, "'"),
+                                oauth, endpoint, "insufficient_scope");
+      refusal.set_required_scope(std::move(all));
+      return refusal;
+    }
+  }
+  std::string principal = jwt->email.empty() ? jwt->sub : jwt->email;
+  if (principal.empty()) {
+    return BearerRefusal(R::UNAUTHENTICATED, "token names no subject", oauth, endpoint,
+                         "invalid_token");
+  }
+  allow.set_user_email(std::move(principal));
+  return allow;
+}
+
 }  // namespace
+
+std::string AuthService::CanonicalUrl(const OauthOptions& oauth, std::string_view endpoint) {
+  return StrCat(TrimmedBase(oauth), "/metamcp/", endpoint, "/mcp");
+}
+
+std::string AuthService::MetadataUrl(const OauthOptions& oauth, std::string_view endpoint) {
+  return StrCat(TrimmedBase(oauth), "/.well-known/oauth-protected-resource/metamcp/", endpoint,
+                "/mcp");
+}
+
+v1::ResourceMetadataResponse AuthService::ResourceMetadata(const std::string& endpoint,
+                                                           const configwatch::ConfigView* view,
+                                                           const OauthOptions& oauth) {
+  v1::ResourceMetadataResponse out;
+  const registry::v1::Endpoint* ep = view == nullptr ? nullptr : view->FindEndpoint(endpoint);
+  if (ep == nullptr || !ep->enable_oauth()) return out;
+  out.set_found(true);
+  out.set_resource(ep->oauth_audience().empty() ? CanonicalUrl(oauth, ep->name())
+                                                : ep->oauth_audience());
+  *out.mutable_authorization_servers() = ep->oauth_issuers();
+  *out.mutable_scopes_supported() = ep->oauth_required_scopes();
+  return out;
+}
 
 AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view) {
@@ -40,6 +149,12 @@ AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
 
 AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view, int64_t now_unix) {
+  return Authorize(request, view, now_unix, nullptr, nullptr);
+}
+
+AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
+                                         const configwatch::ConfigView* view, int64_t now_unix,
+                                         const OauthOptions* oauth, MissingKey* missing) {
   if (view == nullptr) {
     return Decide(AuthorizeResponse::DECISION_UNSPECIFIED, "configuration not loaded yet");
   }
@@ -50,7 +165,14 @@ AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
   allow.set_decision(AuthorizeResponse::ALLOW);
   allow.set_namespace_(endpoint->namespace_());
 
-  if (!endpoint->enable_api_key_auth()) {
+  if (endpoint->enable_oauth()) {
+    if (request.credential().empty() ||
+        (request.credential_source() == "authorization" && LooksLikeJwt(request.credential())) ||
+        !endpoint->enable_api_key_auth()) {
+      return AuthorizeBearer(request, *endpoint, std::move(allow), now_unix, oauth, missing);
+    }
+  }
+  if (!endpoint->enable_api_key_auth() && !endpoint->enable_oauth()) {
     // An open endpoint still names the key's owner when one is presented and valid.
     if (!request.credential().empty()) {
       const auto* key = view->FindApiKeyBySha256(crypto::Sha256Hex(request.credential()));

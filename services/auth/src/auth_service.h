@@ -1,11 +1,35 @@
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "switchboard/auth/v1/auth.pb.h"
 #include "switchboard/configwatch/config_view.h"
 
 namespace switchboard::auth {
+
+class JwtKey;
+
+// What OAuth endpoints need from the service: where clients reach the edge, the tolerance on
+// token times, and the signing keys auth holds (never fetched on this path).
+struct OauthOptions {
+  // The edge's public base URL ("https://mcp.example.com"): an endpoint's canonical URL, the
+  // audience of its tokens, is this + "/metamcp/{name}/mcp".
+  std::string public_base_url = "http://127.0.0.1:12008";
+  int64_t clock_skew_seconds = 60;
+  // The key `kid` of the JWK Set at `jwks_url` when auth holds it, else nullptr.
+  std::function<std::shared_ptr<const JwtKey>(const std::string& jwks_url, const std::string& kid)>
+      find_key;
+};
+
+// Set by Authorize when a token names a key that auth does not hold: fetching the set again
+// may let the token in.
+struct MissingKey {
+  std::string jwks_url;
+  std::string kid;
+};
 
 // Decides who is calling an endpoint and whether they may, from the Watch-fed configuration
 // alone: no database or network on this path. Keys are compared by their SHA-256, the only
@@ -18,6 +42,23 @@ class AuthService {
   // scoped to other endpoints is refused as forbidden.
   static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view, int64_t now_unix);
+  // The same, with bearer JWTs on OAuth endpoints (`oauth` null: none are accepted). On an OAuth
+  // endpoint a credential in `Authorization: Bearer` that has the form of a JWT is checked as
+  // one (signature with the endpoint's JWKS, iss, aud = the canonical URL or the endpoint's
+  // oauth_audience, exp/nbf within the skew, then the required scopes: FORBIDDEN
+  // insufficient_scope); anything else is an API key when the endpoint takes them. The principal
+  // is the token's email, else its sub. Refusals on OAuth endpoints carry the metadata URL.
+  // `missing` (optional) is set when the token's kid is not among the keys held.
+  static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
+                                         const configwatch::ConfigView* view, int64_t now_unix,
+                                         const OauthOptions* oauth, MissingKey* missing);
+  // The RFC 9728 metadata of an OAuth endpoint; found = false for any other name.
+  static v1::ResourceMetadataResponse ResourceMetadata(const std::string& endpoint,
+                                                       const configwatch::ConfigView* view,
+                                                       const OauthOptions& oauth);
+  // An endpoint's canonical URL and the absolute URL of its metadata document.
+  static std::string CanonicalUrl(const OauthOptions& oauth, std::string_view endpoint);
+  static std::string MetadataUrl(const OauthOptions& oauth, std::string_view endpoint);
   // The same at the current time.
   static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view);

@@ -3,7 +3,9 @@
 #include <absl/status/statusor.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace switchboard::edge {
 
@@ -27,6 +29,17 @@ struct AuthResult {
   std::string api_key_id;
   std::string namespace_name;
   int retry_after_seconds = 0;
+  // OAuth endpoints: what WWW-Authenticate says on a refusal (empty elsewhere).
+  std::string resource_metadata_url;
+  std::string bearer_error;    // "invalid_token", "insufficient_scope", ...
+  std::string required_scope;  // with insufficient_scope: the scopes needed, space-separated
+};
+
+// An OAuth endpoint's RFC 9728 protected-resource metadata.
+struct ResourceMetadata {
+  std::string resource;
+  std::vector<std::string> authorization_servers;
+  std::vector<std::string> scopes_supported;
 };
 
 // The auth service as the edge uses it.
@@ -36,6 +49,13 @@ class AuthClient {
   // Decides one request. An error status means auth could not be asked (unreachable, timed
   // out, or an answer the edge does not understand); the edge then refuses with 503.
   virtual boost::asio::awaitable<absl::StatusOr<AuthResult>> Authorize(AuthQuery query) = 0;
+  // The metadata of `endpoint`; nullopt when it is unknown or does not use OAuth. An error
+  // status when auth could not be asked.
+  virtual boost::asio::awaitable<absl::StatusOr<std::optional<ResourceMetadata>>>
+  GetResourceMetadata(std::string endpoint) {
+    (void)endpoint;
+    co_return std::nullopt;
+  }
 };
 
 }  // namespace switchboard::edge

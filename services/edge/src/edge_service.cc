@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -334,6 +335,32 @@ class SessionEventStream : public BodyStream {
   bool closed_ = false;
 };
 
+// A quoted-string of RFC 9110 (the values auth sends hold no '"' or '\\', but stay safe).
+std::string Quoted(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// WWW-Authenticate for a refusal: RFC 6750's Bearer challenge, naming the RFC 9728 metadata on
+// OAuth endpoints (MCP's authorization discovery), the error, and the scope needed.
+std::string BearerChallenge(const AuthResult& decision) {
+  if (decision.resource_metadata_url.empty()) return R"(Bearer realm="switchboard")";
+  std::string out = "Bearer ";
+  if (!decision.bearer_error.empty()) {
+    out.append(StrCat("error=", Quoted(decision.bearer_error), ", "));
+  }
+  if (!decision.required_scope.empty()) {
+    out.append(StrCat("scope=", Quoted(decision.required_scope), ", "));
+  }
+  out.append(StrCat("resource_metadata=", Quoted(decision.resource_metadata_url)));
+  return out;
+}
+
 int64_t NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -373,6 +400,9 @@ asio::awaitable<HttpResponse> EdgeService::Handle(HttpRequest request) {
     case RouteKind::kReadyz:
       if (request.method != "GET") co_return MethodNotAllowed("GET");
       co_return co_await Ready();
+    case RouteKind::kResourceMetadata:
+      if (request.method != "GET") co_return MethodNotAllowed("GET");
+      co_return co_await ResourceMetadataDocument(route.endpoint);
     case RouteKind::kMcp:
       if (request.method == "POST") co_return co_await Post(request, route.endpoint);
       if (request.method == "DELETE") co_return co_await Delete(request, route.endpoint);
@@ -418,11 +448,17 @@ asio::awaitable<std::optional<HttpResponse>> EdgeService::Authorize(
     case AuthResult::Decision::kUnauthenticated: {
       HttpResponse response =
           JsonRpcErrorResponse(401, raw_id, kHttpLayerError, reason("Unauthorized"));
-      response.SetHeader("WWW-Authenticate", R"(Bearer realm="switchboard")");
+      response.SetHeader("WWW-Authenticate", BearerChallenge(*decision));
       co_return response;
     }
-    case AuthResult::Decision::kForbidden:
-      co_return JsonRpcErrorResponse(403, raw_id, kHttpLayerError, reason("Forbidden"));
+    case AuthResult::Decision::kForbidden: {
+      HttpResponse response =
+          JsonRpcErrorResponse(403, raw_id, kHttpLayerError, reason("Forbidden"));
+      if (decision->bearer_error == "insufficient_scope") {
+        response.SetHeader("WWW-Authenticate", BearerChallenge(*decision));
+      }
+      co_return response;
+    }
     case AuthResult::Decision::kRateLimited: {
       *result = *decision;  // who was refused, and for how long
       HttpResponse response =
@@ -946,6 +982,31 @@ asio::awaitable<HttpResponse> EdgeService::Delete(const HttpRequest& request,
   log::Info("session ended", {{"endpoint", endpoint}, {"session", ShortId(session_id)}});
   HttpResponse response;
   response.status = 204;
+  co_return response;
+}
+
+asio::awaitable<HttpResponse> EdgeService::ResourceMetadataDocument(const std::string& endpoint) {
+  absl::StatusOr<std::optional<ResourceMetadata>> metadata =
+      co_await auth_.GetResourceMetadata(endpoint);
+  if (!metadata.ok()) {
+    log::Warn("auth unavailable", {{"endpoint", endpoint}, {"error", MessageOf(metadata.status())}});
+    co_return JsonResponse(503, R"({"error":"authorization is unreachable"})");
+  }
+  if (!metadata->has_value()) co_return JsonResponse(404, R"({"error":"not found"})");
+  const ResourceMetadata& m = **metadata;
+  boost::json::object doc;
+  doc["resource"] = m.resource;
+  boost::json::array servers(m.authorization_servers.begin(), m.authorization_servers.end());
+  doc["authorization_servers"] = std::move(servers);
+  if (!m.scopes_supported.empty()) {
+    doc["scopes_supported"] =
+        boost::json::array(m.scopes_supported.begin(), m.scopes_supported.end());
+  }
+  doc["bearer_methods_supported"] = boost::json::array{"header"};
+  HttpResponse response = JsonResponse(200, boost::json::serialize(doc));
+  // Browser-based clients read it from other origins; it holds nothing secret.
+  response.SetHeader("Access-Control-Allow-Origin", "*");
+  response.SetHeader("Cache-Control", "max-age=300");
   co_return response;
 }
 

@@ -89,6 +89,8 @@ class EdgeService : public HttpHandler {
                                                       const std::string& endpoint,
                                                       const AuthResult& principal,
                                                       const std::string& raw_id);
+  // GET /.well-known/oauth-protected-resource/metamcp/{endpoint}/mcp: the RFC 9728 document.
+  boost::asio::awaitable<HttpResponse> ResourceMetadataDocument(const std::string& endpoint);
 
   // Asks auth; nullopt when the request may proceed, else the refusal to send.
   boost::asio::awaitable<std::optional<HttpResponse>> Authorize(

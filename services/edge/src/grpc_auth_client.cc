@@ -58,7 +58,33 @@ asio::awaitable<absl::StatusOr<AuthResult>> GrpcAuthClient::Authorize(AuthQuery 
   result.api_key_id = std::move(*response.mutable_api_key_id());
   result.namespace_name = std::move(*response.mutable_namespace_());
   result.retry_after_seconds = response.retry_after_seconds();
+  result.resource_metadata_url = std::move(*response.mutable_resource_metadata_url());
+  result.bearer_error = std::move(*response.mutable_bearer_error());
+  result.required_scope = std::move(*response.mutable_required_scope());
   co_return result;
+}
+
+asio::awaitable<absl::StatusOr<std::optional<ResourceMetadata>>>
+GrpcAuthClient::GetResourceMetadata(std::string endpoint) {
+  auth::v1::ResourceMetadataRequest request;
+  request.set_endpoint(std::move(endpoint));
+  auto [status, response] = co_await AsyncUnary<auth::v1::ResourceMetadataResponse>(
+      [this, &request](grpc::ClientContext* context, auth::v1::ResourceMetadataResponse* out,
+                       std::function<void(grpc::Status)> done) {
+        stub_->async()->GetResourceMetadata(context, &request, out, std::move(done));
+      },
+      std::chrono::system_clock::now() + timeout_, asio::use_awaitable);
+  if (!status.ok()) {
+    co_return absl::UnavailableError(StrCat("auth: ", status.error_message()));
+  }
+  if (!response.found()) co_return std::nullopt;
+  ResourceMetadata metadata;
+  metadata.resource = std::move(*response.mutable_resource());
+  metadata.authorization_servers.assign(response.authorization_servers().begin(),
+                                        response.authorization_servers().end());
+  metadata.scopes_supported.assign(response.scopes_supported().begin(),
+                                   response.scopes_supported().end());
+  co_return metadata;
 }
 
 }  // namespace switchboard::edge

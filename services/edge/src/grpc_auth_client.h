@@ -17,6 +17,8 @@ class GrpcAuthClient : public AuthClient {
   GrpcAuthClient(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout);
 
   boost::asio::awaitable<absl::StatusOr<AuthResult>> Authorize(AuthQuery query) override;
+  boost::asio::awaitable<absl::StatusOr<std::optional<ResourceMetadata>>> GetResourceMetadata(
+      std::string endpoint) override;
 
  private:
   std::unique_ptr<auth::v1::Auth::Stub> stub_;

@@ -93,6 +93,12 @@ std::string PercentEncode(std::string_view value) {
 Route ClassifyPath(std::string_view path) {
   if (path == "/healthz") return {RouteKind::kHealthz, {}};
   if (path == "/readyz") return {RouteKind::kReadyz, {}};
+  constexpr std::string_view kWellKnown = "/.well-known/oauth-protected-resource/metamcp/";
+  if (path.rfind(kWellKnown, 0) == 0) {
+    Route mcp = ClassifyPath(path.substr(kWellKnown.size() - std::string_view("/metamcp/").size()));
+    if (mcp.kind == RouteKind::kMcp) return {RouteKind::kResourceMetadata, std::move(mcp.endpoint)};
+    return {RouteKind::kNotFound, {}};
+  }
   constexpr std::string_view kPrefix = "/metamcp/";
   if (path.size() <= kPrefix.size() || path.substr(0, kPrefix.size()) != kPrefix) {
     return {RouteKind::kNotFound, {}};

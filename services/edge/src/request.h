@@ -22,6 +22,7 @@ enum class RouteKind {
   kMcp,            // /metamcp/{endpoint}/mcp: Streamable HTTP
   kLegacySse,      // /metamcp/{endpoint}/sse: the 2024-11-05 HTTP+SSE stream
   kLegacyMessage,  // /metamcp/{endpoint}/message: the 2024-11-05 HTTP+SSE POSTs
+  kResourceMetadata,  // /.well-known/oauth-protected-resource/metamcp/{endpoint}/mcp (RFC 9728)
   kHealthz,
   kReadyz,
   kNotFound

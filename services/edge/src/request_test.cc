@@ -49,6 +49,16 @@ TEST(ClassifyPathTest, Routes) {
   Route message = ClassifyPath("/metamcp/team/message");
   EXPECT_EQ(message.kind, RouteKind::kLegacyMessage);
   EXPECT_EQ(message.endpoint, "team");
+  Route metadata = ClassifyPath("/.well-known/oauth-protected-resource/metamcp/team/mcp");
+  EXPECT_EQ(metadata.kind, RouteKind::kResourceMetadata);
+  EXPECT_EQ(metadata.endpoint, "team");
+  for (const char* path :
+       {"/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/",
+        "/.well-known/oauth-protected-resource/metamcp/team/sse",
+        "/.well-known/oauth-protected-resource/metamcp/../mcp",
+        "/.well-known/oauth-protected-resource/metamcp/team/mcp/"}) {
+    EXPECT_EQ(ClassifyPath(path).kind, RouteKind::kNotFound) << path;
+  }
   for (const char* path :
        {"/", "/metamcp/mcp", "/metamcp//mcp", "/metamcp/a/b/mcp", "/metamcp/../mcp",
         "/metamcp/a/mcp/", "/metamcp/a/sse/", "/metamcp/a/messages", "/metamcp/a%20b/mcp",

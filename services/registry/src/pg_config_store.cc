@@ -204,7 +204,8 @@ std::vector<Versioned<v1::Endpoint>> ReadEndpoints(pqxx::transaction_base& tx,
        Exec(tx,
             StrCat("SELECT name, namespace_name, description, enable_api_key_auth, "
                    "use_query_param_auth, enable_oauth, user_requests_per_minute, "
-                   "requests_per_minute, allowed_origins::text, revision FROM endpoints",
+                   "requests_per_minute, allowed_origins::text, revision, oauth_issuers::text, "
+                   "oauth_jwks_url, oauth_required_scopes::text, oauth_audience FROM endpoints",
                    KeyWhere(name, "name", &params), " ORDER BY name COLLATE \"C\""),
             params)) {
     Versioned<v1::Endpoint>& v = out.emplace_back();
@@ -219,6 +220,10 @@ std::vector<Versioned<v1::Endpoint>> ReadEndpoints(pqxx::transaction_base& tx,
     ep->set_requests_per_minute(row[7].as<int32_t>());
     DecodeList(row[8].as<std::string>(), ep->mutable_allowed_origins());
     v.revision = row[9].as<int64_t>();
+    DecodeList(row[10].as<std::string>(), ep->mutable_oauth_issuers());
+    ep->set_oauth_jwks_url(row[11].as<std::string>());
+    DecodeList(row[12].as<std::string>(), ep->mutable_oauth_required_scopes());
+    ep->set_oauth_audience(row[13].as<std::string>());
   }
   return out;
 }
@@ -429,17 +434,22 @@ void WriteEndpoint(pqxx::transaction_base& tx, const v1::Endpoint& ep) {
   tx.exec_params(
       "INSERT INTO endpoints (name, namespace_name, description, enable_api_key_auth, "
       "use_query_param_auth, enable_oauth, user_requests_per_minute, requests_per_minute, "
-      "allowed_origins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) "
+      "allowed_origins, oauth_issuers, oauth_jwks_url, oauth_required_scopes, oauth_audience) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13) "
       "ON CONFLICT (name) DO UPDATE SET namespace_name = excluded.namespace_name, "
       "description = excluded.description, enable_api_key_auth = excluded.enable_api_key_auth, "
       "use_query_param_auth = excluded.use_query_param_auth, "
       "enable_oauth = excluded.enable_oauth, "
       "user_requests_per_minute = excluded.user_requests_per_minute, "
       "requests_per_minute = excluded.requests_per_minute, "
-      "allowed_origins = excluded.allowed_origins, updated_at = now()",
+      "allowed_origins = excluded.allowed_origins, oauth_issuers = excluded.oauth_issuers, "
+      "oauth_jwks_url = excluded.oauth_jwks_url, "
+      "oauth_required_scopes = excluded.oauth_required_scopes, "
+      "oauth_audience = excluded.oauth_audience, updated_at = now()",
       ep.name(), ep.namespace_(), ep.description(), ep.enable_api_key_auth(),
       ep.use_query_param_auth(), ep.enable_oauth(), ep.user_requests_per_minute(),
-      ep.requests_per_minute(), EncodeList(ep.allowed_origins()));
+      ep.requests_per_minute(), EncodeList(ep.allowed_origins()), EncodeList(ep.oauth_issuers()),
+      ep.oauth_jwks_url(), EncodeList(ep.oauth_required_scopes()), ep.oauth_audience());
 }
 
 void WriteUser(pqxx::transaction_base& tx, const v1::User& u) {

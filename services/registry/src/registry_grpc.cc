@@ -178,12 +178,69 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>, publ
 
 }  // namespace
 
-RegistryGrpc::RegistryGrpc(RegistryService* service, size_t max_pending_events)
-    : service_(service), max_pending_events_(max_pending_events) {}
+RegistryGrpc::RegistryGrpc(RegistryService* service, size_t max_pending_events,
+                           AdminAccess access)
+    : service_(service), max_pending_events_(max_pending_events), access_(std::move(access)) {}
+
+RegistryGrpc::Need RegistryGrpc::NeedFor(const v1::Server& server) {
+  return server.type() == "STDIO" ? Need::kAdmin : Need::kMember;
+}
+
+configwatch::AdminCaller RegistryGrpc::Caller(grpc::CallbackServerContext* context) const {
+  if (!access_.required) return {configwatch::AdminCaller::Role::kAdmin, "unchecked", ""};
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(configwatch::kAdminCredentialHeader);
+  std::string_view value;
+  if (it != metadata.end()) value = std::string_view(it->second.data(), it->second.size());
+  std::shared_ptr<const v1::Snapshot> snapshot = service_->watch_hub().snapshot();
+  configwatch::AdminCredentialLookup lookup;
+  lookup.find_key = [&snapshot](std::string_view sha) -> const v1::ApiKey* {
+    if (snapshot == nullptr) return nullptr;
+    for (const v1::ApiKey& key : snapshot->api_keys()) {
+      if (key.key_sha256() == sha) return &key;
+    }
+    return nullptr;
+  };
+  lookup.find_user = [&snapshot](std::string_view email) -> const v1::User* {
+    if (snapshot == nullptr) return nullptr;
+    for (const v1::User& user : snapshot->users()) {
+      if (user.email() == email) return &user;
+    }
+    return nullptr;
+  };
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  return configwatch::IdentifyAdminCaller(value, access_.admin_token_sha256, lookup, now);
+}
+
+grpc::ServerUnaryReactor* RegistryGrpc::Refuse(grpc::CallbackServerContext* context, Need need,
+                                               std::string_view own_user) {
+  configwatch::AdminCaller caller = Caller(context);
+  grpc::Status refusal;
+  if (caller.role == configwatch::AdminCaller::Role::kNone) {
+    refusal = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.reason);
+  } else if (caller.role == configwatch::AdminCaller::Role::kMember &&
+             (need == Need::kAdmin || (!own_user.empty() && own_user != caller.name))) {
+    refusal = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                           need == Need::kAdmin
+                               ? "this needs an admin (members cannot create STDIO servers, "
+                                 "which run commands on the runner hosts, nor manage users, "
+                                 "keys, secrets or the audit log)"
+                               : "members may create API keys for themselves only");
+  } else {
+    return nullptr;
+  }
+  log::Info("admin call refused", {{"caller", caller.name}, {"code", refusal.error_code()}});
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(refusal);
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* RegistryGrpc::Apply(grpc::CallbackServerContext* context,
                                               const v1::ApplyRequest* request,
                                               v1::ApplyResponse* response) {
+  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
   return Unary(context, response,
                [&](auto done) { service_->Apply(*request, std::move(done), ActorOf(context)); });
 }
@@ -191,6 +248,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::Apply(grpc::CallbackServerContext* conte
 grpc::ServerUnaryReactor* RegistryGrpc::ListServers(grpc::CallbackServerContext* context,
                                                     const v1::ListRequest* request,
                                                     v1::ListServersResponse* response) {
+  if (auto* refused = Refuse(context, (request->include_secrets() ? Need::kAdmin : Need::kMember))) return refused;
   return Unary(context, response, [&](auto done) {
     service_->ListServers(std::move(done), request->include_secrets(), ActorOf(context));
   });
@@ -199,24 +257,29 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListServers(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RegistryGrpc::ListNamespaces(grpc::CallbackServerContext* context,
                                                        const v1::ListRequest*,
                                                        v1::ListNamespacesResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return Unary(context, response, [&](auto done) { service_->ListNamespaces(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListEndpoints(grpc::CallbackServerContext* context,
                                                       const v1::ListRequest*,
                                                       v1::ListEndpointsResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return Unary(context, response, [&](auto done) { service_->ListEndpoints(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListUsers(grpc::CallbackServerContext* context,
                                                   const v1::ListRequest*,
                                                   v1::ListUsersResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return Unary(context, response, [&](auto done) { service_->ListUsers(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateApiKey(grpc::CallbackServerContext* context,
                                                      const v1::CreateApiKeyRequest* request,
                                                      v1::CreateApiKeyResponse* response) {
+  // Members make keys for themselves; keys of other users are an admin's to make.
+  if (auto* refused = Refuse(context, Need::kMember, request->user_email())) return refused;
   return Unary(context, response, [&](auto done) {
     service_->CreateApiKey(*request, std::move(done), ActorOf(context));
   });
@@ -225,6 +288,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::CreateApiKey(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RegistryGrpc::Delete(grpc::CallbackServerContext* context,
                                                const v1::DeleteRequest* request,
                                                v1::DeleteResponse* response) {
+  if (auto* refused = Refuse(context, (request->kind() == Change::USER || request->kind() == Change::API_KEY ? Need::kAdmin : Need::kMember))) return refused;
   return Unary(context, response,
                [&](auto done) { service_->Delete(*request, std::move(done), ActorOf(context)); });
 }
@@ -232,18 +296,21 @@ grpc::ServerUnaryReactor* RegistryGrpc::Delete(grpc::CallbackServerContext* cont
 grpc::ServerUnaryReactor* RegistryGrpc::GetServer(grpc::CallbackServerContext* context,
                                                   const v1::GetRequest* request,
                                                   v1::ServerResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return GetObject(service_, context, Change::SERVER, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateServer(grpc::CallbackServerContext* context,
                                                      const v1::CreateServerRequest* request,
                                                      v1::ServerResponse* response) {
+  if (auto* refused = Refuse(context, NeedFor(request->server()))) return refused;
   return PutObject(service_, context, WriteMode::kCreate, request->server(), 0, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateServer(grpc::CallbackServerContext* context,
                                                      const v1::UpdateServerRequest* request,
                                                      v1::ServerResponse* response) {
+  if (auto* refused = Refuse(context, NeedFor(request->server()))) return refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->server(),
                    request->expected_revision(), response);
 }
@@ -251,18 +318,21 @@ grpc::ServerUnaryReactor* RegistryGrpc::UpdateServer(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RegistryGrpc::GetNamespace(grpc::CallbackServerContext* context,
                                                      const v1::GetRequest* request,
                                                      v1::NamespaceResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return GetObject(service_, context, Change::NAMESPACE, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateNamespace(grpc::CallbackServerContext* context,
                                                         const v1::CreateNamespaceRequest* request,
                                                         v1::NamespaceResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return PutObject(service_, context, WriteMode::kCreate, request->namespace_(), 0, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateNamespace(grpc::CallbackServerContext* context,
                                                         const v1::UpdateNamespaceRequest* request,
                                                         v1::NamespaceResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->namespace_(),
                    request->expected_revision(), response);
 }
@@ -270,18 +340,21 @@ grpc::ServerUnaryReactor* RegistryGrpc::UpdateNamespace(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* RegistryGrpc::GetEndpoint(grpc::CallbackServerContext* context,
                                                     const v1::GetRequest* request,
                                                     v1::EndpointResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return GetObject(service_, context, Change::ENDPOINT, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateEndpoint(grpc::CallbackServerContext* context,
                                                        const v1::CreateEndpointRequest* request,
                                                        v1::EndpointResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return PutObject(service_, context, WriteMode::kCreate, request->endpoint(), 0, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateEndpoint(grpc::CallbackServerContext* context,
                                                        const v1::UpdateEndpointRequest* request,
                                                        v1::EndpointResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->endpoint(),
                    request->expected_revision(), response);
 }
@@ -289,18 +362,21 @@ grpc::ServerUnaryReactor* RegistryGrpc::UpdateEndpoint(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* RegistryGrpc::GetUser(grpc::CallbackServerContext* context,
                                                 const v1::GetRequest* request,
                                                 v1::UserResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return GetObject(service_, context, Change::USER, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateUser(grpc::CallbackServerContext* context,
                                                    const v1::CreateUserRequest* request,
                                                    v1::UserResponse* response) {
+  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
   return PutObject(service_, context, WriteMode::kCreate, request->user(), 0, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateUser(grpc::CallbackServerContext* context,
                                                    const v1::UpdateUserRequest* request,
                                                    v1::UserResponse* response) {
+  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->user(),
                    request->expected_revision(), response);
 }
@@ -308,18 +384,21 @@ grpc::ServerUnaryReactor* RegistryGrpc::UpdateUser(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* RegistryGrpc::GetToolOverride(grpc::CallbackServerContext* context,
                                                         const v1::GetRequest* request,
                                                         v1::ToolOverrideResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return GetObject(service_, context, Change::TOOL_OVERRIDE, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateToolOverride(
     grpc::CallbackServerContext* context, const v1::CreateToolOverrideRequest* request,
     v1::ToolOverrideResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return PutObject(service_, context, WriteMode::kCreate, request->tool_override(), 0, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateToolOverride(
     grpc::CallbackServerContext* context, const v1::UpdateToolOverrideRequest* request,
     v1::ToolOverrideResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->tool_override(),
                    request->expected_revision(), response);
 }
@@ -327,6 +406,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::UpdateToolOverride(
 grpc::ServerUnaryReactor* RegistryGrpc::ListToolOverrides(
     grpc::CallbackServerContext* context, const v1::ListToolOverridesRequest* request,
     v1::ListToolOverridesResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember)) return refused;
   return Unary(context, response,
                [&](auto done) { service_->ListToolOverrides(*request, std::move(done)); });
 }
@@ -334,6 +414,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListToolOverrides(
 grpc::ServerUnaryReactor* RegistryGrpc::ListApiKeys(grpc::CallbackServerContext* context,
                                                     const v1::ListApiKeysRequest* request,
                                                     v1::ListApiKeysResponse* response) {
+  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
   return Unary(context, response,
                [&](auto done) { service_->ListApiKeys(*request, std::move(done)); });
 }
@@ -341,6 +422,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListApiKeys(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RegistryGrpc::ListAudit(grpc::CallbackServerContext* context,
                                                   const v1::ListAuditRequest* request,
                                                   v1::ListAuditResponse* response) {
+  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
   return Unary(context, response,
                [&](auto done) { service_->ListAudit(*request, std::move(done)); });
 }
@@ -362,6 +444,8 @@ grpc::ServerUnaryReactor* RegistryGrpc::RecordServerTools(
 grpc::ServerUnaryReactor* RegistryGrpc::ListSessions(grpc::CallbackServerContext* context,
                                                      const v1::ListSessionsRequest* request,
                                                      v1::ListSessionsResponse* response) {
+  // Members may see their own sessions; an admin anyone's.
+  if (auto* refused = Refuse(context, Need::kMember, request->user_email())) return refused;
   return Unary(context, response, [&](auto done) {
     if (sessions_ == nullptr) {
       done(absl::FailedPreconditionError("sessions: the registry has no redis_url"));
@@ -374,6 +458,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListSessions(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RegistryGrpc::EndSessions(grpc::CallbackServerContext* context,
                                                     const v1::EndSessionsRequest* request,
                                                     v1::EndSessionsResponse* response) {
+  if (auto* refused = Refuse(context, Need::kMember, request->user_email())) return refused;
   return Unary(context, response, [&](auto done) {
     if (sessions_ == nullptr) {
       done(absl::FailedPreconditionError("sessions: the registry has no redis_url"));
@@ -386,6 +471,11 @@ grpc::ServerUnaryReactor* RegistryGrpc::EndSessions(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RegistryGrpc::ListToolCalls(grpc::CallbackServerContext* context,
                                                       const v1::ListToolCallsRequest* request,
                                                       v1::ListToolCallsResponse* response) {
+  // Everyone's calls are an admin's to read; a member may read their own.
+  if (auto* refused = Refuse(context, request->user_email().empty() ? Need::kAdmin : Need::kMember,
+                             request->user_email())) {
+    return refused;
+  }
   return Unary(context, response,
                [&](auto done) { service_->ListToolCalls(*request, std::move(done)); });
 }

@@ -6,6 +6,7 @@
 
 #include "services/registry/src/registry_service.h"
 #include "services/registry/src/session_admin.h"
+#include "switchboard/configwatch/admin_caller.h"
 #include "switchboard/registry/v1/registry.grpc.pb.h"
 
 namespace switchboard::registry {
@@ -15,10 +16,23 @@ namespace switchboard::registry {
 // writes go through a bounded WriteQueue, so a watcher that cannot keep up is disconnected
 // (it reconnects and starts again from a snapshot) instead of buffering without end. Writes are
 // attributed to the `x-sb-actor` request metadata ("unknown" when absent) in the audit log.
+//
+// With AdminAccess.required, every admin call needs an admin credential in its `authorization`
+// metadata (configwatch::IdentifyAdminCaller): the admin token, or an admin user's API key. A
+// member's API key may read the configuration (secrets excepted) and write namespaces,
+// endpoints, tool overrides and servers other than STDIO, and create keys for itself. Watch and
+// RecordApiKeyUse, the other services' calls, are not admin calls.
 class RegistryGrpc final : public v1::Registry::CallbackService {
  public:
+  struct AdminAccess {
+    bool required = false;           // false: every caller is an admin (in-process use)
+    std::string admin_token_sha256;  // lowercase hex; empty = no admin token
+  };
+  explicit RegistryGrpc(RegistryService* service, size_t max_pending_events = 256)
+      : RegistryGrpc(service, max_pending_events, AdminAccess()) {}
+
   // `service` must outlive this object and the server it is registered with.
-  explicit RegistryGrpc(RegistryService* service, size_t max_pending_events = 256);
+  RegistryGrpc(RegistryService* service, size_t max_pending_events, AdminAccess access);
 
   grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* context,
                                   const v1::ApplyRequest* request,
@@ -118,9 +132,18 @@ class RegistryGrpc final : public v1::Registry::CallbackService {
   void SetSessionAdmin(SessionAdmin* sessions) { sessions_ = sessions; }
 
  private:
+  enum class Need { kMember, kAdmin };
+  static Need NeedFor(const v1::Server& server);
+  configwatch::AdminCaller Caller(grpc::CallbackServerContext* context) const;
+  // nullptr when the caller may go on; else a reactor already finished with the refusal.
+  // `own_user` (optional): a member may act only on this user's behalf when it is their own.
+  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context, Need need,
+                                   std::string_view own_user = {});
+
   RegistryService* service_;
   size_t max_pending_events_;
   SessionAdmin* sessions_ = nullptr;
+  AdminAccess access_;
 };
 
 }  // namespace switchboard::registry

@@ -416,19 +416,29 @@ TEST(SbRegistryBinaryTest, MigratesServesAndStopsCleanlyOnSigterm) {
   auto db = TestDatabase::Create();
   ASSERT_TRUE(db.ok()) << db.status();
   std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  grpc::StatusCode without_credential = grpc::StatusCode::OK;
   ProcessResult result =
       RunBinary({"SWITCHBOARD_REGISTRY_POSTGRES_URL=" + (*db)->url(),
-                 "SWITCHBOARD_REGISTRY_LISTEN=" + listen},
+                 "SWITCHBOARD_REGISTRY_LISTEN=" + listen,
+                 "SWITCHBOARD_REGISTRY_ADMIN_TOKEN=binary-test-admin-token"},
                 [&] {
                   // A fresh channel each time: no reconnect backoff carried over from refused
                   // attempts.
                   auto stub = v1::Registry::NewStub(grpcutil::MakeChannel(listen));
                   grpc::ClientContext context;
                   context.set_deadline(std::chrono::system_clock::now() + 500ms);
+                  context.AddMetadata("authorization", "Bearer binary-test-admin-token");
                   v1::ListServersResponse response;
-                  return stub->ListServers(&context, v1::ListRequest(), &response).ok();
+                  if (!stub->ListServers(&context, v1::ListRequest(), &response).ok()) return false;
+                  grpc::ClientContext anonymous;
+                  anonymous.set_deadline(std::chrono::system_clock::now() + 500ms);
+                  without_credential =
+                      stub->ListServers(&anonymous, v1::ListRequest(), &response).error_code();
+                  return true;
                 });
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
+  EXPECT_EQ(without_credential, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(result.stderr_text.find("binary-test-admin-token"), std::string::npos);
   EXPECT_NE(result.stderr_text.find("\"msg\":\"migration applied\""), std::string::npos);
   EXPECT_NE(result.stderr_text.find("\"msg\":\"stopped\""), std::string::npos)
       << result.stderr_text;

@@ -11,9 +11,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 // Detects accidental or casual edits; a cursor grants nothing a client could not ask for anyway.
 std::string Check(std::string_view method, std::string_view server, size_t index) {
   return crypto::Sha256Hex(StrCat("sb-list-cursor\n", method, "\n", server, "\n", index))
@@ -21,40 +18,6 @@ std::string Check(std::string_view method, std::string_view server, size_t index
 }
 
 }  // namespace
-
-std::string Base64UrlEncode(std::string_view data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  uint32_t bits = 0;
-  int count = 0;
-  for (unsigned char c : data) {
-    bits = (bits << 8) | c;
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out.push_back(kAlphabet[(bits >> count) & 0x3f]);
-    }
-  }
-  if (count > 0) out.push_back(kAlphabet[(bits << (6 - count)) & 0x3f]);
-  return out;
-}
-
-std::optional<std::string> Base64UrlDecode(std::string_view text) {
-  std::string out;
-  uint32_t bits = 0;
-  int count = 0;
-  for (char c : text) {
-    size_t v = kAlphabet.find(c);
-    if (v == std::string_view::npos) return std::nullopt;
-    bits = (bits << 6) | static_cast<uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out.push_back(static_cast<char>((bits >> count) & 0xff));
-    }
-  }
-  return out;
-}
 
 std::string EncodeListCursor(std::string_view method, const ListPosition& position) {
   json::object o;

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/common/crypto.h"
+
 namespace switchboard::router {
 
 // Where the next page of a merged list starts: item `index` of server `server`'s own list.
@@ -21,8 +23,8 @@ std::string EncodeListCursor(std::string_view method, const ListPosition& positi
 // or has been altered.
 std::optional<ListPosition> DecodeListCursor(std::string_view method, std::string_view cursor);
 
-// Base64url without padding (RFC 4648 §5), and its inverse (nullopt on a bad character).
-std::string Base64UrlEncode(std::string_view data);
-std::optional<std::string> Base64UrlDecode(std::string_view text);
+// Base64url without padding (RFC 4648 §5), and its inverse: libs/common's.
+using crypto::Base64UrlDecode;
+using crypto::Base64UrlEncode;
 
 }  // namespace switchboard::router

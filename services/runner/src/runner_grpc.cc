@@ -142,9 +142,19 @@ grpc::ServerBidiReactor<AttachRequest, AttachResponse>* RunnerGrpc::Attach(
 
 namespace switchboard::runner {
 
+grpc::ServerUnaryReactor* RunnerGrpc::Refuse(grpc::CallbackServerContext* context) {
+  if (!admin_check_) return nullptr;
+  grpc::Status status = admin_check_(context);
+  if (status.ok()) return nullptr;
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* RunnerGrpc::ListProcesses(grpc::CallbackServerContext* context,
                                                     const v1::ListProcessesRequest* /*request*/,
                                                     v1::ListProcessesResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   for (const ProcessStatus& s : service_->ListProcesses()) {
     v1::ProcessInfo* p = response->add_processes();
     p->set_server(s.server);
@@ -169,6 +179,7 @@ grpc::ServerUnaryReactor* RunnerGrpc::ListProcesses(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RunnerGrpc::RestartServer(grpc::CallbackServerContext* context,
                                                     const v1::RestartServerRequest* request,
                                                     v1::RestartServerResponse* /*response*/) {
+  if (auto* refused = Refuse(context)) return refused;
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpcutil::ToGrpc(service_->RestartServer(request->server())));
   return reactor;
@@ -187,6 +198,7 @@ grpc::ServerUnaryReactor* RunnerGrpc::DrainServer(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* RunnerGrpc::ServerLogs(grpc::CallbackServerContext* context,
                                                  const v1::ServerLogsRequest* request,
                                                  v1::ServerLogsResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   constexpr int kDefaultLines = 100;
   constexpr int kMaxLines = 10000;
   int lines = request->max_lines() <= 0 ? kDefaultLines : std::min(request->max_lines(), kMaxLines);

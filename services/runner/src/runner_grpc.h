@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+
 #include "services/runner/src/runner_service.h"
 #include "switchboard/runner/v1/runner.grpc.pb.h"
 
@@ -14,8 +16,13 @@ namespace switchboard::runner {
 // the caller half-closes, or with RESOURCE_EXHAUSTED when the caller reads too slowly.
 class RunnerGrpc final : public runner::v1::Runner::CallbackService {
  public:
+  // Decides whether an admin call (ListProcesses, RestartServer, ServerLogs) may go on: OK, or
+  // the status to refuse it with. Unset: every call may.
+  using AdminCheck = std::function<grpc::Status(grpc::CallbackServerContext* context)>;
+
   // `service` must outlive every stream (stop the gRPC server first).
-  explicit RunnerGrpc(RunnerService* service) : service_(service) {}
+  explicit RunnerGrpc(RunnerService* service, AdminCheck admin_check = {})
+      : service_(service), admin_check_(std::move(admin_check)) {}
 
   grpc::ServerBidiReactor<runner::v1::AttachRequest, runner::v1::AttachResponse>* Attach(
       grpc::CallbackServerContext* context) override;
@@ -33,7 +40,11 @@ class RunnerGrpc final : public runner::v1::Runner::CallbackService {
                                        runner::v1::ServerLogsResponse* response) override;
 
  private:
+  // nullptr when the admin call may go on; else a reactor already finished with the refusal.
+  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context);
+
   RunnerService* service_;
+  AdminCheck admin_check_;
 };
 
 }  // namespace switchboard::runner

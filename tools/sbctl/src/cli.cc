@@ -27,7 +27,8 @@ const std::map<std::string, std::string, std::less<>>& ValueFlags() {
       {"--mode", "--mode"},         {"--namespace", "--namespace"},
       {"--runner", "--runner"},     {"--lines", "--lines"},
       {"--expires-in", "--expires-in"}, {"--endpoints", "--endpoints"},
-      {"--since", "--since"},       {"--limit", "--limit"}};
+      {"--since", "--since"},       {"--limit", "--limit"},
+      {"--admin-token", "--admin-token"}};
   return *flags;
 }
 
@@ -103,6 +104,8 @@ absl::StatusOr<Command> ParseArgs(const std::vector<std::string>& args, const ch
   if (absl::Status s = config::CheckHostPort(command.registry); !s.ok()) {
     return UsageError(StrCat("--registry: ", MessageOf(s)));
   }
+  if (auto it = values.find("--admin-token"); it != values.end()) command.admin_token = it->second;
+  seen.erase("--admin-token");
   if (auto it = values.find("--runner"); it != values.end()) command.runner = it->second;
   seen.erase("--runner");
   if (absl::Status s = config::CheckHostPort(command.runner); !s.ok()) {
@@ -321,6 +324,9 @@ Global flags:
                          else 127.0.0.1:7103)
   --runner HOST:PORT     a runner's admin API (default: $SWITCHBOARD_RUNNER_ADDRESS, else
                          127.0.0.1:7102)
+  --admin-token TOKEN    the admin credential both admin APIs require: the admin token or an
+                         admin's API key (default: $SWITCHBOARD_ADMIN_TOKEN, which keeps it out
+                         of the process list)
   -h, --help             show this help
 
 Exit status: 0 done, 1 the registry refused the request or could not be reached, 2 bad

@@ -42,6 +42,8 @@ struct Command {
   Verb verb = Verb::kHelp;
   std::string registry;  // HOST:PORT of the registry
   std::string runner;    // HOST:PORT of the runner (runner ps / restart, logs)
+  // --admin-token (main falls back to $SWITCHBOARD_ADMIN_TOKEN): a secret, never printed
+  std::string admin_token;
   int lines = 100;       // logs --lines
   // apply: -f FILE ("-" reads standard input); import-mcpservers: its FILE argument
   std::string file;

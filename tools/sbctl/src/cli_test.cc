@@ -64,6 +64,17 @@ TEST(CliTest, SessionsAndAudit) {
   EXPECT_FALSE(Parse({"audit", "extra"}).ok());
 }
 
+TEST(CliTest, AdminTokenFlagOnAnyVerb) {
+  auto c = Parse({"--admin-token", "tok-1", "get", "servers"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->admin_token, "tok-1");
+  c = Parse({"runner", "ps", "--admin-token=tok-2"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->admin_token, "tok-2");
+  EXPECT_TRUE(Parse({"get", "servers"})->admin_token.empty());
+  EXPECT_FALSE(Parse({"get", "servers", "--admin-token"}).ok());
+}
+
 TEST(CliTest, RegistryFromFlagThenEnvironmentThenDefault) {
   EXPECT_EQ(Parse({"get", "servers"})->registry, "127.0.0.1:7103");
   EXPECT_EQ(Parse({"get", "servers"}, "reg.internal:7103")->registry, "reg.internal:7103");

@@ -11,8 +11,10 @@ namespace v1 = registry::v1;
 
 class GrpcRegistryClient final : public RegistryClient {
  public:
-  GrpcRegistryClient(const std::string& address, std::chrono::milliseconds deadline)
-      : stub_(v1::Registry::NewStub(grpcutil::MakeChannel(address))), deadline_(deadline) {}
+  GrpcRegistryClient(const std::string& address, std::chrono::milliseconds deadline,
+                    const std::string& admin_token)
+      : authorization_(admin_token.empty() ? "" : "Bearer " + admin_token),
+        stub_(v1::Registry::NewStub(grpcutil::MakeChannel(address))), deadline_(deadline) {}
 
   absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request) override {
     return Call<v1::ApplyResponse>(&v1::Registry::Stub::Apply, request);
@@ -115,7 +117,7 @@ class GrpcRegistryClient final : public RegistryClient {
  private:
   template <typename Response, typename Request, typename Method>
   absl::StatusOr<Response> Call(Method method, const Request& request) {
-    return grpcutil::CallUnary<Response>(*stub_, method, request, deadline_);
+    return grpcutil::CallUnary<Response>(*stub_, method, request, deadline_, authorization_);
   }
 
   // Calls a Get RPC and copies the object it returns (`field` of the response) into `out`.
@@ -129,6 +131,7 @@ class GrpcRegistryClient final : public RegistryClient {
     return absl::OkStatus();
   }
 
+  std::string authorization_;  // "Bearer <admin token>", or empty
   std::unique_ptr<v1::Registry::Stub> stub_;
   std::chrono::milliseconds deadline_;
 };
@@ -136,8 +139,9 @@ class GrpcRegistryClient final : public RegistryClient {
 }  // namespace
 
 std::unique_ptr<RegistryClient> MakeGrpcRegistryClient(const std::string& address,
-                                                       std::chrono::milliseconds deadline) {
-  return std::make_unique<GrpcRegistryClient>(address, deadline);
+                                                       std::chrono::milliseconds deadline,
+    const std::string& admin_token) {
+  return std::make_unique<GrpcRegistryClient>(address, deadline, admin_token);
 }
 
 }  // namespace switchboard::sbctl

@@ -11,8 +11,10 @@ namespace v1 = runner::v1;
 
 class GrpcRunnerClient final : public RunnerClient {
  public:
-  GrpcRunnerClient(const std::string& address, std::chrono::milliseconds deadline)
-      : stub_(v1::Runner::NewStub(grpcutil::MakeChannel(address))), deadline_(deadline) {}
+  GrpcRunnerClient(const std::string& address, std::chrono::milliseconds deadline,
+                    const std::string& admin_token)
+      : authorization_(admin_token.empty() ? "" : "Bearer " + admin_token),
+        stub_(v1::Runner::NewStub(grpcutil::MakeChannel(address))), deadline_(deadline) {}
 
   absl::StatusOr<v1::ListProcessesResponse> ListProcesses() override {
     return Call<v1::ListProcessesResponse>(&v1::Runner::Stub::ListProcesses,
@@ -42,9 +44,10 @@ class GrpcRunnerClient final : public RunnerClient {
  private:
   template <typename Response, typename Request, typename Method>
   absl::StatusOr<Response> Call(Method method, const Request& request) {
-    return grpcutil::CallUnary<Response>(*stub_, method, request, deadline_);
+    return grpcutil::CallUnary<Response>(*stub_, method, request, deadline_, authorization_);
   }
 
+  std::string authorization_;  // "Bearer <admin token>", or empty
   std::unique_ptr<v1::Runner::Stub> stub_;
   std::chrono::milliseconds deadline_;
 };
@@ -52,8 +55,9 @@ class GrpcRunnerClient final : public RunnerClient {
 }  // namespace
 
 std::unique_ptr<RunnerClient> MakeGrpcRunnerClient(const std::string& address,
-                                                   std::chrono::milliseconds deadline) {
-  return std::make_unique<GrpcRunnerClient>(address, deadline);
+                                                   std::chrono::milliseconds deadline,
+    const std::string& admin_token) {
+  return std::make_unique<GrpcRunnerClient>(address, deadline, admin_token);
 }
 
 }  // namespace switchboard::sbctl

@@ -70,6 +70,7 @@ class RegistryClient {
 
 // A RegistryClient over gRPC to `address` (HOST:PORT); every call fails after `deadline`.
 std::unique_ptr<RegistryClient> MakeGrpcRegistryClient(const std::string& address,
-                                                       std::chrono::milliseconds deadline);
+                                                       std::chrono::milliseconds deadline,
+    const std::string& admin_token = {});
 
 }  // namespace switchboard::sbctl

@@ -25,6 +25,7 @@ class RunnerClient {
 
 // A client of the runner at `address` (host:port); each call waits at most `deadline`.
 std::unique_ptr<RunnerClient> MakeGrpcRunnerClient(const std::string& address,
-                                                   std::chrono::milliseconds deadline);
+                                                   std::chrono::milliseconds deadline,
+    const std::string& admin_token = {});
 
 }  // namespace switchboard::sbctl

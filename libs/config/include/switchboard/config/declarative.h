@@ -26,8 +26,9 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 // requestTimeoutMs, cwd, limitAddressSpaceMb, limitCpuSeconds, limitOpenFiles,
 // limitProcesses), `namespaces` (name, description, servers: names or
 // {name, active}, prefix), `endpoints` (name, namespace, enableApiKeyAuth, useQueryParamAuth,
-// enableOauth, and Switchboard's userRequestsPerMinute, requestsPerMinute, allowedOrigins),
-// `users` (email, name, isAdmin), and Switchboard's `toolOverrides` (namespace, server, tool,
+// enableOauth, and Switchboard's userRequestsPerMinute, requestsPerMinute, allowedOrigins,
+// oauthIssuers, oauthJwksUrl, oauthRequiredScopes, oauthAudience),
+// `users` (email, name, isAdmin or role: admin | member), and Switchboard's `toolOverrides` (namespace, server, tool,
 // name, title, description, annotations, disabled). A Claude-Desktop-style `mcpServers` map
 // is imported as servers (a url without a type is SSE when it ends in /sse, else
 // STREAMABLE_HTTP). Errors are one line naming the field, e.g. "servers[1].type: must be ...".

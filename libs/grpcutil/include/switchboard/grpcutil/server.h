@@ -28,12 +28,15 @@ absl::Status ToAbsl(const grpc::Status& status);
 grpc::Status ToGrpc(const absl::Status& status);
 
 // Calls the unary RPC `method` of `stub` (a generated Stub's member) with `request`, waiting at
-// most `deadline`: the response, or the call's status as an absl::Status.
+// most `deadline`: the response, or the call's status as an absl::Status. `authorization`, when
+// set, goes as that request metadata (an admin credential: "Bearer <secret>").
 template <typename Response, typename Stub, typename Method, typename Request>
 absl::StatusOr<Response> CallUnary(Stub& stub, Method method, const Request& request,
-                                   std::chrono::milliseconds deadline) {
+                                   std::chrono::milliseconds deadline,
+                                   const std::string& authorization = {}) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + deadline);
+  if (!authorization.empty()) context.AddMetadata("authorization", authorization);
   Response response;
   grpc::Status status = (stub.*method)(&context, request, &response);
   if (!status.ok()) return ToAbsl(status);

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "switchboard/registry/v1/registry.pb.h"
+
+namespace switchboard::configwatch {
+
+// Who is calling an admin API (the registry's, a runner's).
+struct AdminCaller {
+  enum class Role { kNone, kMember, kAdmin };
+  Role role = Role::kNone;
+  std::string name;    // "admin-token", or the user's email
+  std::string reason;  // why the caller is not known (safe to show)
+};
+
+// The request metadata an admin client sends its credential in: `authorization: Bearer <secret>`.
+inline constexpr char kAdminCredentialHeader[] = "authorization";
+
+// Looks a user's API key up by the SHA-256 (lowercase hex) of the clear key; the user by email.
+struct AdminCredentialLookup {
+  std::function<const registry::v1::ApiKey*(std::string_view sha256_hex)> find_key;
+  std::function<const registry::v1::User*(std::string_view email)> find_user;
+};
+
+// Identifies an admin caller from its `authorization` metadata value ("Bearer <secret>"): the
+// admin token whose SHA-256 is `admin_token_sha256` (empty: none configured) is an admin; an
+// API key of an existing user is an admin when the user is one, else a member. Expired keys,
+// other credentials and none at all are kNone. Secrets are compared by their hashes in constant
+// time and never logged.
+AdminCaller IdentifyAdminCaller(std::string_view authorization,
+                                std::string_view admin_token_sha256,
+                                const AdminCredentialLookup& lookup, int64_t now_unix);
+
+}  // namespace switchboard::configwatch
