@@ -5,11 +5,9 @@
 // and on a second edge replica sharing the stack's Redis.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, repo, require, startStack } from './lib/stack.mjs';
+import { freePort, repo, require, startEdgeReplica, startStack, until } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
@@ -39,17 +37,6 @@ after(async () => {
   await replica?.stop();
   stack?.launch('down');
 });
-
-// Resolves once `check()` is truthy, polling; fails with `what` after `ms`.
-async function until(what, check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // Redis stream entry ids ("<ms>-<seq>") in order.
 function compareIds(a, b) {
@@ -211,51 +198,6 @@ for (const kind of ['streamable-http', 'sse']) {
   });
 }
 
-// A second sb-edge on a free port, started as deploy/local/switchboard-local starts the first:
-// same config file, same router, auth, registry and Redis.
-async function startReplica() {
-  const port = await freePort();
-  const { ports, stateDir } = stack;
-  const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
-  const log = fs.openSync(path.join(stateDir, 'logs/edge2.log'), 'a');
-  const child = spawn(path.join(build, 'services/edge/sb-edge'),
-    ['--config', path.join(repo, 'services/edge/config/edge.yaml')], {
-      env: {
-        ...process.env,
-        SWITCHBOARD_EDGE_LISTEN: `127.0.0.1:${port}`,
-        SWITCHBOARD_EDGE_ROUTER_ADDRESS: `127.0.0.1:${ports.SB_ROUTER_PORT}`,
-        SWITCHBOARD_EDGE_AUTH_ADDRESS: `127.0.0.1:${ports.SB_AUTH_PORT}`,
-        SWITCHBOARD_EDGE_REGISTRY_ADDRESS: `127.0.0.1:${ports.SB_REGISTRY_PORT}`,
-        SWITCHBOARD_EDGE_REDIS_URL: `redis://127.0.0.1:${ports.SB_REDIS_PORT}`,
-      },
-      stdio: ['ignore', log, log],
-    });
-  fs.closeSync(log);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const origin = `http://127.0.0.1:${port}`;
-  try {
-    await until('the second edge to be ready', async () => {
-      if (child.exitCode !== null) throw new Error(`the second edge exited (${child.exitCode}); see edge2.log`);
-      try {
-        const res = await fetch(`${origin}/readyz`);
-        await res.body?.cancel();
-        return res.ok;
-      } catch { return false; }
-    }, 30_000);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { origin, pid: child.pid, stop };
-}
-
 // Opens an SDK session whose GET stream receives notifications/resources/updated (the reference
 // server sends one at once and then every 5 s while its subscriber updates are on), cuts that
 // stream after its first event, holds the SDK's reconnection (GET + Last-Event-ID) until Redis
@@ -334,7 +276,7 @@ test('streamable-http: a cut GET stream resumes with Last-Event-ID on the same e
 });
 
 test('streamable-http: a cut GET stream resumes with Last-Event-ID on a second edge replica', async () => {
-  replica = await startReplica();
+  replica = await startEdgeReplica(stack);
   try {
     const seen = await cutAndResumeGetStream(replica.origin);
     assertResumed(seen, replica.origin);

@@ -15,6 +15,8 @@
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/telemetry/metrics.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace switchboard::registry {
 namespace {
@@ -34,13 +36,16 @@ int Run(int argc, char** argv) {
   std::string listen = "127.0.0.1:7103";
   std::string postgres_url = "postgresql://switchboard@127.0.0.1:5432/switchboard";
   std::string log_level = "info";
+  std::string metrics_listen;  // GET /metrics; empty: none
   config::Schema schema("registry");
   schema.String("listen", &listen, config::CheckHostPort)
       .String("postgres_url", &postgres_url, config::CheckNotEmpty)
-      .String("log_level", &log_level, config::CheckLogLevel);
+      .String("log_level", &log_level, config::CheckLogLevel)
+      .String("metrics_listen", &metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, kName, argc, argv);
 
   log::Init("registry", log_level);
+  telemetry::ConfigureTracingOrExit(kName);
 
   const std::string shown_url = RedactPostgresUrl(postgres_url);
   absl::StatusOr<std::vector<Migration>> migrations = OrderMigrations(EmbeddedMigrationFiles());
@@ -56,6 +61,12 @@ int Run(int argc, char** argv) {
   if (!started.ok()) Fail("database " + shown_url, started);
 
   RegistryGrpc grpc_service(&service);
+  telemetry::GaugeFromCallback("sb_registry_revision",
+                               "The latest configuration revision (what every Watch converges to)",
+                               [&service] {
+                                 return static_cast<double>(service.watch_hub().revision());
+                               });
+  auto metrics = telemetry::StartMetricsOrExit(kName, metrics_listen);
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       grpcutil::StartServer(listen, {&grpc_service});
   if (!server.ok()) {
@@ -69,6 +80,8 @@ int Run(int argc, char** argv) {
   service.watch_hub().CloseAll();
   grpcutil::StopServer(server->get(), kShutdownGraceMs);
   service.Stop();
+  metrics.reset();
+  telemetry::Tracer::Global().Shutdown();
   log::Info("stopped");
   return 0;
 }

@@ -16,7 +16,10 @@
 #include "switchboard/common/status.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
+#include "switchboard/configwatch/revision_metric.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/telemetry/metrics.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace {
 
@@ -28,6 +31,7 @@ struct RouterConfig {
   int64_t list_timeout_ms = 15000;
   int64_t list_page_size = 100;
   std::string log_level = "info";
+  std::string metrics_listen;  // GET /metrics; empty: none
 };
 
 }  // namespace
@@ -44,9 +48,11 @@ int main(int argc, char** argv) {
       .Int("request_timeout_ms", &cfg.request_timeout_ms, 100, 24LL * 3600 * 1000)
       .Int("list_timeout_ms", &cfg.list_timeout_ms, 100, 600000)
       .Int("list_page_size", &cfg.list_page_size, 1, 10000)
-      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+      .String("log_level", &cfg.log_level, config::CheckLogLevel)
+      .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-router", argc, argv);
   log::Init("router", cfg.log_level);
+  telemetry::ConfigureTracingOrExit("sb-router");
 
   asio::io_context io(1);
   auto work = asio::make_work_guard(io);
@@ -70,6 +76,8 @@ int main(int argc, char** argv) {
   });
   cache.Start();
   router::RouterGrpc grpc_service(&service);
+  configwatch::ExportRevisionMetric(cache);
+  auto metrics = telemetry::StartMetricsOrExit("sb-router", cfg.metrics_listen);
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {
     ExitWithError("sb-router", MessageOf(server.status()));
@@ -89,5 +97,6 @@ int main(int argc, char** argv) {
   work.reset();
   io.stop();
   io_thread.join();
+  telemetry::Tracer::Global().Shutdown();
   return 0;
 }

@@ -14,7 +14,11 @@
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
+#include "switchboard/configwatch/revision_metric.h"
+#include "services/runner/src/runner_telemetry.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/telemetry/metrics.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace {
 
@@ -31,6 +35,7 @@ struct RunnerConfig {
   int64_t limit_open_files = 0;
   int64_t limit_processes = 0;
   std::string log_level = "info";
+  std::string metrics_listen;  // GET /metrics; empty: none
 };
 
 }  // namespace
@@ -51,9 +56,11 @@ int main(int argc, char** argv) {
       .Int("limit_cpu_seconds", &cfg.limit_cpu_seconds, 0, int64_t{1} << 40)
       .Int("limit_open_files", &cfg.limit_open_files, 0, int64_t{1} << 30)
       .Int("limit_processes", &cfg.limit_processes, 0, int64_t{1} << 30)
-      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+      .String("log_level", &cfg.log_level, config::CheckLogLevel)
+      .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
   log::Init("runner", cfg.log_level);
+  telemetry::ConfigureTracingOrExit("sb-runner");
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
   cache.Start();
@@ -73,6 +80,9 @@ int main(int argc, char** argv) {
   options.client_version = SB_VERSION;
   runner::RunnerService service(options, &catalog, &launcher);
   runner::RunnerGrpc grpc_service(&service);
+  runner::ExportProcessMetrics(&service);
+  configwatch::ExportRevisionMetric(cache);
+  auto metrics = telemetry::StartMetricsOrExit("sb-runner", cfg.metrics_listen);
 
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {
@@ -88,5 +98,7 @@ int main(int argc, char** argv) {
   service.Shutdown();
   grpcutil::StopServer(server->get(), 1000);
   cache.Stop();
+  metrics.reset();
+  telemetry::Tracer::Global().Shutdown();
   return 0;
 }

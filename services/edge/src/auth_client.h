@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <string>
+#include "switchboard/telemetry/trace_context.h"
 
 namespace switchboard::edge {
 
@@ -15,6 +16,7 @@ struct AuthQuery {
   std::string tool;               // the tool name of a tools/call, for per-tool limits
   std::string session_id;
   std::string remote_address;
+  telemetry::TraceHeaders trace;  // the edge span's context, sent as gRPC metadata
 };
 
 // auth's answer: who is calling and whether they may.

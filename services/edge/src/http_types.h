@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+#include "switchboard/telemetry/trace_context.h"
 
 namespace switchboard::edge {
 
@@ -22,6 +23,9 @@ struct HttpRequest {
   Headers headers;
   std::string body;
   std::string remote_address;
+  // The context of the edge's span for this request, passed on to auth and the router; empty
+  // when it is not traced.
+  telemetry::TraceHeaders trace;
 
   // The first value of header `name` (lowercase), or nullopt when absent.
   std::optional<std::string_view> Header(std::string_view name) const;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "services/router/src/router_telemetry.h"
 #include "services/router/src/stateless.h"
 #include "services/router/src/upstream.h"
 #include "switchboard/configwatch/config_view.h"
@@ -101,6 +102,8 @@ class RouterService {
     std::string retry_message;            // the client's message, for the next candidate
     std::vector<std::string> candidates;  // servers still to try when this one says no
     std::unique_ptr<boost::asio::steady_timer> timer;
+    CallSpan trace;                          // the client call's span, if traced
+    std::unique_ptr<UpstreamCall> upstream;  // the request's span and metrics
   };
   struct UpstreamState {
     std::shared_ptr<Upstream> connection;
@@ -137,6 +140,7 @@ class RouterService {
     const registry::v1::Namespace* ns = nullptr;
     bool stateless = false;  // a 2026-07-28 request: no session, client described in _meta
     StatelessClient client;
+    CallSpan trace;  // set for a request: the router's span for it
   };
 
   // A pending entry for an upstream request made on behalf of `call`.
@@ -263,6 +267,8 @@ class RouterService {
   uint64_t next_relay_ = 1;
   uint64_t next_generation_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // The span of the client request being handled: the parent of the list fills it starts.
+  CallSpan active_trace_;
 };
 
 }  // namespace switchboard::router

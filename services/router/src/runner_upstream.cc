@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 
+#include "services/router/src/router_telemetry.h"
 #include "switchboard/grpcutil/write_queue.h"
 
 namespace switchboard::router {
@@ -74,13 +75,19 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
 
   // Sends now if the runner has said Opened, otherwise holds the message until it does.
   void Send(std::string message) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!opened_) {
-      held_.push_back(std::move(message));
-      return;
-    }
     AttachRequest r;
     r.set_message(std::move(message));
+    // The upstream call's span, made current by the router around this Send.
+    if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
+      r.set_traceparent(std::move(trace.traceparent));
+      r.set_tracestate(std::move(trace.tracestate));
+      r.set_baggage(std::move(trace.baggage));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!opened_) {
+      held_.push_back(std::move(r));
+      return;
+    }
     queue_.Push(std::move(r));
   }
 
@@ -95,17 +102,13 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
       return;
     }
     if (response_.has_opened()) {
-      std::deque<std::string> held;
+      std::deque<AttachRequest> held;
       {
         std::lock_guard<std::mutex> lock(mu_);
         opened_ = true;
         held.swap(held_);
       }
-      for (std::string& m : held) {
-        AttachRequest r;
-        r.set_message(std::move(m));
-        queue_.Push(std::move(r));
-      }
+      for (AttachRequest& r : held) queue_.Push(std::move(r));
     } else if (response_.has_message()) {
       asio::post(executor_, [on_message = events_.on_message,
                              m = std::move(*response_.mutable_message())]() mutable {
@@ -143,7 +146,7 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
   AttachResponse response_;
   std::mutex mu_;
   bool opened_ = false;
-  std::deque<std::string> held_;
+  std::deque<AttachRequest> held_;
   std::atomic<bool> closed_by_router_{false};
 };
 
