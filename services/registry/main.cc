@@ -61,11 +61,9 @@ int Run(int argc, char** argv) {
   if (!started.ok()) Fail("database " + shown_url, started);
 
   RegistryGrpc grpc_service(&service);
-  telemetry::GaugeFromCallback("sb_registry_revision",
-                               "The latest configuration revision (what every Watch converges to)",
-                               [&service] {
-                                 return static_cast<double>(service.watch_hub().revision());
-                               });
+  telemetry::GaugeFromCallback(
+      "sb_registry_revision", "The latest configuration revision (what every Watch converges to)",
+      [&service] { return static_cast<double>(service.watch_hub().revision()); });
   auto metrics = telemetry::StartMetricsOrExit(kName, metrics_listen);
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       grpcutil::StartServer(listen, {&grpc_service});

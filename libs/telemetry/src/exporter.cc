@@ -7,9 +7,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
-#include "switchboard/common/status.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "switchboard/common/log.h"
+#include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/telemetry/metrics.h"
 
@@ -131,7 +131,8 @@ absl::Status PostProtobuf(const HttpTarget& target, const std::string& body,
   resolver.async_resolve(
       target.host, target.port, [&](beast::error_code ec, asio::ip::tcp::resolver::results_type r) {
         if (ec) {
-          result = absl::UnavailableError(StrCat("cannot resolve ", target.host, ": ", ec.message()));
+          result =
+              absl::UnavailableError(StrCat("cannot resolve ", target.host, ": ", ec.message()));
           return;
         }
         stream.async_connect(r, [&](beast::error_code cec, const asio::ip::tcp::endpoint&) {
@@ -215,12 +216,13 @@ void BatchExporter::Run() {
     bool last = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, queue_.empty() ? std::chrono::steady_clock::now() + config_.schedule_delay
-                                          : deadline_,
-                     [&] {
-                       return stopping_ || queue_.size() >= config_.max_batch ||
-                              (!queue_.empty() && std::chrono::steady_clock::now() >= deadline_);
-                     });
+      cv_.wait_until(
+          lock,
+          queue_.empty() ? std::chrono::steady_clock::now() + config_.schedule_delay : deadline_,
+          [&] {
+            return stopping_ || queue_.size() >= config_.max_batch ||
+                   (!queue_.empty() && std::chrono::steady_clock::now() >= deadline_);
+          });
       if (queue_.empty()) {
         if (stopping_) return;
         continue;

@@ -21,7 +21,8 @@ using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
 // A loopback OTLP/HTTP receiver: answers `status` to each POST and keeps the bodies.
 class Receiver {
  public:
-  explicit Receiver(int status = 200) : acceptor_(context_, {asio::ip::make_address("127.0.0.1"), 0}), status_(status) {
+  explicit Receiver(int status = 200)
+      : acceptor_(context_, {asio::ip::make_address("127.0.0.1"), 0}), status_(status) {
     thread_ = std::thread([this] { Serve(); });
   }
   ~Receiver() {
@@ -130,7 +131,8 @@ TEST(EncodeTest, WritesTheOtlpFields) {
   EXPECT_EQ(rs.resource().attributes(0).key(), "service.name");
   EXPECT_EQ(rs.resource().attributes(0).value().string_value(), "edge");
   const auto& span = rs.scope_spans(0).spans(0);
-  EXPECT_EQ(span.trace_id(), std::string(reinterpret_cast<const char*>(in.context.trace_id.data()), 16));
+  EXPECT_EQ(span.trace_id(),
+            std::string(reinterpret_cast<const char*>(in.context.trace_id.data()), 16));
   EXPECT_EQ(span.span_id().size(), 8u);
   EXPECT_EQ(span.parent_span_id(),
             std::string(reinterpret_cast<const char*>(in.parent_span_id.data()), 8));
@@ -162,7 +164,8 @@ TEST(ParseHttpTargetTest, SplitsTheUrl) {
 
 TEST(BatchExporterTest, PostsBatchesToTheReceiver) {
   Receiver receiver;
-  auto target = ParseHttpTarget("http://127.0.0.1:" + std::to_string(receiver.port()) + "/v1/traces");
+  auto target =
+      ParseHttpTarget("http://127.0.0.1:" + std::to_string(receiver.port()) + "/v1/traces");
   BatchExporter exporter(*target, ConfigFor(receiver.port()));
   for (int i = 0; i < 25; ++i) EXPECT_TRUE(exporter.Enqueue(MakeSpan("s" + std::to_string(i))));
   ASSERT_TRUE(receiver.WaitFor(3));
@@ -180,7 +183,8 @@ TEST(BatchExporterTest, PostsBatchesToTheReceiver) {
 
 TEST(BatchExporterTest, ShutdownFlushesWhatIsQueued) {
   Receiver receiver;
-  auto target = ParseHttpTarget("http://127.0.0.1:" + std::to_string(receiver.port()) + "/v1/traces");
+  auto target =
+      ParseHttpTarget("http://127.0.0.1:" + std::to_string(receiver.port()) + "/v1/traces");
   TracerConfig config = ConfigFor(receiver.port());
   config.schedule_delay = std::chrono::milliseconds(600000);
   BatchExporter exporter(*target, config);

@@ -106,19 +106,30 @@ std::string InjectMeta(std::string_view message, const jsonrpc::Envelope& env,
 }
 
 std::string_view McpMethodLabel(std::string_view method) {
-  static constexpr std::array<std::string_view, 24> kKnown = {
-      "initialize",          "ping",
-      "tools/list",          "tools/call",
-      "prompts/list",        "prompts/get",
-      "resources/list",      "resources/read",
-      "resources/templates/list", "resources/subscribe",
-      "resources/unsubscribe", "completion/complete",
-      "logging/setLevel",    "server/discover",
-      "subscriptions/listen", "notifications/initialized",
-      "notifications/cancelled", "notifications/progress",
-      "notifications/roots/list_changed", "sampling/createMessage",
-      "elicitation/create",  "roots/list",
-      "tasks/get",           "tasks/result"};
+  static constexpr std::array<std::string_view, 24> kKnown = {"initialize",
+                                                              "ping",
+                                                              "tools/list",
+                                                              "tools/call",
+                                                              "prompts/list",
+                                                              "prompts/get",
+                                                              "resources/list",
+                                                              "resources/read",
+                                                              "resources/templates/list",
+                                                              "resources/subscribe",
+                                                              "resources/unsubscribe",
+                                                              "completion/complete",
+                                                              "logging/setLevel",
+                                                              "server/discover",
+                                                              "subscriptions/listen",
+                                                              "notifications/initialized",
+                                                              "notifications/cancelled",
+                                                              "notifications/progress",
+                                                              "notifications/roots/list_changed",
+                                                              "sampling/createMessage",
+                                                              "elicitation/create",
+                                                              "roots/list",
+                                                              "tasks/get",
+                                                              "tasks/result"};
   if (method.empty()) return "";
   for (std::string_view known : kKnown) {
     if (method == known) return known;

@@ -14,8 +14,8 @@ jsonrpc::Envelope ScanOk(std::string_view text) {
   return env;
 }
 
-const TraceHeaders kHeaders{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                            "rojo=1", "user=a"};
+const TraceHeaders kHeaders{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "rojo=1",
+                            "user=a"};
 
 boost::json::object MetaOf(const std::string& message) {
   return boost::json::parse(message).at("params").at("_meta").as_object();
@@ -33,15 +33,16 @@ TEST(McpMetaTest, ExtractsTheTraceFields) {
 }
 
 TEST(McpMetaTest, InjectsIntoEveryShapeOfParams) {
-  for (std::string m : {
-           std::string(R"({"jsonrpc":"2.0","id":1,"method":"ping"})"),
-           std::string(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}})"),
-           std::string(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}})"),
-           std::string(R"({"jsonrpc":"2.0","id":1,"method":"t","params":{"_meta":{}}})"),
-           std::string(R"({"jsonrpc":"2.0","id":1,"method":"t","params":{"_meta":null}})"),
-           std::string(
-               R"({"jsonrpc":"2.0","id":1,"method":"t","params":{"_meta":{"progressToken":7,"traceparent":"old"}}})"),
-       }) {
+  for (
+      std::string m : {
+          std::string(R"({"jsonrpc":"2.0","id":1,"method":"ping"})"),
+          std::string(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}})"),
+          std::string(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}})"),
+          std::string(R"({"jsonrpc":"2.0","id":1,"method":"t","params":{"_meta":{}}})"),
+          std::string(R"({"jsonrpc":"2.0","id":1,"method":"t","params":{"_meta":null}})"),
+          std::string(
+              R"({"jsonrpc":"2.0","id":1,"method":"t","params":{"_meta":{"progressToken":7,"traceparent":"old"}}})"),
+      }) {
     std::string out = InjectMeta(m, ScanOk(m), kHeaders);
     ScanOk(out);
     boost::json::object meta = MetaOf(out);

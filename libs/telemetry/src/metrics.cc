@@ -6,8 +6,8 @@
 #include <mutex>
 #include <vector>
 
-#include "switchboard/common/status.h"
 #include "switchboard/common/signals.h"
+#include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/telemetry/tracer.h"
 
@@ -82,7 +82,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
     return absl::UnavailableError(
         StrCat("cannot serve metrics on ", host_port, ": ", std::string_view(e.what())));
   }
-  impl->registry = std::shared_ptr<prometheus::Collectable>(&Hooked(), [](prometheus::Collectable*) {});
+  impl->registry =
+      std::shared_ptr<prometheus::Collectable>(&Hooked(), [](prometheus::Collectable*) {});
   impl->exposer->RegisterCollectable(impl->registry);
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(impl)));
 }

@@ -35,8 +35,8 @@ TEST(MetricsTest, SerializesRegisteredFamiliesAfterTheScrapeHooks) {
                      .Help("Things")
                      .Register(MetricsRegistry());
   family.Add({{"kind", "a"}}).Increment(3);
-  auto& gauge = prometheus::BuildGauge().Name("sb_test_depth").Help("Depth").Register(
-      MetricsRegistry());
+  auto& gauge =
+      prometheus::BuildGauge().Name("sb_test_depth").Help("Depth").Register(MetricsRegistry());
   auto refreshed = std::make_shared<int>(0);
   OnScrape([&gauge, refreshed] { gauge.Add({}).Set(++*refreshed); });
   std::string text = SerializeMetrics();
@@ -49,7 +49,10 @@ TEST(MetricsTest, ServesMetricsOnItsOwnPort) {
   auto server = MetricsServer::Start("127.0.0.1:0");
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->port(), 0);
-  prometheus::BuildCounter().Name("sb_test_served_total").Help("x").Register(MetricsRegistry())
+  prometheus::BuildCounter()
+      .Name("sb_test_served_total")
+      .Help("x")
+      .Register(MetricsRegistry())
       .Add({})
       .Increment();
   std::string answer = Get((*server)->port(), "/metrics");

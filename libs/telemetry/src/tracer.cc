@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "switchboard/common/status.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
+#include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/telemetry/exporter.h"
 
@@ -42,7 +42,8 @@ absl::StatusOr<size_t> PositiveSize(const char* (*getenv)(const char*), const ch
   size_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || ptr != text.data() + text.size() || value == 0) {
-    return absl::InvalidArgumentError(StrCat(name, " must be a positive integer, not '", text, "'"));
+    return absl::InvalidArgumentError(
+        StrCat(name, " must be a positive integer, not '", text, "'"));
   }
   return value;
 }
@@ -250,8 +251,8 @@ Span Tracer::StartSpan(std::string_view name, SpanKind kind, const SpanContext& 
   span.context_.span_id = NewSpanId();
   span.context_.trace_state = has_parent ? parent.trace_state : std::string();
   bool sampled = Sample(parent, span.context_.trace_id);
-  span.context_.flags = static_cast<uint8_t>((has_parent ? parent.flags & ~0x01 : 0) |
-                                             (sampled ? 0x01 : 0));
+  span.context_.flags =
+      static_cast<uint8_t>((has_parent ? parent.flags & ~0x01 : 0) | (sampled ? 0x01 : 0));
   if (!sampled) return span;
   span.data_ = std::make_unique<SpanData>();
   SpanData& data = *span.data_;

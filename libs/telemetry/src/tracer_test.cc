@@ -6,8 +6,8 @@
 #include <map>
 #include <string>
 
-#include "switchboard/common/status.h"
 #include "switchboard/common/log.h"
+#include "switchboard/common/status.h"
 
 namespace switchboard::telemetry {
 namespace {
@@ -58,7 +58,8 @@ TEST(ConfigFromEnvTest, ReadsTheStandardVariables) {
                        {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:1"}});
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->endpoint, "http://c:9/custom");
-  config = ConfigWith({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:9"}, {"OTEL_SDK_DISABLED", "true"}});
+  config =
+      ConfigWith({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:9"}, {"OTEL_SDK_DISABLED", "true"}});
   ASSERT_TRUE(config.ok());
   EXPECT_FALSE(config->enabled);
 }
@@ -68,13 +69,17 @@ TEST(ConfigFromEnvTest, NamesTheBadVariable) {
   EXPECT_FALSE(config.ok());
   EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_TRACES_SAMPLER"), std::string::npos);
   config = ConfigWith({{"OTEL_TRACES_SAMPLER", "traceidratio"}, {"OTEL_TRACES_SAMPLER_ARG", "2"}});
-  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_TRACES_SAMPLER_ARG"), std::string::npos);
+  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_TRACES_SAMPLER_ARG"),
+            std::string::npos);
   config = ConfigWith({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"}});
-  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_EXPORTER_OTLP_ENDPOINT"), std::string::npos);
+  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            std::string::npos);
   config = ConfigWith({{"OTEL_RESOURCE_ATTRIBUTES", "novalue"}});
-  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_RESOURCE_ATTRIBUTES"), std::string::npos);
+  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_RESOURCE_ATTRIBUTES"),
+            std::string::npos);
   config = ConfigWith({{"OTEL_BSP_MAX_QUEUE_SIZE", "-1"}});
-  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_BSP_MAX_QUEUE_SIZE"), std::string::npos);
+  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_BSP_MAX_QUEUE_SIZE"),
+            std::string::npos);
 }
 
 TracerConfig Enabled(SamplerConfig sampler) {

@@ -10,8 +10,9 @@ struct AuthMetrics {
   prometheus::Family<prometheus::Counter>& decisions =
       prometheus::BuildCounter()
           .Name("sb_auth_decisions_total")
-          .Help("Authorize decisions by endpoint and decision (allow, unauthenticated, "
-                "forbidden, not_found, rate_limited)")
+          .Help(
+              "Authorize decisions by endpoint and decision (allow, unauthenticated, "
+              "forbidden, not_found, rate_limited)")
           .Register(telemetry::MetricsRegistry());
   prometheus::Family<prometheus::Counter>& failures =
       prometheus::BuildCounter()
@@ -73,7 +74,8 @@ void AuthorizeTelemetry::Finish(const v1::AuthorizeResponse& response) {
   }
   if (span_.recording()) {
     span_.SetAttribute("switchboard.auth.decision", decision);
-    if (!response.reason().empty()) span_.SetAttribute("switchboard.auth.reason", response.reason());
+    if (!response.reason().empty())
+      span_.SetAttribute("switchboard.auth.reason", response.reason());
     if (!response.user_email().empty()) span_.SetAttribute("enduser.id", response.user_email());
   }
   span_.End();

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <string>
+
 #include "switchboard/telemetry/trace_context.h"
 
 namespace switchboard::edge {

@@ -487,8 +487,8 @@ asio::awaitable<HttpResponse> EdgeService::Initialize(const HttpRequest& request
                                                       const AuthResult& principal) {
   std::string requested =
       post.protocol_version.empty() ? post.requested_version : post.protocol_version;
-  RouterMessage message{endpoint, "", requested, request.body, principal.user_email,
-                        principal.api_key_id};
+  RouterMessage message{
+      endpoint, "", requested, request.body, principal.user_email, principal.api_key_id};
   message.trace = request.trace;
   std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   // The session id must be in the response headers, so frames are gathered until the final

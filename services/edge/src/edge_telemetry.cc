@@ -25,8 +25,9 @@ struct EdgeMetrics {
   prometheus::Family<prometheus::Histogram>& latency =
       prometheus::BuildHistogram()
           .Name("sb_edge_request_duration_seconds")
-          .Help("Time from a request's arrival to its response head (the end of a JSON answer, "
-                "the start of an SSE one), by endpoint, route, MCP method and status")
+          .Help(
+              "Time from a request's arrival to its response head (the end of a JSON answer, "
+              "the start of an SSE one), by endpoint, route, MCP method and status")
           .Register(telemetry::MetricsRegistry());
   prometheus::Family<prometheus::Counter>& rate_limited =
       prometheus::BuildCounter()
@@ -133,8 +134,8 @@ RequestTelemetry::RequestTelemetry(HttpRequest* request, const Route& route)
     parent = telemetry::Extract(incoming);
   }
   std::string_view route_template = RouteTemplate(route.kind);
-  std::string name = route_template.empty() ? request->method
-                                            : StrCat(request->method, " ", route_template);
+  std::string name =
+      route_template.empty() ? request->method : StrCat(request->method, " ", route_template);
   span_ = telemetry::Tracer::Global().StartSpan(name, telemetry::SpanKind::kServer,
                                                 parent.value_or(telemetry::SpanContext{}));
   if (parent || span_.context().valid()) {
@@ -169,12 +170,11 @@ void RequestTelemetry::Finish(HttpResponse* response) {
   std::string status_text = std::to_string(status);
   std::string method(telemetry::McpMethodLabel(mcp_method_));
   EdgeMetrics& metrics = Metrics();
-  prometheus::Labels labels{{"endpoint", endpoint},
-                            {"route", route_},
-                            {"method", method},
-                            {"status", status_text}};
+  prometheus::Labels labels{
+      {"endpoint", endpoint}, {"route", route_}, {"method", method}, {"status", status_text}};
   metrics.requests.Add(labels).Increment();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   metrics.latency.Add(labels, telemetry::LatencyBuckets()).Observe(seconds);
   if (status == 429) metrics.rate_limited.Add({{"endpoint", endpoint}}).Increment();
   if (mcp_method_ == "initialize" && response->Header("mcp-session-id")) {
@@ -198,8 +198,9 @@ void RequestTelemetry::Finish(HttpResponse* response) {
     if (status >= 500) span_.SetStatus(telemetry::StatusCode::kError, status_text);
   }
   if (response->stream) {
-    response->stream = std::make_unique<TracedStream>(
-        std::move(response->stream), std::move(span_), metrics.streams_open.Add({{"route", route_}}));
+    response->stream =
+        std::make_unique<TracedStream>(std::move(response->stream), std::move(span_),
+                                       metrics.streams_open.Add({{"route", route_}}));
   } else {
     span_.End();
   }

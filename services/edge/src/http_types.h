@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
 #include "switchboard/telemetry/trace_context.h"
 
 namespace switchboard::edge {

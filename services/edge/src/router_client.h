@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+
 #include "switchboard/telemetry/trace_context.h"
 
 namespace switchboard::edge {

@@ -27,9 +27,9 @@
 #include <utility>
 #include <vector>
 
+#include "services/router/src/router_telemetry.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
-#include "services/router/src/router_telemetry.h"
 #include "switchboard/jsonrpc/message.h"
 #include "switchboard/telemetry/mcp_meta.h"
 
@@ -248,7 +248,8 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
       jsonrpc::Envelope env;
       jsonrpc::ScanError error;
-      if (jsonrpc::Scan(message, &env, &error)) message = telemetry::InjectMeta(message, env, trace);
+      if (jsonrpc::Scan(message, &env, &error))
+        message = telemetry::InjectMeta(message, env, trace);
     }
     asio::post(executor_, [self = shared_from_this(), m = std::move(message)]() mutable {
       if (self->Stopped()) return;

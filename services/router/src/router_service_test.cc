@@ -976,7 +976,9 @@ TEST_F(RouterServiceTest, TheCallersTraceContextReachesTheUpstream) {
   EXPECT_EQ(beta.traces[0].traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   EXPECT_EQ(beta.traces[0].baggage, "tier=gold");
   // An untraced call sends none, and nothing stays current after a call.
-  Send(sink, 8, R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"beta__echo","arguments":{"message":"m"}}})");
+  Send(
+      sink, 8,
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"beta__echo","arguments":{"message":"m"}}})");
   ASSERT_EQ(beta.traces.size(), 2u);
   EXPECT_TRUE(beta.traces[1].empty());
   EXPECT_EQ(telemetry::CurrentContext(), nullptr);

@@ -11,8 +11,9 @@ struct RouterMetrics {
   prometheus::Family<prometheus::Counter>& requests =
       prometheus::BuildCounter()
           .Name("sb_router_upstream_requests_total")
-          .Help("Requests the router sent to upstream servers, by server, MCP method and "
-                "outcome (ok, error, timeout, unavailable, cancelled)")
+          .Help(
+              "Requests the router sent to upstream servers, by server, MCP method and "
+              "outcome (ok, error, timeout, unavailable, cancelled)")
           .Register(telemetry::MetricsRegistry());
   prometheus::Family<prometheus::Histogram>& latency =
       prometheus::BuildHistogram()
@@ -39,8 +40,8 @@ RouterMetrics& Metrics() {
 }  // namespace
 
 CallSpan StartCallSpan(const v1::RouterRequest& request, const jsonrpc::Envelope& env) {
-  std::optional<telemetry::SpanContext> parent = telemetry::Extract(
-      {request.traceparent(), request.tracestate(), request.baggage()});
+  std::optional<telemetry::SpanContext> parent =
+      telemetry::Extract({request.traceparent(), request.tracestate(), request.baggage()});
   telemetry::Tracer& tracer = telemetry::Tracer::Global();
   if (!parent && !tracer.enabled()) return nullptr;
   auto trace = std::make_shared<CallTrace>();

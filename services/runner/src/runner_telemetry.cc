@@ -78,8 +78,9 @@ void ExportProcessMetrics(RunnerService* service) {
                         .Register(registry);
   auto& restarts = prometheus::BuildGauge()
                        .Name("sb_runner_process_restarts")
-                       .Help("Processes started after the first, by server (since the runner "
-                             "started)")
+                       .Help(
+                           "Processes started after the first, by server (since the runner "
+                           "started)")
                        .Register(registry);
   auto& attachments = prometheus::BuildGauge()
                           .Name("sb_runner_attachments")

@@ -1,16 +1,15 @@
 #pragma once
 
 #include <absl/status/statusor.h>
-
-#include <functional>
-#include <memory>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <functional>
+#include <memory>
+#include <string>
 
 namespace switchboard::telemetry {
 

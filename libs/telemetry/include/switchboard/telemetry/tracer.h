@@ -43,13 +43,13 @@ struct SamplerConfig {
 
 // The tracer's configuration, normally from the standard OTEL_* environment variables.
 struct TracerConfig {
-  bool enabled = false;         // false: spans are never recorded, contexts only passed on
-  std::string endpoint;         // full URL of the OTLP/HTTP traces endpoint (…/v1/traces)
+  bool enabled = false;  // false: spans are never recorded, contexts only passed on
+  std::string endpoint;  // full URL of the OTLP/HTTP traces endpoint (…/v1/traces)
   std::string service_name;
   std::vector<std::pair<std::string, std::string>> resource_attributes;  // service.name first
   SamplerConfig sampler;
-  size_t max_queue = 2048;     // finished spans waiting for export; more are dropped
-  size_t max_batch = 512;      // spans per export request
+  size_t max_queue = 2048;  // finished spans waiting for export; more are dropped
+  size_t max_batch = 512;   // spans per export request
   std::chrono::milliseconds schedule_delay{1000};
   std::chrono::milliseconds export_timeout{5000};
 };
