@@ -127,6 +127,22 @@ for (let i = 0; i < rest.length; i += 2) {
   else if (!["--has", "--lacks", "--no-kind"].includes(flag)) fail(`unknown option ${flag}`);
 }
 
+// A Grafana dashboard ConfigMap holds dashboards that parse, and every panel queries metrics.
+for (const o of docs) {
+  if (o.kind !== "ConfigMap" || o.metadata.labels?.grafana_dashboard === undefined) continue;
+  for (const [key, text] of Object.entries(o.data ?? {})) {
+    let dashboard;
+    try { dashboard = JSON.parse(text); } catch (e) { fail(`${id(o)}: ${key} is not JSON: ${e.message}`); continue; }
+    const panels = (dashboard.panels ?? []).filter((p) => p.type !== "row");
+    if (!dashboard.uid || panels.length === 0) fail(`${id(o)}: ${key} has no uid or no panels`);
+    for (const p of panels) {
+      if (!p.targets?.length || !p.targets.every((t) => /\bsb_[a-z_]+/.test(t.expr ?? ""))) {
+        fail(`${id(o)}: panel "${p.title}" queries no Switchboard metric`);
+      }
+    }
+  }
+}
+
 if (failures.length) {
   for (const f of failures) console.error(`FAIL ${file}: ${f}`);
   process.exit(1);

@@ -41,11 +41,11 @@ render() {  # render OUT [helm template args...]
 
 # 1. lint (--strict) and render every values file; validate and check what was rendered.
 declare -A expect=(
-  [default]="--lacks Job/sb-provision --has StatefulSet/sb-postgres --has StatefulSet/sb-redis --has HorizontalPodAutoscaler/sb-edge --has PodDisruptionBudget/sb-edge --no-kind ServiceMonitor --no-kind Ingress"
+  [default]="--lacks Job/sb-provision --has StatefulSet/sb-postgres --has StatefulSet/sb-redis --has HorizontalPodAutoscaler/sb-edge --has PodDisruptionBudget/sb-edge --no-kind ServiceMonitor --no-kind Ingress --lacks ConfigMap/sb-grafana-dashboard"
   [metamcp-values]="--has Job/sb-provision --has ConfigMap/sb-provision --has Deployment/sb-mcp-http-everything --has Deployment/sb-mcp-sse-everything --has Secret/sb-apikey-admin-example-com --has Role/sb-provision"
   [minimal]="--has Job/sb-provision --lacks HorizontalPodAutoscaler/sb-edge"
   [external-backends]="--lacks StatefulSet/sb-postgres --lacks Secret/sb-postgres --lacks StatefulSet/sb-redis --lacks Secret/sb-redis --lacks NetworkPolicy/sb-postgres --lacks Job/sb-provision"
-  [production]="--has Ingress/sb-edge --has HTTPRoute/sb-edge --has ServiceMonitor/sb-edge --has ServiceMonitor/sb-runner"
+  [production]="--has Ingress/sb-edge --has HTTPRoute/sb-edge --has ServiceMonitor/sb-edge --has ServiceMonitor/sb-runner --has ConfigMap/sb-grafana-dashboard"
 )
 for values in default "$chart"/examples/*.yaml; do
   name=$(basename "$values" .yaml)

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Loads the TypeScript SDK (and the rest) from tools/npm.
@@ -16,7 +16,8 @@ export const require = createRequire(path.join(repo, 'tools/npm/package.json'));
 
 const launcher = path.join(repo, 'deploy/local/switchboard-local');
 const portNames = ['SB_EDGE_PORT', 'SB_ROUTER_PORT', 'SB_RUNNER_PORT', 'SB_REGISTRY_PORT',
-  'SB_AUTH_PORT', 'SB_PG_PORT', 'SB_REDIS_PORT'];
+  'SB_AUTH_PORT', 'SB_PG_PORT', 'SB_REDIS_PORT', 'SB_ROUTER_METRICS_PORT', 'SB_RUNNER_METRICS_PORT',
+  'SB_REGISTRY_METRICS_PORT', 'SB_AUTH_METRICS_PORT'];
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -166,4 +167,9 @@ export function sbctl(stack, ...args) {
     ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
     { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
   return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+// Another edge replica of `stack` (startEdge with the arguments in another order).
+export function startEdgeReplica(stack, env = {}, name = 'edge2') {
+  return startEdge(stack, name, env);
 }

@@ -13,10 +13,13 @@
 #include "switchboard/common/status.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
+#include "switchboard/configwatch/revision_metric.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/redis/client.h"
 #include "switchboard/redis/endpoint.h"
 #include "switchboard/registry/v1/registry.grpc.pb.h"
+#include "switchboard/telemetry/metrics.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace {
 
@@ -36,6 +39,7 @@ struct AuthConfig {
   int64_t jwks_min_fetch_gap_ms = 1000;
   int64_t jwks_max_age_seconds = 3600;
   std::string jwks_ca_file;
+  std::string metrics_listen;  // GET /metrics; empty: none
 };
 
 absl::Status CheckRedisUrl(std::string_view url) {
@@ -74,9 +78,11 @@ int main(int argc, char** argv) {
            int64_t{24} * 3600 * 1000)
       .Int("jwks_min_fetch_gap_ms", &cfg.jwks_min_fetch_gap_ms, 0, int64_t{3600} * 1000)
       .Int("jwks_max_age_seconds", &cfg.jwks_max_age_seconds, 10, int64_t{7} * 24 * 3600)
-      .String("jwks_ca_file", &cfg.jwks_ca_file);
+      .String("jwks_ca_file", &cfg.jwks_ca_file)
+      .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-auth", argc, argv);
   log::Init("auth", cfg.log_level);
+  telemetry::ConfigureTracingOrExit("sb-auth");
 
   // Rate limits: one Redis connection, driven by its own thread.
   boost::asio::io_context redis_io;
@@ -124,6 +130,8 @@ int main(int argc, char** argv) {
     }
   });
   cache.Start();
+  configwatch::ExportRevisionMetric(cache);
+  auto metrics = telemetry::StartMetricsOrExit("sb-auth", cfg.metrics_listen);
   auto registry = registry::v1::Registry::NewStub(grpcutil::MakeChannel(cfg.registry_address));
   auth::KeyUseReporter key_use(
       [&registry](const registry::v1::RecordApiKeyUseRequest& request) {
@@ -150,5 +158,7 @@ int main(int argc, char** argv) {
   redis_work.reset();
   redis_io.stop();
   redis_thread.join();
+  metrics.reset();
+  telemetry::Tracer::Global().Shutdown();
   return 0;
 }

@@ -16,8 +16,10 @@
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
+#include "switchboard/configwatch/revision_metric.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/redis/client.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace {
 
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   config::LoadOrExit(schema, "sb-edge", argc, argv);
   if (absl::Status s = edge::Validate(cfg); !s.ok()) Die(MessageOf(s));
   log::Init("edge", cfg.log_level);
+  telemetry::ConfigureTracingOrExit("sb-edge");
   redis::RedisEndpoint redis_endpoint = *redis::ParseRedisUrl(cfg.redis_url);
 
   // Declared in dependency order, so that destruction runs the other way: the pool (and any
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
   edge::HttpServer server(pool, service, server_options);
   if (absl::Status s = server.Listen(cfg.listen); !s.ok()) Die(MessageOf(s));
 
+  configwatch::ExportRevisionMetric(config_cache);
   config_cache.Start();
   server.Start();
   pool.Start();
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
   config_cache.Stop();
   redis->Close();
   pool.Stop();
+  telemetry::Tracer::Global().Shutdown();
   log::Info("stopped");
   return 0;
 }

@@ -21,6 +21,8 @@
 #include "switchboard/config/schema.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/redis/client.h"
+#include "switchboard/telemetry/metrics.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace switchboard::registry {
 namespace {
@@ -53,6 +55,7 @@ int Run(int argc, char** argv) {
   RegistryGrpc::AdminAccess admin;
   admin.required = true;
   std::string admin_token;  // the clear token, from a secret's environment; kept only hashed
+  std::string metrics_listen;  // GET /metrics; empty: none
   config::Schema schema("registry");
   schema.String("listen", &listen, config::CheckHostPort)
       .String("postgres_url", &postgres_url, config::CheckNotEmpty)
@@ -61,7 +64,8 @@ int Run(int argc, char** argv) {
         return url.empty() ? absl::OkStatus() : redis::ParseRedisUrl(url).status();
       })
       .String("admin_token_sha256", &admin.admin_token_sha256, CheckSha256Hex)
-      .String("admin_token", &admin_token);
+      .String("admin_token", &admin_token)
+      .String("metrics_listen", &metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, kName, argc, argv);
   if (!admin_token.empty()) {
     if (!admin.admin_token_sha256.empty()) {
@@ -72,6 +76,7 @@ int Run(int argc, char** argv) {
   }
 
   log::Init("registry", log_level);
+  telemetry::ConfigureTracingOrExit(kName);
 
   const std::string shown_url = RedactPostgresUrl(postgres_url);
   absl::StatusOr<std::vector<Migration>> migrations = OrderMigrations(EmbeddedMigrationFiles());
@@ -89,7 +94,7 @@ int Run(int argc, char** argv) {
   if (admin.admin_token_sha256.empty()) {
     log::Warn("no admin_token_sha256 configured: only admin users' API keys can use the admin API");
   }
-    RegistryGrpc grpc_service(&service, 256, admin);
+  RegistryGrpc grpc_service(&service, 256, admin);
   // Redis (optional): users' sessions, and the tools/call stream drained into Postgres. One
   // connection each, driven by one thread.
   boost::asio::io_context redis_io;
@@ -108,6 +113,10 @@ int Run(int argc, char** argv) {
   }
   std::thread redis_thread([&redis_io] { redis_io.run(); });
   if (drain != nullptr) drain->Start();
+  telemetry::GaugeFromCallback(
+      "sb_registry_revision", "The latest configuration revision (what every Watch converges to)",
+      [&service] { return static_cast<double>(service.watch_hub().revision()); });
+  auto metrics = telemetry::StartMetricsOrExit(kName, metrics_listen);
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       grpcutil::StartServer(listen, {&grpc_service});
   if (!server.ok()) {
@@ -128,6 +137,8 @@ int Run(int argc, char** argv) {
   redis_io.stop();
   redis_thread.join();
   service.Stop();
+  metrics.reset();
+  telemetry::Tracer::Global().Shutdown();
   log::Info("stopped");
   return 0;
 }

@@ -19,8 +19,11 @@
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/config_cache.h"
+#include "switchboard/configwatch/revision_metric.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/registry/v1/registry.grpc.pb.h"
+#include "switchboard/telemetry/metrics.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace {
 
@@ -33,6 +36,7 @@ struct RouterConfig {
   int64_t list_page_size = 100;
   std::string upstream_ca_file;  // PEM of the CAs https upstreams are checked against
   std::string log_level = "info";
+  std::string metrics_listen;  // GET /metrics; empty: none
 };
 
 // Tells the registry the tool names a server lists, so that apply can check the names clients
@@ -82,9 +86,11 @@ int main(int argc, char** argv) {
                 return absl::InvalidArgumentError(
                     switchboard::StrCat("cannot read '", path, "'"));
               })
-      .String("log_level", &cfg.log_level, config::CheckLogLevel);
+      .String("log_level", &cfg.log_level, config::CheckLogLevel)
+      .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-router", argc, argv);
   log::Init("router", cfg.log_level);
+  telemetry::ConfigureTracingOrExit("sb-router");
 
   asio::io_context io(1);
   auto work = asio::make_work_guard(io);
@@ -114,6 +120,8 @@ int main(int argc, char** argv) {
   });
   cache.Start();
   router::RouterGrpc grpc_service(&service);
+  configwatch::ExportRevisionMetric(cache);
+  auto metrics = telemetry::StartMetricsOrExit("sb-router", cfg.metrics_listen);
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {
     ExitWithError("sb-router", MessageOf(server.status()));
@@ -133,5 +141,6 @@ int main(int argc, char** argv) {
   work.reset();
   io.stop();
   io_thread.join();
+  telemetry::Tracer::Global().Shutdown();
   return 0;
 }

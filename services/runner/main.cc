@@ -9,6 +9,7 @@
 #include "services/runner/src/runner_grpc.h"
 #include "services/runner/src/runner_service.h"
 #include "switchboard/common/crypto.h"
+#include "services/runner/src/runner_telemetry.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
@@ -16,7 +17,10 @@
 #include "switchboard/config/schema.h"
 #include "switchboard/configwatch/admin_caller.h"
 #include "switchboard/configwatch/config_cache.h"
+#include "switchboard/configwatch/revision_metric.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/telemetry/metrics.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace {
 
@@ -41,6 +45,7 @@ struct RunnerConfig {
   // admin user's API key; empty: admin users' keys only.
   std::string admin_token_sha256;
   std::string admin_token;  // or the token itself (from a secret): hashed at start-up
+  std::string metrics_listen;  // GET /metrics; empty: none
 };
 
 absl::Status CheckSha256Hex(std::string_view value) {
@@ -75,7 +80,8 @@ int main(int argc, char** argv) {
       .Int("breaker_cooldown_ms", &cfg.breaker_cooldown_ms, 100, int64_t{24} * 3600 * 1000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel)
       .String("admin_token_sha256", &cfg.admin_token_sha256, CheckSha256Hex)
-      .String("admin_token", &cfg.admin_token);
+      .String("admin_token", &cfg.admin_token)
+      .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
   if (!cfg.admin_token.empty()) {
     if (!cfg.admin_token_sha256.empty()) {
@@ -85,6 +91,7 @@ int main(int argc, char** argv) {
     cfg.admin_token.clear();
   }
   log::Init("runner", cfg.log_level);
+  telemetry::ConfigureTracingOrExit("sb-runner");
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
   runner::ConfigCacheCatalog catalog(&cache);
@@ -134,6 +141,9 @@ int main(int argc, char** argv) {
         }
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.reason);
       });
+  runner::ExportProcessMetrics(&service);
+  configwatch::ExportRevisionMetric(cache);
+  auto metrics = telemetry::StartMetricsOrExit("sb-runner", cfg.metrics_listen);
 
   auto server = grpcutil::StartServer(cfg.listen, {&grpc_service});
   if (!server.ok()) {
@@ -149,5 +159,7 @@ int main(int argc, char** argv) {
   service.Shutdown();
   grpcutil::StopServer(server->get(), 1000);
   cache.Stop();
+  metrics.reset();
+  telemetry::Tracer::Global().Shutdown();
   return 0;
 }

@@ -13,6 +13,8 @@ namespace {
 std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
 std::string g_service = "switchboard";  // set once at start-up, before threads
 std::mutex g_write_mu;
+thread_local const std::string* g_trace_id = nullptr;
+thread_local const std::string* g_span_id = nullptr;
 
 const char* LevelName(Level level) {
   switch (level) {
@@ -69,6 +71,16 @@ bool ParseLevel(std::string_view name, Level* out) {
   return true;
 }
 
+void SetCurrentTraceIds(const std::string* trace_id, const std::string* span_id) {
+  g_trace_id = trace_id;
+  g_span_id = span_id;
+}
+
+void CurrentTraceIds(const std::string** trace_id, const std::string** span_id) {
+  *trace_id = g_trace_id;
+  *span_id = g_span_id;
+}
+
 std::string Format(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   boost::json::object line;
   line["ts"] = Timestamp();
@@ -78,6 +90,8 @@ std::string Format(Level level, std::string_view msg, std::initializer_list<Fiel
   for (const Field& f : fields) {
     std::visit([&](const auto& v) { line[f.key] = v; }, f.value);
   }
+  if (g_trace_id != nullptr && !line.contains("trace_id")) line["trace_id"] = *g_trace_id;
+  if (g_span_id != nullptr && !line.contains("span_id")) line["span_id"] = *g_span_id;
   return boost::json::serialize(line);
 }
 

@@ -20,6 +20,23 @@ TEST(LogTest, FormatsOneJsonObjectWithFields) {
   EXPECT_EQ(line.find('\n'), std::string::npos);
 }
 
+TEST(LogTest, CarriesTheCurrentTraceAndSpan) {
+  Init("edge", Level::kInfo);
+  std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  std::string span = "00f067aa0ba902b7";
+  SetCurrentTraceIds(&trace, &span);
+  auto v = boost::json::parse(Format(Level::kInfo, "hi", {})).as_object();
+  EXPECT_EQ(v["trace_id"].as_string(), trace);
+  EXPECT_EQ(v["span_id"].as_string(), span);
+  // A line that names its own trace keeps it.
+  v = boost::json::parse(Format(Level::kInfo, "hi", {{"trace_id", "abc"}})).as_object();
+  EXPECT_EQ(v["trace_id"].as_string(), "abc");
+  SetCurrentTraceIds(nullptr, nullptr);
+  v = boost::json::parse(Format(Level::kInfo, "hi", {})).as_object();
+  EXPECT_FALSE(v.contains("trace_id"));
+  EXPECT_FALSE(v.contains("span_id"));
+}
+
 TEST(LogTest, ParseLevel) {
   Level l;
   EXPECT_TRUE(ParseLevel("debug", &l));

@@ -197,6 +197,10 @@ absl::Status CheckHostPort(std::string_view value) {
   return absl::OkStatus();
 }
 
+absl::Status CheckOptionalHostPort(std::string_view value) {
+  return value.empty() ? absl::OkStatus() : CheckHostPort(value);
+}
+
 absl::Status CheckNotEmpty(std::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError("must not be empty");
   return absl::OkStatus();

@@ -3,6 +3,7 @@
 #include "services/auth/src/auth_service.h"
 #include "services/auth/src/rate_limits.h"
 #include "switchboard/common/strings.h"
+#include "services/auth/src/auth_telemetry.h"
 
 namespace switchboard::auth {
 
@@ -34,12 +35,14 @@ grpc::ServerUnaryReactor* AuthGrpc::Authorize(grpc::CallbackServerContext* conte
                                               const v1::AuthorizeRequest* request,
                                               v1::AuthorizeResponse* response) {
   auto* reactor = context->DefaultReactor();
-  Decide(reactor, request, response, /*may_fetch=*/true);
+  AuthorizeTelemetry telemetry(*context, *request);
+  Decide(reactor, request, response, /*may_fetch=*/true, &telemetry);
   return reactor;
 }
 
 void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequest* request,
-                      v1::AuthorizeResponse* response, bool may_fetch) {
+                      v1::AuthorizeResponse* response, bool may_fetch,
+                      AuthorizeTelemetry* telemetry) {
   std::shared_ptr<const configwatch::ConfigView> view = cache_->Current();
   if (view == nullptr) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "configuration not loaded yet"));
@@ -54,6 +57,7 @@ void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequ
                      [this, reactor, request, response] { Decide(reactor, request, response, false); })) {
     return;  // decided again once the key set has been fetched
   }
+  if (telemetry != nullptr) telemetry->Finish(*response);
   if (response->decision() != v1::AuthorizeResponse::ALLOW) {
     reactor->Finish(grpc::Status::OK);
     return;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "services/auth/src/auth_service.h"
+#include "services/auth/src/auth_telemetry.h"
 #include "services/auth/src/jwks_cache.h"
 #include "services/auth/src/key_use.h"
 #include "services/auth/src/rate_limiter.h"
@@ -35,8 +36,10 @@ class AuthGrpc final : public v1::Auth::CallbackService {
 
  private:
   // Decides and finishes, unless the token's key must be fetched first (and `may_fetch`).
+  // `telemetry` (null when deciding again after a fetch) records the credential decision.
   void Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequest* request,
-              v1::AuthorizeResponse* response, bool may_fetch);
+              v1::AuthorizeResponse* response, bool may_fetch,
+              AuthorizeTelemetry* telemetry = nullptr);
 
   const configwatch::ConfigCache* cache_;
   KeyUseReporter* key_use_;

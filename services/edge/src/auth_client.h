@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "switchboard/telemetry/trace_context.h"
+
 namespace switchboard::edge {
 
 // What the edge asks auth about one request. `credential` is a secret: never log it.
@@ -17,6 +19,7 @@ struct AuthQuery {
   std::string tool;               // the tool name of a tools/call, for per-tool limits
   std::string session_id;
   std::string remote_address;
+  telemetry::TraceHeaders trace;  // the edge span's context, sent as gRPC metadata
 };
 
 // auth's answer: who is calling and whether they may.

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "services/edge/src/edge_telemetry.h"
 #include "services/edge/src/sse.h"
 #include "services/edge/src/stateless.h"
 #include "switchboard/common/crypto.h"
@@ -393,6 +394,17 @@ EdgeService::EdgeService(EdgeOptions options, AuthClient& auth, RouterClient& ro
 
 asio::awaitable<HttpResponse> EdgeService::Handle(HttpRequest request) {
   Route route = ClassifyPath(request.path);
+  RequestTelemetry telemetry(&request, route);
+  HttpResponse response = co_await Dispatch(std::move(request), route);
+  telemetry.Finish(&response);
+  co_return response;
+}
+
+asio::awaitable<HttpResponse> EdgeService::Dispatch(HttpRequest request, const Route& route) {
+  if (route.kind == RouteKind::kNotFound && request.path == "/metrics") {
+    if (request.method != "GET") co_return MethodNotAllowed("GET");
+    co_return MetricsResponse();
+  }
   switch (route.kind) {
     case RouteKind::kHealthz:
       if (request.method != "GET") co_return MethodNotAllowed("GET");
@@ -428,6 +440,7 @@ asio::awaitable<std::optional<HttpResponse>> EdgeService::Authorize(
   Credential credential = ExtractCredential(request);
   AuthQuery query{endpoint,        std::move(credential.value), std::move(credential.source),
                   std::move(tool), std::move(session_id),       request.remote_address};
+  query.trace = request.trace;
   absl::StatusOr<AuthResult> decision = co_await auth_.Authorize(std::move(query));
   if (!decision.ok()) {
     log::Warn("auth unavailable",
@@ -547,6 +560,7 @@ asio::awaitable<HttpResponse> EdgeService::Post(const HttpRequest& request,
       request.body,
       principal.user_email,
       principal.api_key_id};
+  message.trace = request.trace;
   if (!is_request) {
     router_.Send(std::move(message));
     co_return Accepted();
@@ -561,8 +575,10 @@ asio::awaitable<HttpResponse> EdgeService::Initialize(const HttpRequest& request
                                                       const AuthResult& principal) {
   std::string requested =
       post.protocol_version.empty() ? post.requested_version : post.protocol_version;
-  std::unique_ptr<RouterCall> call = router_.Call(RouterMessage{
-      endpoint, "", requested, request.body, principal.user_email, principal.api_key_id});
+  RouterMessage message{
+      endpoint, "", requested, request.body, principal.user_email, principal.api_key_id};
+  message.trace = request.trace;
+  std::unique_ptr<RouterCall> call = router_.Call(std::move(message));
   // The session id must be in the response headers, so frames are gathered until the final
   // one, which says whether there is a session at all.
   std::string events;
@@ -629,6 +645,7 @@ asio::awaitable<HttpResponse> EdgeService::Stateless(const HttpRequest& request,
   // Built as a named local: GCC 12 mishandles aggregate temporaries in co_await expressions.
   RouterMessage message{endpoint,     "", std::string(kStatelessVersion), request.body,
                         principal.user_email, principal.api_key_id};
+  message.trace = request.trace;
   std::string called = env.method == "tools/call" ? post.tool : std::string();
   co_return co_await Forward(std::move(message), post.raw_id, /*stateless=*/true,
                              std::move(called));
@@ -866,6 +883,7 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
   if (initialize && !post.requested_version.empty()) version = post.requested_version;
   RouterMessage message{endpoint,     session->id,          version,
                         request.body, principal.user_email, principal.api_key_id};
+  message.trace = request.trace;
   if (!is_request) {
     router_.Send(std::move(message));
     co_return Accepted();

@@ -46,6 +46,8 @@ class EdgeService : public HttpHandler {
   boost::asio::awaitable<HttpResponse> Handle(HttpRequest request) override;
 
  private:
+  // Handle without the request's span and metrics.
+  boost::asio::awaitable<HttpResponse> Dispatch(HttpRequest request, const Route& route);
   boost::asio::awaitable<HttpResponse> Post(const HttpRequest& request,
                                             const std::string& endpoint);
   boost::asio::awaitable<HttpResponse> Delete(const HttpRequest& request,

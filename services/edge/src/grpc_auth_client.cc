@@ -4,6 +4,7 @@
 
 #include "services/edge/src/grpc_bridge.h"
 #include "switchboard/common/strings.h"
+#include "switchboard/telemetry/grpc_metadata.h"
 
 namespace switchboard::edge {
 
@@ -23,10 +24,12 @@ asio::awaitable<absl::StatusOr<AuthResult>> GrpcAuthClient::Authorize(AuthQuery 
   request.set_tool(std::move(query.tool));
   request.set_session_id(std::move(query.session_id));
   request.set_remote_address(std::move(query.remote_address));
+  telemetry::TraceHeaders trace = std::move(query.trace);
 
   auto [status, response] = co_await AsyncUnary<AuthorizeResponse>(
-      [this, &request](grpc::ClientContext* context, AuthorizeResponse* out,
-                       std::function<void(grpc::Status)> done) {
+      [this, &request, &trace](grpc::ClientContext* context, AuthorizeResponse* out,
+                               std::function<void(grpc::Status)> done) {
+        telemetry::AddMetadata(trace, context);
         stub_->async()->Authorize(context, &request, out, std::move(done));
       },
       std::chrono::system_clock::now() + timeout_, asio::use_awaitable);

@@ -27,6 +27,11 @@ RouterRequest ToProto(RouterMessage message, uint64_t call_id) {
   request.set_message(std::move(message.message));
   request.mutable_principal()->set_user_email(std::move(message.user_email));
   request.mutable_principal()->set_api_key_id(std::move(message.api_key_id));
+  if (!message.trace.empty()) {
+    request.set_traceparent(std::move(message.trace.traceparent));
+    request.set_tracestate(std::move(message.trace.tracestate));
+    request.set_baggage(std::move(message.trace.baggage));
+  }
   return request;
 }
 

@@ -522,3 +522,72 @@ TEST_F(EdgeHttpTest, StopClosesIdleConnectionsAndFinishesRequestsInProgress) {
 
 }  // namespace
 }  // namespace switchboard::edge
+
+namespace switchboard::edge {
+namespace {
+
+constexpr char kClientTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+TEST_F(EdgeHttpTest, TheClientsTraceContextReachesAuthAndTheRouter) {
+  std::string id = OpenSession();
+  std::string body = R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo"}})";
+  Reply reply = Post(body, WithSession(id, {{"traceparent", kClientTraceparent},
+                                            {"tracestate", "rojo=1"},
+                                            {"baggage", "tier=gold"}}));
+  ASSERT_EQ(reply.status, 200);
+  auto calls = router_.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  // Tracing is off in this process: the client's context is passed on as it came.
+  EXPECT_EQ(calls[1].trace.traceparent, kClientTraceparent);
+  EXPECT_EQ(calls[1].trace.tracestate, "rojo=1");
+  EXPECT_EQ(calls[1].trace.baggage, "tier=gold");
+  EXPECT_EQ(auth_.queries().back().trace.traceparent, kClientTraceparent);
+  // A request without any carries none.
+  EXPECT_TRUE(calls[0].trace.empty());
+}
+
+TEST_F(EdgeHttpTest, TraceContextInMetaWinsOverTheHeader) {
+  std::string id = OpenSession();
+  std::string meta_parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  std::string body = R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo",)"
+                     R"("_meta":{"traceparent":")" +
+                     meta_parent + R"("}}})";
+  Reply reply = Post(body, WithSession(id, {{"traceparent", kClientTraceparent}}));
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(router_.calls().back().trace.traceparent, meta_parent);
+  // A malformed one in _meta falls back to the header.
+  body = R"({"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo",)"
+         R"("_meta":{"traceparent":"00-bad"}}})";
+  reply = Post(body, WithSession(id, {{"traceparent", kClientTraceparent}}));
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(router_.calls().back().trace.traceparent, kClientTraceparent);
+}
+
+// The value of one sample line of a /metrics page, 0 when absent.
+double Sample(const std::string& page, const std::string& series) {
+  size_t at = page.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::stod(page.substr(at + series.size() + 2));
+}
+
+TEST_F(EdgeHttpTest, MetricsCountRequestsByEndpointMethodAndStatus) {
+  const std::string ok_calls =
+      R"(sb_edge_requests_total{endpoint="team",method="tools/call",route="mcp",status="200"})";
+  const std::string refused =
+      R"(sb_edge_requests_total{endpoint="team",method="tools/call",route="mcp",status="401"})";
+  Reply before = Send(http::verb::get, "/metrics");
+  ASSERT_EQ(before.status, 200);
+  std::string id = OpenSession();
+  std::string body = R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo"}})";
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(Post(body, WithSession(id)).status, 200);
+  ASSERT_EQ(Post(body, WithSession(id, {{"X-API-Key", ""}})).status, 401);
+  Reply after = Send(http::verb::get, "/metrics");
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(Sample(after.body, ok_calls) - Sample(before.body, ok_calls), 2) << after.body;
+  EXPECT_EQ(Sample(after.body, refused) - Sample(before.body, refused), 1);
+  EXPECT_NE(after.body.find("sb_edge_request_duration_seconds_bucket{"), std::string::npos);
+  EXPECT_EQ(Send(http::verb::post, "/metrics").status, 405);
+}
+
+}  // namespace
+}  // namespace switchboard::edge

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "switchboard/telemetry/trace_context.h"
+
 namespace switchboard::edge {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -22,6 +24,9 @@ struct HttpRequest {
   Headers headers;
   std::string body;
   std::string remote_address;
+  // The context of the edge's span for this request, passed on to auth and the router; empty
+  // when it is not traced.
+  telemetry::TraceHeaders trace;
 
   // The first value of header `name` (lowercase), or nullopt when absent.
   std::optional<std::string_view> Header(std::string_view name) const;

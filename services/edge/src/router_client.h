@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "switchboard/telemetry/trace_context.h"
+
 namespace switchboard::edge {
 
 // One client message and its context, as sent to the router.
@@ -17,6 +19,7 @@ struct RouterMessage {
   std::string message;  // one JSON-RPC message, as the client sent it
   std::string user_email;
   std::string api_key_id;
+  telemetry::TraceHeaders trace;  // the edge span's context; empty when not traced
 };
 
 // One message from the router for the client. The final frame carries the response and ends

@@ -27,9 +27,11 @@
 #include <utility>
 #include <vector>
 
+#include "services/router/src/router_telemetry.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/jsonrpc/message.h"
+#include "switchboard/telemetry/mcp_meta.h"
 
 namespace switchboard::router {
 
@@ -241,6 +243,14 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   }
 
   void Send(std::string message) override {
+    // The upstream call's span goes along in the message's _meta; its POST then carries it as
+    // traceparent/tracestate/baggage headers too.
+    if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
+      jsonrpc::Envelope env;
+      jsonrpc::ScanError error;
+      if (jsonrpc::Scan(message, &env, &error))
+        message = telemetry::InjectMeta(message, env, trace);
+    }
     asio::post(executor_, [self = shared_from_this(), m = std::move(message)]() mutable {
       if (self->Stopped()) return;
       if (self->workers_started_ && self->idle_workers_ == 0 && !IsRequest(m)) {
@@ -332,6 +342,19 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     co_return hec;
   }
 
+  // Copies the trace fields of a request's params._meta (put there by Send) into headers.
+  static void SetTraceHeaders(std::string_view body, http::request<http::string_body>* req) {
+    if (body.find("\"traceparent\"") == std::string_view::npos) return;
+    jsonrpc::Envelope env;
+    jsonrpc::ScanError error;
+    if (!jsonrpc::Scan(body, &env, &error)) return;
+    telemetry::TraceHeaders trace = telemetry::ExtractMeta(body, env);
+    if (!telemetry::ParseTraceparent(trace.traceparent)) return;
+    req->set("traceparent", trace.traceparent);
+    if (!trace.tracestate.empty()) req->set("tracestate", trace.tracestate);
+    if (!trace.baggage.empty()) req->set("baggage", trace.baggage);
+  }
+
   http::request<http::string_body> MakeHttpRequest(http::verb verb, const Target& target,
                                                    std::string body) const {
     http::request<http::string_body> req{verb, target.path, 11};
@@ -340,6 +363,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     req.set(http::field::user_agent, "switchboard-router");
     if (!bearer_.empty()) req.set(http::field::authorization, StrCat("Bearer ", bearer_));
     if (verb == http::verb::post) {
+      SetTraceHeaders(body, &req);
       req.set(http::field::content_type, "application/json");
       req.set(http::field::accept, "application/json, text/event-stream");
     } else if (verb == http::verb::get) {

@@ -186,6 +186,12 @@ void RouterService::HandleOnExecutor(std::shared_ptr<ClientSink> sink,
     if (endpoint != nullptr) call.ns = call.config->FindNamespace(endpoint->namespace_());
   }
   NoteSession(call);
+  if (call.envelope.kind == jsonrpc::Kind::kRequest) {
+    call.trace = StartCallSpan(call.request, call.envelope);
+  }
+  std::optional<telemetry::ScopedActive> active;
+  if (call.trace) active.emplace(call.trace->span);
+  CallSpan outer = std::exchange(active_trace_, call.trace);
   switch (call.envelope.kind) {
     case jsonrpc::Kind::kRequest:
       HandleRequest(call);
@@ -197,6 +203,7 @@ void RouterService::HandleOnExecutor(std::shared_ptr<ClientSink> sink,
       RelayClientResponse(call);
       break;
   }
+  active_trace_ = std::move(outer);
 }
 
 void RouterService::Reply(const Call& call, std::string message) {
@@ -520,8 +527,10 @@ void RouterService::StartFill(const std::string& server, UpstreamState& up,
   cached.filling = fill;
   Pending p;
   p.fill = fill;
+  p.upstream = std::make_unique<UpstreamCall>(active_trace_, server, method);
   uint64_t id = up.pending.Add(std::move(p));
   ArmTimer(server, id, *up.pending.Find(id), options_.list_timeout_ms);
+  ScopedUpstream traced(up.pending.Find(id)->upstream.get());
   up.connection->Send(jsonrpc::MakeRequest(std::to_string(id), method, ""));
 }
 
@@ -533,6 +542,7 @@ RouterService::Pending RouterService::PendingFor(const Call& call, std::string_v
   p.session_id = call.request.session_id();
   p.client_id = std::string(client_id);
   p.user = call.request.principal().user_email();
+  p.trace = call.trace;
   if (call.stateless) {
     p.stateless_method = call.envelope.method;
     p.client = call.client;
@@ -565,10 +575,13 @@ void RouterService::Forward(const std::string& server, UpstreamState& up, Pendin
   if (token_span) pending.progress_token = std::string(token_span->In(message));
   const std::string user = pending.user;
   const std::string session = pending.session_id;
+  pending.upstream = std::make_unique<UpstreamCall>(pending.trace ? pending.trace : active_trace_,
+                                                    server, env.method);
   uint64_t id = up.pending.Add(std::move(pending));
   edits.push_back({env.id, std::to_string(id)});
   if (token_span) edits.push_back({*token_span, std::to_string(id)});
   ArmTimer(server, id, *up.pending.Find(id), options_.request_timeout_ms);
+  ScopedUpstream traced(up.pending.Find(id)->upstream.get());
   up.connection->SendFor(jsonrpc::Replace(message, std::move(edits)), user, session);
 }
 
@@ -809,6 +822,7 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
     std::optional<Pending> pending;
     if (id) pending = up.pending.Take(*id);
     if (!pending) return;  // late answer to a call that timed out or was cancelled
+    if (pending->upstream) pending->upstream->Finish(message, env);
     if (pending->fill) {
       DeliverFillPage(server, up, std::move(*pending), message, env);
       return;
@@ -1095,6 +1109,7 @@ void RouterService::DeliverFillPage(const std::string& server, UpstreamState& up
 }
 
 void RouterService::EndFill(Fill& fill, std::string_view outcome) {
+  if (outcome != "ok") CountPartialList(fill.server, fill.method, outcome);
   auto items = std::make_shared<const json::array>(std::move(fill.items));
   // What the server offers, for routing resources/read and friends.
   for (const json::value& item : *items) {
@@ -1266,6 +1281,7 @@ void RouterService::OnTimeout(const std::string& server, uint64_t id) {
   UpstreamState& up = it->second;
   auto pending = up.pending.Take(id);
   if (!pending) return;
+  if (pending->upstream) pending->upstream->Fail("timeout");
   up.connection->Send(CancelledNotification(id, "timed out at the gateway"));
   if (pending->fill) {
     log::Warn("upstream did not answer a list call in time", {{"server", server}});
@@ -1296,6 +1312,7 @@ void RouterService::DropUpstream(const std::string& server, std::string_view rea
   // A server that comes back may offer something else.
   InvalidateLists(server);
   state.pending.Drain([&](uint64_t, Pending& p) {
+    if (p.upstream) p.upstream->Fail("unavailable");
     if (p.fill) {
       EndFill(*p.fill, "unavailable");
       return;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "services/router/src/router_telemetry.h"
 #include "services/router/src/stateless.h"
 #include "services/router/src/upstream.h"
 #include "switchboard/configwatch/config_view.h"
@@ -105,6 +106,8 @@ class RouterService {
     std::string retry_message;            // the client's message, for the next candidate
     std::vector<std::string> candidates;  // servers still to try when this one says no
     std::unique_ptr<boost::asio::steady_timer> timer;
+    CallSpan trace;                          // the client call's span, if traced
+    std::unique_ptr<UpstreamCall> upstream;  // the request's span and metrics
   };
   struct UpstreamState {
     std::shared_ptr<Upstream> connection;
@@ -141,6 +144,7 @@ class RouterService {
     const registry::v1::Namespace* ns = nullptr;
     bool stateless = false;  // a 2026-07-28 request: no session, client described in _meta
     StatelessClient client;
+    CallSpan trace;  // set for a request: the router's span for it
   };
 
   // A pending entry for an upstream request made on behalf of `call`.
@@ -281,6 +285,8 @@ class RouterService {
   // The tool names last given to options_.tools_seen, by server.
   std::map<std::string, std::vector<std::string>, std::less<>> reported_tools_;
   mutable std::map<std::string, HiddenItem> hidden_;
+  // The span of the client request being handled: the parent of the list fills it starts.
+  CallSpan active_trace_;
 };
 
 }  // namespace switchboard::router

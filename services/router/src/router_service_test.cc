@@ -24,6 +24,7 @@ class FakeUpstream final : public Upstream {
 
   void Send(std::string message) override {
     received.push_back(message);
+    traces.push_back(CurrentTraceHeaders());
     if (silent) return;
     json::object m = json::parse(message).as_object();
     if (!m.contains("method") && m.contains("id") && m["id"] == "up-ask" && asked_call &&
@@ -113,6 +114,7 @@ class FakeUpstream final : public Upstream {
     asio::post(io_, [on = events_.on_closed, reason] { on(reason); });
   }
 
+  std::vector<telemetry::TraceHeaders> traces;  // the trace context current at each Send
   std::vector<std::string> received;
   std::vector<std::string> extra_tools;      // listed after its own tools, on the first page
   std::vector<std::string> extra_resources;  // URIs listed (and readable) besides its own
@@ -1026,6 +1028,39 @@ TEST_F(RouterServiceTest, MalformedMessagesGetJsonRpcErrors) {
   auto sink = std::make_shared<RecordingSink>();
   Send(sink, 1, "{not json");
   EXPECT_EQ(Parse(sink->frames[0].message)["error"].as_object()["code"].as_int64(), -32700);
+}
+
+}  // namespace
+}  // namespace switchboard::router
+
+namespace switchboard::router {
+namespace {
+
+TEST_F(RouterServiceTest, TheCallersTraceContextReachesTheUpstream) {
+  auto sink = std::make_shared<RecordingSink>();
+  v1::RouterRequest r;
+  r.set_call_id(7);
+  r.set_endpoint("team");
+  r.set_session_id("s1");
+  r.set_message(
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"beta__echo","arguments":{"message":"m"}}})");
+  r.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  r.set_baggage("tier=gold");
+  service_->Handle(sink, std::move(r));
+  Drain();
+  ASSERT_EQ(sink->frames.size(), 1u);
+  auto& beta = *factory_.upstreams["beta"];
+  ASSERT_EQ(beta.traces.size(), 1u);
+  // Tracing is off in this process: the caller's context goes on as it came.
+  EXPECT_EQ(beta.traces[0].traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_EQ(beta.traces[0].baggage, "tier=gold");
+  // An untraced call sends none, and nothing stays current after a call.
+  Send(
+      sink, 8,
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"beta__echo","arguments":{"message":"m"}}})");
+  ASSERT_EQ(beta.traces.size(), 2u);
+  EXPECT_TRUE(beta.traces[1].empty());
+  EXPECT_EQ(telemetry::CurrentContext(), nullptr);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 
+#include "services/router/src/router_telemetry.h"
 #include "switchboard/grpcutil/write_queue.h"
 
 namespace switchboard::router {
@@ -75,6 +76,12 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
 
   // Sends now if the runner has said Opened, otherwise holds the message until it does.
   void Send(AttachRequest r) {
+    // The upstream call's span, made current by the router around this Send.
+    if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
+      r.set_traceparent(std::move(trace.traceparent));
+      r.set_tracestate(std::move(trace.tracestate));
+      r.set_baggage(std::move(trace.baggage));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (!opened_) {
       held_.push_back(std::move(r));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "services/runner/src/runner_telemetry.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/grpcutil/write_queue.h"
 
@@ -28,6 +29,7 @@ class StreamSink final : public AttachmentSink {
                [this, reactor] { reactor->Finish(FinalStatus()); }) {}
 
   void OnOpened(std::string_view initialize_result, int64_t pid) override {
+    telemetry_.SetPid(pid);
     AttachResponse r;
     r.mutable_opened()->set_initialize_result(std::string(initialize_result));
     r.mutable_opened()->set_pid(pid);
@@ -35,6 +37,7 @@ class StreamSink final : public AttachmentSink {
   }
 
   void OnMessage(std::string message) override {
+    telemetry_.OnResponse(message);
     AttachResponse r;
     r.set_message(std::move(message));
     queue_.Push(std::move(r));
@@ -64,6 +67,8 @@ class StreamSink final : public AttachmentSink {
 
   void OnWriteDone(bool ok) { queue_.OnWriteDone(ok); }
 
+  AttachTelemetry& telemetry() { return telemetry_; }
+
  private:
   grpc::Status FinalStatus() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -76,6 +81,7 @@ class StreamSink final : public AttachmentSink {
   std::mutex mu_;
   std::optional<grpc::Status> status_;
   grpcutil::WriteQueue<AttachResponse> queue_;
+  AttachTelemetry telemetry_;
 };
 
 class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, AttachResponse> {
@@ -98,14 +104,16 @@ class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, Attach
         return;
       }
       v1::Open* open = request_.mutable_open();
+      sink_->telemetry().SetServer(open->server());
       RouteContext context{std::move(*open->mutable_user()), std::move(*open->mutable_session())};
       attachment_ = service_->Attach(open->server(), sink_, std::move(context));
     } else if (request_.has_message()) {
-      attachment_->Send(std::move(*request_.mutable_message()));
+      attachment_->Send(
+          sink_->telemetry().OnRequest(std::move(*request_.mutable_message()), request_));
     } else if (request_.has_routed()) {
       v1::Routed* routed = request_.mutable_routed();
       attachment_->Send(
-          std::move(*routed->mutable_message()),
+          sink_->telemetry().OnRequest(std::move(*routed->mutable_message()), request_),
           RouteContext{std::move(*routed->mutable_user()), std::move(*routed->mutable_session())});
     } else {
       sink_->End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -35,6 +35,12 @@ void Init(std::string_view service, std::string_view level_name);
 // Parses "debug" | "info" | "warn" | "error"; false when the name is unknown.
 bool ParseLevel(std::string_view name, Level* out);
 
+// The trace and span (lowercase hex) that lines written on this thread belong to, added to them
+// as `trace_id` and `span_id` unless a line names its own. Set by telemetry::ScopedActive while a
+// span is current; null pointers clear them. The strings must outlive their setting.
+void SetCurrentTraceIds(const std::string* trace_id, const std::string* span_id);
+void CurrentTraceIds(const std::string** trace_id, const std::string** span_id);
+
 // Formats one JSON log line (no trailing newline). Exposed for tests.
 std::string Format(Level level, std::string_view msg, std::initializer_list<Field> fields);
 

@@ -53,6 +53,9 @@ class Schema {
 // address or a bracketed IPv6 address).
 absl::Status CheckHostPort(std::string_view value);
 
+// CheckHostPort, or empty (the listener is off).
+absl::Status CheckOptionalHostPort(std::string_view value);
+
 // Checks that a value is not empty.
 absl::Status CheckNotEmpty(std::string_view value);
 
