@@ -10,8 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { freePort, repo, require, startEdgeReplica, startStack, until } from './lib/stack.mjs';
+import { freePort, repo, require, startEdgeReplica, startStack, until, sbctl as sbctlOf } from './lib/stack.mjs';
 
 const otlp = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
 const ExportTraceServiceRequest = otlp.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
@@ -66,13 +65,8 @@ function startReceiver() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-// The launcher's sbctl against the stack's registry.
-function sbctl(...args) {
-  const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
-  const r = spawnSync(path.join(build, 'tools/sbctl/sbctl'),
-    ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+// sbctl against the stack's registry, with its admin token.
+const sbctl = (...args) => sbctlOf(stack, ...args);
 
 // An MCP session on `origin`'s /metamcp/traced/mcp, spoken in plain HTTP so the test controls
 // every header. call() returns the JSON-RPC response.

@@ -70,7 +70,13 @@ bool JwksCache::Refresh(const std::string& url, const std::string& kid,
     entry.waiters.push_back(std::move(done));
     return true;
   }
-  if (entry.attempted && now - entry.last_attempt < options_.min_fetch_gap) return false;
+  // A fetch sooner than min_fetch_gap after the last one is queued all the same when the gap
+  // ends soon: Run holds it back until then, so the token waits a little instead of being
+  // refused. A longer wait is refused.
+  constexpr auto kMaxGapWait = std::chrono::seconds(2);
+  if (entry.attempted && entry.last_attempt + options_.min_fetch_gap - now > kMaxGapWait) {
+    return false;
+  }
   auto attempt = entry.kid_attempts.find(kid);
   if (attempt != entry.kid_attempts.end() &&
       now - attempt->second < options_.unknown_kid_interval) {
@@ -111,6 +117,11 @@ void JwksCache::Run() {
       url = std::move(queue_.front());
       queue_.pop_front();
       Entry& entry = entries_[url];
+      if (entry.attempted) {
+        // A URL is fetched at most once per min_fetch_gap, whatever asks.
+        auto earliest = entry.last_attempt + options_.min_fetch_gap;
+        if (cv_.wait_until(lock, earliest, [this] { return stopping_; })) return;
+      }
       entry.attempted = true;
       entry.last_attempt = Clock::now();
     }

@@ -108,6 +108,24 @@ TEST(JwksCacheTest, MinimumGapHoldsWhateverTheKidAndFailuresKeepTheOldKeys) {
   EXPECT_NE(second.Find(kUrl, "k1"), nullptr);  // the failed fetch kept the keys
 }
 
+TEST(JwksCacheTest, AKeyRotatedJustAfterAFetchWaitsForTheGapInsteadOfBeingRefused) {
+  TestKey first = TestKey::Ec("k1");
+  TestKey rotated = TestKey::Rsa("k2");
+  Published server;
+  server.Set(JwksOf({&first}));
+  JwksCacheOptions options;
+  options.min_fetch_gap = std::chrono::milliseconds(300);
+  JwksCache cache(server.Fetch(), options);
+  cache.Start();
+  ASSERT_TRUE(RefreshAndWait(cache, "k1"));
+  // The new key is published right after that fetch: its first token waits out the gap, then
+  // the set is fetched once more and the key is there.
+  server.Set(JwksOf({&first, &rotated}));
+  ASSERT_TRUE(RefreshAndWait(cache, "k2"));
+  EXPECT_NE(cache.Find(kUrl, "k2"), nullptr);
+  EXPECT_EQ(server.served.load(), 2);
+}
+
 TEST(JwksCacheTest, StopReleasesWaitingRequests) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
