@@ -63,6 +63,8 @@ std::string_view RouteLabel(RouteKind kind, std::string_view path) {
       return "healthz";
     case RouteKind::kReadyz:
       return "readyz";
+    case RouteKind::kResourceMetadata:
+      return "oauth-metadata";
     case RouteKind::kNotFound:
       break;
   }
@@ -81,6 +83,8 @@ std::string_view RouteTemplate(RouteKind kind) {
       return "/healthz";
     case RouteKind::kReadyz:
       return "/readyz";
+    case RouteKind::kResourceMetadata:
+      return "/.well-known/oauth-protected-resource/metamcp/{endpoint}/mcp";
     case RouteKind::kNotFound:
       break;
   }
