@@ -438,6 +438,13 @@ RouterService::UpstreamState* RouterService::GetUpstream(const registry::v1::Ser
   events.on_message = [this, alive, name = server.name(), generation](std::string message) {
     if (!alive.expired()) OnUpstreamMessage(name, generation, std::move(message));
   };
+  events.on_scoped_message = [this, alive, name = server.name(), generation](
+                                 std::string message, std::string user, std::string session) {
+    if (!alive.expired()) {
+      OnUpstreamMessage(name, generation, std::move(message),
+                        Audience{std::move(user), std::move(session)});
+    }
+  };
   events.on_closed = [this, alive, name = server.name(), generation](std::string reason) {
     if (!alive.expired()) OnUpstreamClosed(name, generation, std::move(reason));
   };
@@ -807,7 +814,7 @@ void RouterService::CancelWhere(const std::function<bool(const Pending&)>& pred,
 }
 
 void RouterService::OnUpstreamMessage(const std::string& server, uint64_t generation,
-                                      std::string message) {
+                                      std::string message, const Audience& audience) {
   auto it = upstreams_.find(server);
   if (it == upstreams_.end() || it->second.generation != generation) return;
   UpstreamState& up = it->second;
@@ -884,7 +891,7 @@ void RouterService::OnUpstreamMessage(const std::string& server, uint64_t genera
       InvalidateLists(server, "resources/list");
       InvalidateLists(server, "resources/templates/list");
     }
-    FanOutToSessions(server, message, env);
+    FanOutToSessions(server, message, env, audience);
     return;
   }
   if (env.method == "notifications/message") {
@@ -930,6 +937,7 @@ void RouterService::NoteSession(const Call& call) {
   }
   SessionInfo& info = it->second;
   info.endpoint = call.request.endpoint();
+  info.user = call.request.principal().user_email();
   info.sink = call.sink;
   info.last_seen = now;
   if (call.envelope.kind != jsonrpc::Kind::kRequest || call.envelope.params.empty()) return;
@@ -949,7 +957,7 @@ void RouterService::NoteSession(const Call& call) {
 }
 
 void RouterService::FanOutToSessions(const std::string& server, std::string_view message,
-                                     const Envelope& env) {
+                                     const Envelope& env, const Audience& audience) {
   std::shared_ptr<const configwatch::ConfigView> config = config_();
   if (config == nullptr) return;
   std::optional<std::string> updated_uri;
@@ -963,6 +971,11 @@ void RouterService::FanOutToSessions(const std::string& server, std::string_view
     const auto* endpoint = config->FindEndpoint(info.endpoint);
     const auto* ns = endpoint ? config->FindNamespace(endpoint->namespace_()) : nullptr;
     bool sees = ns != nullptr && IsMember(*ns, server);
+    // A per-session process speaks for its session alone, a per-user one for its user's.
+    if (!audience.session.empty() && id != audience.session) sees = false;
+    if (audience.session.empty() && !audience.user.empty() && info.user != audience.user) {
+      sees = false;
+    }
     if (sees && (!updated_uri || info.subscriptions.count(*updated_uri))) {
       sink.SendToSession(id, std::string(message));
     }

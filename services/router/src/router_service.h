@@ -118,6 +118,7 @@ class RouterService {
   // Sessions seen recently: where to send their unsolicited messages.
   struct SessionInfo {
     std::string endpoint;
+    std::string user;  // the principal that made it
     std::weak_ptr<ClientSink> sink;
     std::chrono::steady_clock::time_point last_seen;
     std::set<std::string, std::less<>> subscriptions;  // resource URIs
@@ -193,7 +194,14 @@ class RouterService {
   UpstreamState* GetUpstream(const registry::v1::Server& server);
   uint64_t SendUpstream(const std::string& server, UpstreamState& up, std::string message,
                         jsonrpc::Span id_span, Pending pending, int64_t timeout_ms);
-  void OnUpstreamMessage(const std::string& server, uint64_t generation, std::string message);
+  // Who a message from a per-user or per-session process is for; empty: everyone who sees
+  // the server.
+  struct Audience {
+    std::string user;
+    std::string session;
+  };
+  void OnUpstreamMessage(const std::string& server, uint64_t generation, std::string message,
+                         const Audience& audience = {});
   void OnUpstreamClosed(const std::string& server, uint64_t generation, std::string reason);
   void OnTimeout(const std::string& server, uint64_t id);
   // Asks `server` for its `method` list on behalf of the cache.
@@ -237,7 +245,7 @@ class RouterService {
   void NoteSession(const Call& call);
   // Sends an upstream's list_changed or resources/updated to every session that sees it.
   void FanOutToSessions(const std::string& server, std::string_view message,
-                        const jsonrpc::Envelope& env);
+                        const jsonrpc::Envelope& env, const Audience& audience = {});
   void ArmTimer(const std::string& server, uint64_t id, Pending& pending, int64_t timeout_ms);
 
   boost::asio::any_io_executor executor_;

@@ -110,6 +110,12 @@ class FakeUpstream final : public Upstream {
   void Emit(std::string message) {
     asio::post(io_, [on = events_.on_message, message] { on(message); });
   }
+  // A message from the runner's per-user or per-session process for `user` / `session`.
+  void EmitScoped(std::string message, std::string user, std::string session) {
+    asio::post(io_, [on = events_.on_scoped_message, message, user, session] {
+      on(message, user, session);
+    });
+  }
   void Die(std::string reason) {
     asio::post(io_, [on = events_.on_closed, reason] { on(reason); });
   }
@@ -691,6 +697,45 @@ TEST_F(RouterServiceTest, ListChangedReachesEverySessionThatSeesTheServer) {
   EXPECT_EQ(a->session_frames.size(), 2u);
   ASSERT_EQ(b->session_frames.size(), 1u);
   EXPECT_EQ(b->session_frames[0].first, "sb");
+}
+
+TEST_F(RouterServiceTest, APerUserOrPerSessionProcessSpeaksOnlyToItsOwnSessions) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto send_as = [&](const std::string& session, const std::string& user, uint64_t call_id,
+                     std::string message =
+                         R"({"jsonrpc":"2.0","method":"notifications/initialized"})") {
+    v1::RouterRequest r;
+    r.set_call_id(call_id);
+    r.set_endpoint("team");
+    r.set_session_id(session);
+    r.set_message(std::move(message));
+    r.mutable_principal()->set_user_email(user);
+    service_->Handle(sink, r);
+    Drain();
+  };
+  send_as("ada-1", "ada@example.com", 1);
+  send_as("ada-2", "ada@example.com", 2);
+  send_as("bob-1", "bob@example.com", 3);
+  send_as("ada-1", "ada@example.com", 4, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  const std::string changed = R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})";
+  auto heard = [&] {
+    std::set<std::string> out;
+    for (const auto& [session, message] : sink->session_frames) out.insert(session);
+    sink->session_frames.clear();
+    return out;
+  };
+  // Ada's process: both of Ada's sessions hear it, Bob's does not.
+  factory_.upstreams["beta"]->EmitScoped(changed, "ada@example.com", "");
+  Drain();
+  EXPECT_EQ(heard(), (std::set<std::string>{"ada-1", "ada-2"}));
+  // A per-session process: that session alone.
+  factory_.upstreams["beta"]->EmitScoped(changed, "bob@example.com", "bob-1");
+  Drain();
+  EXPECT_EQ(heard(), (std::set<std::string>{"bob-1"}));
+  // A shared process: everyone who sees the server.
+  factory_.upstreams["beta"]->Emit(changed);
+  Drain();
+  EXPECT_EQ(heard(), (std::set<std::string>{"ada-1", "ada-2", "bob-1"}));
 }
 
 TEST_F(RouterServiceTest, ResourceUpdatesGoOnlyToSubscribers) {

@@ -109,14 +109,25 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
       }
       for (AttachRequest& r : held) queue_.Push(std::move(r));
     } else if (response_.has_message() || response_.has_routed()) {
-      // A per-user or per-session process's notification (routed) is delivered like the
-      // others: the sessions that see the server get it.
-      std::string m = response_.has_message()
-                          ? std::move(*response_.mutable_message())
-                          : std::move(*response_.mutable_routed()->mutable_message());
-      asio::post(executor_, [on_message = events_.on_message, m = std::move(m)]() mutable {
-        on_message(std::move(m));
-      });
+      // A per-user or per-session process's notification (routed) goes only to that user's or
+      // that session's clients.
+      if (response_.has_routed() && events_.on_scoped_message &&
+          (!response_.routed().user().empty() || !response_.routed().session().empty())) {
+        runner::v1::Routed* routed = response_.mutable_routed();
+        asio::post(executor_, [on = events_.on_scoped_message,
+                               m = std::move(*routed->mutable_message()),
+                               user = std::move(*routed->mutable_user()),
+                               session = std::move(*routed->mutable_session())]() mutable {
+          on(std::move(m), std::move(user), std::move(session));
+        });
+      } else {
+        std::string m = response_.has_message()
+                            ? std::move(*response_.mutable_message())
+                            : std::move(*response_.mutable_routed()->mutable_message());
+        asio::post(executor_, [on_message = events_.on_message, m = std::move(m)]() mutable {
+          on_message(std::move(m));
+        });
+      }
     }
     response_.Clear();
     StartRead(&response_);

@@ -12,6 +12,11 @@ namespace switchboard::router {
 struct UpstreamEvents {
   // One JSON-RPC message from the server (a response or a notification).
   std::function<void(std::string message)> on_message;
+  // A message from a process that serves one user or one session only (the runner's per-user
+  // and per-session isolation): its notifications are for that user's or session's clients
+  // alone. Unset: such messages go to on_message.
+  std::function<void(std::string message, std::string user, std::string session)>
+      on_scoped_message;
   // The connection is gone; nothing more will arrive. Not called after Close().
   std::function<void(std::string reason)> on_closed;
 };
