@@ -31,15 +31,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   # Packages must not start system-wide servers (nginx on port 80, Postgres, Redis) where no
   # policy says otherwise: a policy-rc.d that refuses service starts, for this install only.
-  policy=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
-    $sudo chmod +x "$policy"
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT  # gone even when the install fails
   fi
   $sudo apt-get update -qq >/dev/null
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  if [[ -n "$policy" ]]; then $sudo rm -f "$policy"; fi
 fi
 
 # Debian's postgresql and redis packages try to start system-wide servers; Switchboard runs
