@@ -20,21 +20,18 @@ std::string ToHex(const unsigned char* data, size_t len) {
   return out;
 }
 
+std::string DigestHex(const EVP_MD* md, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr);
+  return ToHex(digest, len);
+}
+
 }  // namespace
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  return ToHex(digest, len);
-}
+std::string Sha256Hex(std::string_view data) { return DigestHex(EVP_sha256(), data); }
 
-std::string Sha1Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr);
-  return ToHex(digest, len);
-}
+std::string Sha1Hex(std::string_view data) { return DigestHex(EVP_sha1(), data); }
 
 std::string RandomHex(size_t bytes) {
   std::vector<unsigned char> buf(bytes);
@@ -45,8 +42,7 @@ std::string RandomHex(size_t bytes) {
 }
 
 namespace {
-constexpr char kBase64Url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int Base64UrlValue(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';

@@ -1,9 +1,13 @@
 #include "services/auth/src/auth_grpc.h"
 
+#include <chrono>
+#include <memory>
+
 #include "services/auth/src/auth_service.h"
+#include "services/auth/src/auth_telemetry.h"
 #include "services/auth/src/rate_limits.h"
 #include "switchboard/common/strings.h"
-#include "services/auth/src/auth_telemetry.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace switchboard::auth {
 
@@ -17,14 +21,10 @@ int64_t NowUnix() {
 
 }  // namespace
 
-AuthGrpc::AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use,
-                   JwksCache* jwks, OauthOptions oauth, RateLimiter* limiter)
-    : cache_(cache),
-      key_use_(key_use),
-      jwks_(jwks),
-      oauth_(std::move(oauth)),
-      limiter_(limiter) {
-  if (jwks_ != nullptr && !oauth_.find_key) {
+AuthGrpc::AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use, JwksCache* jwks,
+                   OauthOptions oauth, RateLimiter* limiter)
+    : cache_(cache), key_use_(key_use), jwks_(jwks), oauth_(std::move(oauth)), limiter_(limiter) {
+  if (jwks_ != nullptr) {
     oauth_.find_key = [jwks = jwks_](const std::string& url, const std::string& kid) {
       return jwks->Find(url, kid);
     };
@@ -35,17 +35,23 @@ grpc::ServerUnaryReactor* AuthGrpc::Authorize(grpc::CallbackServerContext* conte
                                               const v1::AuthorizeRequest* request,
                                               v1::AuthorizeResponse* response) {
   auto* reactor = context->DefaultReactor();
-  AuthorizeTelemetry telemetry(*context, *request);
-  Decide(reactor, request, response, /*may_fetch=*/true, &telemetry);
+  auto telemetry = std::make_shared<AuthorizeTelemetry>(*context, *request);
+  telemetry::ScopedActive active(telemetry->span());  // log lines of the call carry its span
+  Decide(reactor, request, response, std::move(telemetry), /*may_fetch=*/true);
   return reactor;
 }
 
 void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequest* request,
-                      v1::AuthorizeResponse* response, bool may_fetch,
-                      AuthorizeTelemetry* telemetry) {
+                      v1::AuthorizeResponse* response,
+                      std::shared_ptr<AuthorizeTelemetry> telemetry, bool may_fetch) {
+  // Every way out records the outcome, then answers.
+  auto finish = [reactor, response, telemetry](const grpc::Status& status) {
+    telemetry->Finish(*response, status);
+    reactor->Finish(status);
+  };
   std::shared_ptr<const configwatch::ConfigView> view = cache_->Current();
   if (view == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "configuration not loaded yet"));
+    finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "configuration not loaded yet"));
     return;
   }
   int64_t now = NowUnix();
@@ -53,13 +59,14 @@ void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequ
   *response = AuthService::Authorize(*request, view.get(), now,
                                      jwks_ != nullptr ? &oauth_ : nullptr, &missing);
   if (may_fetch && !missing.jwks_url.empty() &&
-      jwks_->Refresh(missing.jwks_url, missing.kid,
-                     [this, reactor, request, response] { Decide(reactor, request, response, false); })) {
+      jwks_->Refresh(missing.jwks_url, missing.kid, [this, reactor, request, response, telemetry] {
+        telemetry::ScopedActive active(telemetry->span());
+        Decide(reactor, request, response, telemetry, /*may_fetch=*/false);
+      })) {
     return;  // decided again once the key set has been fetched
   }
-  if (telemetry != nullptr) telemetry->Finish(*response);
   if (response->decision() != v1::AuthorizeResponse::ALLOW) {
-    reactor->Finish(grpc::Status::OK);
+    finish(grpc::Status::OK);
     return;
   }
   if (key_use_ != nullptr && !response->api_key_id().empty()) {
@@ -69,29 +76,27 @@ void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequ
   std::vector<Limit> limits;
   if (limiter_ != nullptr) limits = LimitsFor(*request, *response, *view);
   if (limits.empty()) {
-    reactor->Finish(grpc::Status::OK);
+    finish(grpc::Status::OK);
     return;
   }
-  limiter_->Check(std::move(limits),
-                  [reactor, response](absl::StatusOr<LimitDecision> decision) {
-                    if (!decision.ok()) {
-                      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                                   std::string(decision.status().message())));
-                      return;
-                    }
-                    if (!decision->allowed) {
-                      response->set_decision(v1::AuthorizeResponse::RATE_LIMITED);
-                      response->set_reason(StrCat("rate limit exceeded (", decision->scope,
-                                                  " requests per minute)"));
-                      response->set_retry_after_seconds(decision->retry_after_seconds);
-                    }
-                    reactor->Finish(grpc::Status::OK);
-                  });
+  limiter_->Check(std::move(limits), [response, finish](absl::StatusOr<LimitDecision> decision) {
+    if (!decision.ok()) {
+      finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(decision.status().message())));
+      return;
+    }
+    if (!decision->allowed) {
+      response->set_decision(v1::AuthorizeResponse::RATE_LIMITED);
+      response->set_reason(
+          StrCat("rate limit exceeded (", decision->scope, " requests per minute)"));
+      response->set_retry_after_seconds(decision->retry_after_seconds);
+    }
+    finish(grpc::Status::OK);
+  });
 }
 
-grpc::ServerUnaryReactor* AuthGrpc::GetResourceMetadata(
-    grpc::CallbackServerContext* context, const v1::ResourceMetadataRequest* request,
-    v1::ResourceMetadataResponse* response) {
+grpc::ServerUnaryReactor* AuthGrpc::GetResourceMetadata(grpc::CallbackServerContext* context,
+                                                        const v1::ResourceMetadataRequest* request,
+                                                        v1::ResourceMetadataResponse* response) {
   auto* reactor = context->DefaultReactor();
   std::shared_ptr<const configwatch::ConfigView> view = cache_->Current();
   if (view == nullptr) {

@@ -5,7 +5,6 @@
 #include "services/auth/src/jwks_cache.h"
 #include "services/auth/src/key_use.h"
 #include "services/auth/src/rate_limiter.h"
-
 #include "switchboard/auth/v1/auth.grpc.pb.h"
 #include "switchboard/configwatch/config_cache.h"
 
@@ -23,9 +22,8 @@ class AuthGrpc final : public v1::Auth::CallbackService {
   // holds the OAuth endpoints' signing keys; `oauth` says how to check their tokens. `limiter`
   // (may be null: no limits) counts allowed requests, whatever the credential, against the
   // endpoint's and tools' limits.
-  explicit AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use = nullptr,
-                    JwksCache* jwks = nullptr, OauthOptions oauth = {},
-                    RateLimiter* limiter = nullptr);
+  AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use, JwksCache* jwks,
+           OauthOptions oauth, RateLimiter* limiter);
 
   grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* context,
                                       const v1::AuthorizeRequest* request,
@@ -36,10 +34,10 @@ class AuthGrpc final : public v1::Auth::CallbackService {
 
  private:
   // Decides and finishes, unless the token's key must be fetched first (and `may_fetch`).
-  // `telemetry` (null when deciding again after a fetch) records the credential decision.
+  // `telemetry` records how the call ends, whichever thread that is on.
   void Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequest* request,
-              v1::AuthorizeResponse* response, bool may_fetch,
-              AuthorizeTelemetry* telemetry = nullptr);
+              v1::AuthorizeResponse* response, std::shared_ptr<AuthorizeTelemetry> telemetry,
+              bool may_fetch);
 
   const configwatch::ConfigCache* cache_;
   KeyUseReporter* key_use_;

@@ -1,7 +1,6 @@
 #include "services/auth/src/auth_service.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "services/auth/src/jwt.h"
 #include "switchboard/common/crypto.h"
@@ -30,10 +29,21 @@ bool ScopedTo(const registry::v1::ApiKey& key, const std::string& endpoint) {
          key.endpoints().end();
 }
 
-std::string TrimmedBase(const OauthOptions& oauth) {
+std::string_view TrimmedBase(const OauthOptions& oauth) {
   std::string_view base = oauth.public_base_url;
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
-  return std::string(base);
+  return base;
+}
+
+// An endpoint's canonical URL (its tokens' default audience).
+std::string CanonicalUrl(const OauthOptions& oauth, std::string_view endpoint) {
+  return StrCat(TrimmedBase(oauth), "/metamcp/", endpoint, "/mcp");
+}
+
+// The absolute URL of an endpoint's RFC 9728 metadata document.
+std::string MetadataUrl(const OauthOptions& oauth, std::string_view endpoint) {
+  return StrCat(TrimmedBase(oauth), "/.well-known/oauth-protected-resource/metamcp/", endpoint,
+                "/mcp");
 }
 
 // A refusal on an OAuth endpoint: it names the metadata document, and the RFC 6750 error.
@@ -42,7 +52,7 @@ AuthorizeResponse BearerRefusal(AuthorizeResponse::Decision decision, std::strin
                                 std::string_view bearer_error) {
   AuthorizeResponse r = Decide(decision, std::move(reason));
   if (oauth != nullptr) {
-    r.set_resource_metadata_url(AuthService::MetadataUrl(*oauth, endpoint.name()));
+    r.set_resource_metadata_url(MetadataUrl(*oauth, endpoint.name()));
   }
   r.set_bearer_error(std::string(bearer_error));
   return r;
@@ -61,12 +71,12 @@ AuthorizeResponse AuthorizeBearer(const v1::AuthorizeRequest& request,
   }
   if (request.credential_source() != "authorization") {
     return BearerRefusal(R::UNAUTHENTICATED,
-                         "a bearer token must be sent in the Authorization header", oauth,
-                         endpoint, "invalid_request");
+                         "a bearer token must be sent in the Authorization header", oauth, endpoint,
+                         "invalid_request");
   }
   if (oauth == nullptr || !oauth->find_key) {
-    return BearerRefusal(R::UNAUTHENTICATED, "bearer tokens are not accepted here", oauth,
-                         endpoint, "invalid_token");
+    return BearerRefusal(R::UNAUTHENTICATED, "bearer tokens are not accepted here", oauth, endpoint,
+                         "invalid_token");
   }
   absl::StatusOr<ParsedJwt> jwt = ParseJwt(request.credential());
   if (!jwt.ok()) {
@@ -85,9 +95,8 @@ AuthorizeResponse AuthorizeBearer(const v1::AuthorizeRequest& request,
   }
   JwtPolicy policy;
   policy.issuers.assign(endpoint.oauth_issuers().begin(), endpoint.oauth_issuers().end());
-  policy.audience = endpoint.oauth_audience().empty()
-                        ? AuthService::CanonicalUrl(*oauth, endpoint.name())
-                        : endpoint.oauth_audience();
+  policy.audience = endpoint.oauth_audience().empty() ? CanonicalUrl(*oauth, endpoint.name())
+                                                      : endpoint.oauth_audience();
   policy.clock_skew_seconds = oauth->clock_skew_seconds;
   if (absl::Status verified = VerifyJwt(*jwt, *key, policy, now_unix); !verified.ok()) {
     return BearerRefusal(R::UNAUTHENTICATED, std::string(verified.message()), oauth, endpoint,
@@ -99,8 +108,8 @@ AuthorizeResponse AuthorizeBearer(const v1::AuthorizeRequest& request,
       for (const std::string& s : endpoint.oauth_required_scopes()) {
         all.append(StrCat(all.empty() ? "" : " ", s));
       }
-      R refusal = BearerRefusal(R::FORBIDDEN, StrCat("the token lacks scope '", scope, "'"),
-                                oauth, endpoint, "insufficient_scope");
+      R refusal = BearerRefusal(R::FORBIDDEN, StrCat("the token lacks scope '", scope, "'"), oauth,
+                                endpoint, "insufficient_scope");
       refusal.set_required_scope(std::move(all));
       return refusal;
     }
@@ -116,15 +125,6 @@ AuthorizeResponse AuthorizeBearer(const v1::AuthorizeRequest& request,
 
 }  // namespace
 
-std::string AuthService::CanonicalUrl(const OauthOptions& oauth, std::string_view endpoint) {
-  return StrCat(TrimmedBase(oauth), "/metamcp/", endpoint, "/mcp");
-}
-
-std::string AuthService::MetadataUrl(const OauthOptions& oauth, std::string_view endpoint) {
-  return StrCat(TrimmedBase(oauth), "/.well-known/oauth-protected-resource/metamcp/", endpoint,
-                "/mcp");
-}
-
 v1::ResourceMetadataResponse AuthService::ResourceMetadata(const std::string& endpoint,
                                                            const configwatch::ConfigView* view,
                                                            const OauthOptions& oauth) {
@@ -137,19 +137,6 @@ v1::ResourceMetadataResponse AuthService::ResourceMetadata(const std::string& en
   *out.mutable_authorization_servers() = ep->oauth_issuers();
   *out.mutable_scopes_supported() = ep->oauth_required_scopes();
   return out;
-}
-
-AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
-                                         const configwatch::ConfigView* view) {
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  return Authorize(request, view, now);
-}
-
-AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
-                                         const configwatch::ConfigView* view, int64_t now_unix) {
-  return Authorize(request, view, now_unix, nullptr, nullptr);
 }
 
 AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,

@@ -40,9 +40,7 @@ class AuthService {
   // before the first snapshot: then every request is refused as unavailable).
   // A key past its expiry (at `now_unix`, seconds) is refused like an unknown one; a key
   // scoped to other endpoints is refused as forbidden.
-  static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
-                                         const configwatch::ConfigView* view, int64_t now_unix);
-  // The same, with bearer JWTs on OAuth endpoints (`oauth` null: none are accepted). On an OAuth
+  // Bearer JWTs are accepted on OAuth endpoints only with `oauth` (null: none are). On an OAuth
   // endpoint a credential in `Authorization: Bearer` that has the form of a JWT is checked as
   // one (signature with the endpoint's JWKS, iss, aud = the canonical URL or the endpoint's
   // oauth_audience, exp/nbf within the skew, then the required scopes: FORBIDDEN
@@ -51,17 +49,12 @@ class AuthService {
   // `missing` (optional) is set when the token's kid is not among the keys held.
   static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view, int64_t now_unix,
-                                         const OauthOptions* oauth, MissingKey* missing);
+                                         const OauthOptions* oauth = nullptr,
+                                         MissingKey* missing = nullptr);
   // The RFC 9728 metadata of an OAuth endpoint; found = false for any other name.
   static v1::ResourceMetadataResponse ResourceMetadata(const std::string& endpoint,
                                                        const configwatch::ConfigView* view,
                                                        const OauthOptions& oauth);
-  // An endpoint's canonical URL and the absolute URL of its metadata document.
-  static std::string CanonicalUrl(const OauthOptions& oauth, std::string_view endpoint);
-  static std::string MetadataUrl(const OauthOptions& oauth, std::string_view endpoint);
-  // The same at the current time.
-  static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
-                                         const configwatch::ConfigView* view);
 };
 
 }  // namespace switchboard::auth

@@ -112,7 +112,9 @@ TEST(AuthServiceTest, OpenEndpointAllowsAnyone) {
 TEST(AuthServiceTest, NoConfigurationYetRefuses) {
   AuthorizeRequest req;
   req.set_endpoint("demo");
-  EXPECT_NE(AuthService::Authorize(req, nullptr).decision(), AuthorizeResponse::ALLOW);
+  AuthorizeResponse r = AuthService::Authorize(req, nullptr, kNow);
+  EXPECT_EQ(r.decision(), AuthorizeResponse::DECISION_UNSPECIFIED);
+  EXPECT_EQ(r.reason(), "configuration not loaded yet");
 }
 
 }  // namespace

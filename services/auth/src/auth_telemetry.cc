@@ -12,7 +12,7 @@ struct AuthMetrics {
           .Name("sb_auth_decisions_total")
           .Help(
               "Authorize decisions by endpoint and decision (allow, unauthenticated, "
-              "forbidden, not_found, rate_limited)")
+              "forbidden, not_found, rate_limited, unavailable)")
           .Register(telemetry::MetricsRegistry());
   prometheus::Family<prometheus::Counter>& failures =
       prometheus::BuildCounter()
@@ -52,7 +52,6 @@ AuthorizeTelemetry::AuthorizeTelemetry(const grpc::ServerContextBase& context,
       telemetry::Extract(telemetry::FromMetadata(context));
   span_ = telemetry::Tracer::Global().StartSpan("auth.Authorize", telemetry::SpanKind::kServer,
                                                 parent.value_or(telemetry::SpanContext{}));
-  active_.emplace(span_);
   if (!span_.recording()) return;
   span_.SetAttribute("rpc.system", "grpc");
   span_.SetAttribute("rpc.service", "switchboard.auth.v1.Auth");
@@ -62,21 +61,24 @@ AuthorizeTelemetry::AuthorizeTelemetry(const grpc::ServerContextBase& context,
   span_.SetAttribute("switchboard.auth.credential_source", request.credential_source());
 }
 
-void AuthorizeTelemetry::Finish(const v1::AuthorizeResponse& response) {
-  const char* decision = DecisionName(response.decision());
-  bool known = response.decision() != v1::AuthorizeResponse::NOT_FOUND;
-  // An unknown endpoint's name comes from the client: not a label value.
+void AuthorizeTelemetry::Finish(const v1::AuthorizeResponse& response, const grpc::Status& status) {
+  const char* decision = status.ok() ? DecisionName(response.decision()) : "unavailable";
+  // Reasons are a fixed set of sentences written by auth (never client input).
+  const std::string& reason = status.ok() ? response.reason() : status.error_message();
+  // An endpoint not known to exist (unknown, or no configuration yet to say) is named by the
+  // client: not a label value.
+  bool known = status.ok() && response.decision() != v1::AuthorizeResponse::NOT_FOUND;
   std::string endpoint = known ? endpoint_ : std::string();
   Metrics().decisions.Add({{"endpoint", endpoint}, {"decision", decision}}).Increment();
-  if (response.decision() != v1::AuthorizeResponse::ALLOW) {
-    // Reasons are a fixed set of sentences written by auth (never client input).
-    Metrics().failures.Add({{"decision", decision}, {"reason", response.reason()}}).Increment();
+  if (!status.ok() || response.decision() != v1::AuthorizeResponse::ALLOW) {
+    Metrics().failures.Add({{"decision", decision}, {"reason", reason}}).Increment();
   }
   if (span_.recording()) {
     span_.SetAttribute("switchboard.auth.decision", decision);
-    if (!response.reason().empty())
-      span_.SetAttribute("switchboard.auth.reason", response.reason());
-    if (!response.user_email().empty()) span_.SetAttribute("enduser.id", response.user_email());
+    if (!reason.empty()) span_.SetAttribute("switchboard.auth.reason", reason);
+    if (status.ok() && !response.user_email().empty()) {
+      span_.SetAttribute("enduser.id", response.user_email());
+    }
   }
   span_.End();
 }

@@ -50,8 +50,8 @@ std::shared_ptr<const JwtKey> JwksCache::Find(const std::string& url, const std:
   if (it == entries_.end()) return nullptr;
   Entry& entry = it->second;
   auto now = Clock::now();
-  if (entry.fetched && now - entry.fetched_at > options_.max_age && !stopping_ &&
-      (!entry.attempted || now - entry.last_attempt >= options_.min_fetch_gap)) {
+  if (entry.fetched_at && now - *entry.fetched_at > options_.max_age && !stopping_ &&
+      now - *entry.last_attempt >= options_.min_fetch_gap) {
     QueueLocked(url, entry);
   }
   auto key = entry.keys.find(kid);
@@ -74,7 +74,7 @@ bool JwksCache::Refresh(const std::string& url, const std::string& kid,
   // ends soon: Run holds it back until then, so the token waits a little instead of being
   // refused. A longer wait is refused.
   constexpr auto kMaxGapWait = std::chrono::seconds(2);
-  if (entry.attempted && entry.last_attempt + options_.min_fetch_gap - now > kMaxGapWait) {
+  if (entry.last_attempt && *entry.last_attempt + options_.min_fetch_gap - now > kMaxGapWait) {
     return false;
   }
   auto attempt = entry.kid_attempts.find(kid);
@@ -83,9 +83,8 @@ bool JwksCache::Refresh(const std::string& url, const std::string& kid,
     return false;
   }
   if (entry.kid_attempts.size() >= kMaxKidAttempts) {
-    std::erase_if(entry.kid_attempts, [&](const auto& kv) {
-      return now - kv.second >= options_.unknown_kid_interval;
-    });
+    std::erase_if(entry.kid_attempts,
+                  [&](const auto& kv) { return now - kv.second >= options_.unknown_kid_interval; });
     if (entry.kid_attempts.size() >= kMaxKidAttempts) return false;
   }
   entry.kid_attempts[kid] = now;
@@ -98,7 +97,7 @@ void JwksCache::Prefetch(const std::string& url) {
   std::lock_guard lock(mu_);
   if (stopping_) return;
   Entry& entry = entries_[url];
-  if (entry.fetched || entry.attempted) return;
+  if (entry.last_attempt) return;  // fetched (or tried) already
   QueueLocked(url, entry);
 }
 
@@ -117,12 +116,11 @@ void JwksCache::Run() {
       url = std::move(queue_.front());
       queue_.pop_front();
       Entry& entry = entries_[url];
-      if (entry.attempted) {
+      if (entry.last_attempt) {
         // A URL is fetched at most once per min_fetch_gap, whatever asks.
-        auto earliest = entry.last_attempt + options_.min_fetch_gap;
+        auto earliest = *entry.last_attempt + options_.min_fetch_gap;
         if (cv_.wait_until(lock, earliest, [this] { return stopping_; })) return;
       }
-      entry.attempted = true;
       entry.last_attempt = Clock::now();
     }
     absl::StatusOr<std::string> body = fetch_(url);
@@ -141,7 +139,6 @@ void JwksCache::Run() {
       Entry& entry = entries_[url];
       if (keys.ok()) {
         entry.keys = std::move(*keys);
-        entry.fetched = true;
         entry.fetched_at = Clock::now();
       }
       entry.queued = false;

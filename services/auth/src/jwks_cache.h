@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,10 +69,8 @@ class JwksCache {
  private:
   struct Entry {
     JwtKeySet keys;
-    bool fetched = false;  // a fetch succeeded at least once
-    Clock::time_point fetched_at{};
-    Clock::time_point last_attempt{};
-    bool attempted = false;
+    std::optional<Clock::time_point> fetched_at;    // of the last fetch that succeeded
+    std::optional<Clock::time_point> last_attempt;  // of the last fetch, whatever its result
     bool queued = false;
     std::vector<std::function<void()>> waiters;
     std::map<std::string, Clock::time_point, std::less<>> kid_attempts;

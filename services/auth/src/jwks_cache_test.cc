@@ -41,6 +41,10 @@ struct Published {
     std::lock_guard lock(mu);
     document = std::move(doc);
   }
+  void Fail() {
+    std::lock_guard lock(mu);
+    fail = true;
+  }
 };
 
 // Refresh, then wait for its callback; false when refused.
@@ -103,7 +107,7 @@ TEST(JwksCacheTest, MinimumGapHoldsWhateverTheKidAndFailuresKeepTheOldKeys) {
   JwksCache second(server.Fetch(), quick);
   second.Start();
   ASSERT_TRUE(RefreshAndWait(second, "k1"));
-  server.fail = true;
+  server.Fail();
   ASSERT_TRUE(RefreshAndWait(second, "k9"));
   EXPECT_NE(second.Find(kUrl, "k1"), nullptr);  // the failed fetch kept the keys
 }

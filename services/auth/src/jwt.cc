@@ -80,8 +80,7 @@ PkeyPtr EcP256Key(const json::object& jwk) {
   std::string point = StrCat(std::string_view("\x04", 1), *x, *y);
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
   char group[] = "prime256v1";
-  if (!bld ||
-      !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+  if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
       !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                         point.size())) {
     return nullptr;
@@ -90,11 +89,14 @@ PkeyPtr EcP256Key(const json::object& jwk) {
   return FromData("EC", bld.get());
 }
 
+// True when alg is one the verifier accepts.
+bool IsAcceptedJwtAlg(std::string_view alg) { return alg == "RS256" || alg == "ES256"; }
+
 bool IsBase64UrlPart(std::string_view part) {
   if (part.empty()) return false;
   return std::all_of(part.begin(), part.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
 }
 
@@ -131,7 +133,8 @@ void SplitScopes(std::string_view text, std::vector<std::string>* out) {
 }
 
 bool VerifySignature(const ParsedJwt& jwt, const JwtKey& key) {
-  std::string signature = jwt.signature;
+  std::string_view signature = jwt.signature;
+  std::string der_signature;
   if (jwt.alg == "ES256") {
     // JWS carries r || s, 32 bytes each; OpenSSL verifies the DER form.
     if (signature.size() != 64) return false;
@@ -147,8 +150,9 @@ bool VerifySignature(const ParsedJwt& jwt, const JwtKey& key) {
     unsigned char* der = nullptr;
     int len = i2d_ECDSA_SIG(sig.get(), &der);
     if (len <= 0) return false;
-    signature.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+    der_signature.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
     OPENSSL_free(der);
+    signature = der_signature;
   }
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.pkey()) != 1) {
@@ -163,8 +167,6 @@ bool VerifySignature(const ParsedJwt& jwt, const JwtKey& key) {
 }  // namespace
 
 JwtKey::~JwtKey() { EVP_PKEY_free(pkey_); }
-
-bool IsAcceptedJwtAlg(std::string_view alg) { return alg == "RS256" || alg == "ES256"; }
 
 absl::StatusOr<JwtKeySet> ParseJwks(std::string_view text) {
   boost::system::error_code ec;
@@ -204,7 +206,8 @@ bool LooksLikeJwt(std::string_view credential) {
   size_t first = credential.find('.');
   if (first == std::string_view::npos) return false;
   size_t second = credential.find('.', first + 1);
-  if (second == std::string_view::npos || credential.find('.', second + 1) != std::string_view::npos) {
+  if (second == std::string_view::npos ||
+      credential.find('.', second + 1) != std::string_view::npos) {
     return false;
   }
   return IsBase64UrlPart(credential.substr(0, first)) &&

@@ -77,7 +77,4 @@ struct JwtPolicy {
 absl::Status VerifyJwt(const ParsedJwt& jwt, const JwtKey& key, const JwtPolicy& policy,
                        int64_t now_unix);
 
-// True when alg is one the verifier accepts (RS256, ES256).
-bool IsAcceptedJwtAlg(std::string_view alg);
-
 }  // namespace switchboard::auth

@@ -20,11 +20,15 @@ KeyUseReporter::~KeyUseReporter() { Stop(); }
 
 void KeyUseReporter::Note(const std::string& id, int64_t now_unix) {
   std::lock_guard<std::mutex> lock(mu_);
+  KeepLatestLocked(id, now_unix);
+}
+
+void KeyUseReporter::KeepLatestLocked(const std::string& id, int64_t used_unix) {
   auto it = pending_.find(id);
   if (it != pending_.end()) {
-    it->second = std::max(it->second, now_unix);
+    it->second = std::max(it->second, used_unix);
   } else if (pending_.size() < kMaxPending) {
-    pending_.emplace(id, now_unix);
+    pending_.emplace(id, used_unix);
   }
 }
 
@@ -44,14 +48,7 @@ absl::Status KeyUseReporter::Report() {
   absl::Status sent = send_(request);
   if (!sent.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, at] : batch) {
-      auto it = pending_.find(id);
-      if (it != pending_.end()) {
-        it->second = std::max(it->second, at);
-      } else if (pending_.size() < kMaxPending) {
-        pending_.emplace(id, at);
-      }
-    }
+    for (const auto& [id, at] : batch) KeepLatestLocked(id, at);
     log::Warn("cannot report API key use to the registry; kept for the next report",
               {{"keys", static_cast<uint64_t>(batch.size())}, {"error", MessageOf(sent)}});
   }

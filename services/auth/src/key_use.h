@@ -1,5 +1,7 @@
 #pragma once
 
+#include <absl/status/status.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -9,8 +11,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <absl/status/status.h>
 
 #include "switchboard/registry/v1/registry.pb.h"
 
@@ -35,6 +35,9 @@ class KeyUseReporter {
   void Stop();
 
  private:
+  // Remembers that `id` was used at `used_unix` unless a later use is already pending.
+  void KeepLatestLocked(const std::string& id, int64_t used_unix);
+
   Send send_;
   std::chrono::milliseconds interval_;
   std::mutex mu_;

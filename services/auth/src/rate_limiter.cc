@@ -35,6 +35,15 @@ end
 return {1, 0, 0}
 )lua";
 
+// `verb` ("EVALSHA" or "EVAL") of `script` (its digest or its text) over `limits`' buckets.
+std::vector<std::string> ScriptCommand(const char* verb, const std::string& script,
+                                       const std::vector<Limit>& limits) {
+  std::vector<std::string> command = {verb, script, std::to_string(limits.size())};
+  for (const Limit& l : limits) command.push_back(l.key);
+  for (const Limit& l : limits) command.push_back(std::to_string(l.per_minute));
+  return command;
+}
+
 }  // namespace
 
 absl::StatusOr<RedisDownPolicy> ParseRedisDownPolicy(std::string_view name) {
@@ -61,28 +70,22 @@ void RateLimiter::Check(std::vector<Limit> limits, Done done) {
     done(LimitDecision{});
     return;
   }
-  std::vector<std::string> command = {"EVALSHA", sha_, std::to_string(limits.size())};
-  for (const Limit& l : limits) command.push_back(l.key);
-  for (const Limit& l : limits) command.push_back(std::to_string(l.per_minute));
+  std::vector<std::string> command = ScriptCommand("EVALSHA", sha_, limits);
   redis_->AsyncCommand(
-      std::move(command),
-      [this, limits = std::move(limits), done = std::move(done)](
-          boost::system::error_code ec, redis::Reply reply) mutable {
+      std::move(command), [this, limits = std::move(limits), done = std::move(done)](
+                              boost::system::error_code ec, redis::Reply reply) mutable {
         if (ec) return Failed(ec.message(), done);
         if (!reply.IsError() || reply.str.rfind("NOSCRIPT", 0) != 0) {
           return Finish(limits, reply, done);
         }
         // Redis restarted or its scripts were flushed: EVAL runs the script and caches it again.
-        std::vector<std::string> eval = {"EVAL", Script(), std::to_string(limits.size())};
-        for (const Limit& l : limits) eval.push_back(l.key);
-        for (const Limit& l : limits) eval.push_back(std::to_string(l.per_minute));
-        redis_->AsyncCommand(std::move(eval), [this, limits = std::move(limits),
-                                               done = std::move(done)](
-                                                  boost::system::error_code ec2,
-                                                  redis::Reply reply2) {
-          if (ec2) return Failed(ec2.message(), done);
-          Finish(limits, reply2, done);
-        });
+        std::vector<std::string> eval = ScriptCommand("EVAL", Script(), limits);
+        redis_->AsyncCommand(std::move(eval),
+                             [this, limits = std::move(limits), done = std::move(done)](
+                                 boost::system::error_code ec2, redis::Reply reply2) {
+                               if (ec2) return Failed(ec2.message(), done);
+                               Finish(limits, reply2, done);
+                             });
       });
 }
 
@@ -93,9 +96,8 @@ void RateLimiter::Finish(const std::vector<Limit>& limits, const redis::Reply& r
     return Failed("unexpected reply to the rate-limit script", done);
   }
   if (down_.exchange(false)) {
-    log::Info("rate limits: redis answers again",
-              {{"redis", redis_->endpoint().Describe()},
-               {"redis_failures_total", failures_.load()}});
+    log::Info("rate limits: redis answers again", {{"redis", redis_->endpoint().Describe()},
+                                                   {"redis_failures_total", failures_.load()}});
   }
   LimitDecision decision;
   if (reply.elements[0].integer == 1) {
@@ -117,11 +119,10 @@ void RateLimiter::Failed(std::string_view error, const Done& done) {
   bool open = policy_ == RedisDownPolicy::kFailOpen;
   // One line when Redis goes away (and one when it is back), not one per request.
   if (!down_.exchange(true)) {
-    log::Warn("rate limits: redis unreachable",
-              {{"redis", redis_->endpoint().Describe()},
-               {"error", error},
-               {"policy", open ? "fail-open" : "fail-closed"},
-               {"redis_failures_total", total}});
+    log::Warn("rate limits: redis unreachable", {{"redis", redis_->endpoint().Describe()},
+                                                 {"error", error},
+                                                 {"policy", open ? "fail-open" : "fail-closed"},
+                                                 {"redis_failures_total", total}});
   }
   if (open) {
     LimitDecision decision;
