@@ -55,10 +55,7 @@ class AuthClient {
   // The metadata of `endpoint`; nullopt when it is unknown or does not use OAuth. An error
   // status when auth could not be asked.
   virtual boost::asio::awaitable<absl::StatusOr<std::optional<ResourceMetadata>>>
-  GetResourceMetadata(std::string endpoint) {
-    (void)endpoint;
-    co_return std::nullopt;
-  }
+  GetResourceMetadata(std::string endpoint) = 0;
 };
 
 }  // namespace switchboard::edge

@@ -71,9 +71,14 @@ void RedisCallAudit::Record(ToolCallRecord r) {
                        });
 }
 
-std::function<void(std::string_view)> AuditHook(CallAudit* audit, ToolCallRecord started) {
-  if (audit == nullptr || started.tool.empty()) return {};
+std::function<void(std::string_view)> AuditHook(CallAudit* audit, std::string user_email,
+                                                std::string endpoint, std::string tool) {
+  if (audit == nullptr || tool.empty()) return {};
+  ToolCallRecord started;
   started.at_unix_ms = NowMs();
+  started.user_email = std::move(user_email);
+  started.endpoint = std::move(endpoint);
+  started.tool = std::move(tool);
   auto begun = std::chrono::steady_clock::now();
   return [audit, started = std::move(started), begun](std::string_view final_message) mutable {
     started.outcome = OutcomeOf(final_message);
@@ -82,15 +87,6 @@ std::function<void(std::string_view)> AuditHook(CallAudit* audit, ToolCallRecord
                               .count();
     audit->Record(std::move(started));
   };
-}
-
-std::function<void(std::string_view)> AuditHook(CallAudit* audit, std::string user_email,
-                                                std::string endpoint, std::string tool) {
-  ToolCallRecord started;
-  started.user_email = std::move(user_email);
-  started.endpoint = std::move(endpoint);
-  started.tool = std::move(tool);
-  return AuditHook(audit, std::move(started));
 }
 
 }  // namespace switchboard::edge

@@ -48,11 +48,9 @@ class RedisCallAudit : public CallAudit {
   std::shared_ptr<std::atomic<bool>> failing_;
 };
 
-// The hook a relayed tools/call ends with: records it with `audit` (which may be null: then an
-// empty function) once its final message is known.
-std::function<void(std::string_view final_message)> AuditHook(CallAudit* audit,
-                                                                ToolCallRecord started);
-// The same for `tool` called by `user_email` on `endpoint`, starting now.
+// The hook a relayed tools/call of `tool` by `user_email` on `endpoint`, starting now, ends
+// with: records it with `audit` once its final message is known. An empty function when `audit`
+// is null or `tool` is empty (not a tools/call).
 std::function<void(std::string_view final_message)> AuditHook(CallAudit* audit,
                                                                 std::string user_email,
                                                                 std::string endpoint,

@@ -29,11 +29,7 @@ class Collect : public CallAudit {
 
 TEST(CallAuditTest, TheHookRecordsOnceWithOutcomeAndDuration) {
   Collect audit;
-  ToolCallRecord started;
-  started.user_email = "dev@example.com";
-  started.endpoint = "team";
-  started.tool = "github__create_issue";
-  auto hook = AuditHook(&audit, started);
+  auto hook = AuditHook(&audit, "dev@example.com", "team", "github__create_issue");
   ASSERT_TRUE(hook);
   hook(R"({"jsonrpc":"2.0","id":7,"result":{"isError":true}})");
   ASSERT_EQ(audit.records.size(), 1u);
@@ -48,8 +44,9 @@ TEST(CallAuditTest, TheHookRecordsOnceWithOutcomeAndDuration) {
 
 TEST(CallAuditTest, NoHookWithoutAuditOrTool) {
   Collect audit;
-  EXPECT_FALSE(AuditHook(nullptr, ToolCallRecord{0, "u", "e", "t", "", 0}));
-  EXPECT_FALSE(AuditHook(&audit, ToolCallRecord{0, "u", "e", "", "", 0}));
+  EXPECT_FALSE(AuditHook(nullptr, "u", "e", "t"));
+  EXPECT_FALSE(AuditHook(&audit, "u", "e", ""));
+  EXPECT_TRUE(audit.records.empty());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,8 @@
 namespace switchboard::edge {
 
 // Auth with a fixed set of endpoints and keys. "forbidden-key" is refused, "limited-key" is
-// rate limited; any other key not in `keys` is unknown.
+// rate limited, and so is a known key's tools/call of "rate-limited"; any other key not in
+// `keys` is unknown. OAuth metadata is served for the endpoints in `metadata`.
 class FakeAuthClient : public AuthClient {
  public:
   std::map<std::string, bool> endpoints{{"team", true}, {"open", false}};  // name → needs a key
@@ -49,6 +51,13 @@ class FakeAuthClient : public AuthClient {
     } else if (query.credential == "limited-key") {
       result.decision = AuthResult::Decision::kRateLimited;
       result.retry_after_seconds = 7;
+    } else if (auto caller = keys.find(query.credential);
+               caller != keys.end() && query.tool == "rate-limited") {
+      // A known caller over a per-tool limit: auth says who was refused, and for how long.
+      result.decision = AuthResult::Decision::kRateLimited;
+      result.user_email = caller->second;
+      result.reason = "tool call limit";
+      result.retry_after_seconds = 3;
     } else if (auto key = keys.find(query.credential); key != keys.end()) {
       result.decision = AuthResult::Decision::kAllow;
       result.user_email = key->second;
@@ -62,10 +71,20 @@ class FakeAuthClient : public AuthClient {
     co_return result;
   }
 
+  boost::asio::awaitable<absl::StatusOr<std::optional<ResourceMetadata>>> GetResourceMetadata(
+      std::string endpoint) override {
+    if (unavailable) co_return absl::UnavailableError("connection refused");
+    auto it = metadata.find(endpoint);
+    if (it == metadata.end()) co_return std::nullopt;
+    co_return it->second;
+  }
+
   std::vector<AuthQuery> queries() const {
     std::lock_guard<std::mutex> lock(mu_);
     return queries_;
   }
+
+  std::map<std::string, ResourceMetadata> metadata;  // OAuth endpoints' RFC 9728 documents
 
  private:
   mutable std::mutex mu_;

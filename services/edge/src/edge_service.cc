@@ -189,7 +189,7 @@ asio::awaitable<void> StoreAndRelay(std::unique_ptr<RouterCall> call, RouterFram
       live->Finish(std::move(event));
       co_return;
     }
-    if (!live->Push(std::move(event)) && !live->closed()) live->Close();
+    if (!live->Push(std::move(event))) live->Close();
   }
   live->Close();
 }
@@ -286,25 +286,24 @@ class SessionEventStream : public BodyStream {
         for (StoredEvent& event : *read) buffered_.push_back(std::move(event));
         continue;
       }
+      if (owner_gone_) {
+        // Nothing more was stored after the replica serving the request stopped.
+        closed_ = true;
+        co_return SseFrame(
+            "message", "",
+            jsonrpc::MakeError(raw_id_.empty() ? "null" : raw_id_, jsonrpc::kUpstreamUnavailable,
+                               "the edge replica serving this request stopped before it was "
+                               "answered; its outcome is unknown"));
+      }
       asio::steady_timer timer(co_await asio::this_coro::executor, keepalive_);
       auto signal = co_await (listener_.signals->AsyncPop(kTuple) || timer.async_wait(kTuple));
       if (signal.index() == 1 && !request_token_.empty() && !owner_.empty()) {
-        // A request's answer comes from the replica that took it; if that one is gone (and
-        // did not store the response: read once more), it never will.
+        // A request's answer comes from the replica that took it; if that one is gone, it
+        // never will, unless it stored the response just before: the next round reads once more.
         auto alive = co_await events_.ReplicaAlive(owner_);
         if (alive.ok() && !*alive) {
-          auto rest = co_await events_.ReadAfter(listener_.session_id, cursor_);
-          if (rest.ok() && !rest->empty()) {
-            cursor_ = rest->back().id;
-            for (StoredEvent& event : *rest) buffered_.push_back(std::move(event));
-            continue;
-          }
-          closed_ = true;
-          co_return SseFrame(
-              "message", "",
-              jsonrpc::MakeError(raw_id_.empty() ? "null" : raw_id_, jsonrpc::kUpstreamUnavailable,
-                                 "the edge replica serving this request stopped before it was "
-                                 "answered; its outcome is unknown"));
+          owner_gone_ = true;
+          continue;
         }
       }
       if (signal.index() == 1) {
@@ -332,6 +331,7 @@ class SessionEventStream : public BodyStream {
   std::string request_token_;
   std::string owner_;   // the replica serving the request (from its stream's marker)
   std::string raw_id_;  // the request's JSON-RPC id, raw JSON
+  bool owner_gone_ = false;  // the replica serving the request has stopped
   std::deque<StoredEvent> buffered_;
   bool closed_ = false;
 };
@@ -473,6 +473,7 @@ asio::awaitable<std::optional<HttpResponse>> EdgeService::Authorize(
       co_return response;
     }
     case AuthResult::Decision::kRateLimited: {
+      CountRateLimited(endpoint);
       *result = *decision;  // who was refused, and for how long
       HttpResponse response =
           JsonRpcErrorResponse(429, raw_id, kHttpLayerError, reason("Too Many Requests"));
@@ -531,9 +532,8 @@ asio::awaitable<HttpResponse> EdgeService::Post(const HttpRequest& request,
   std::string_view reply_id = is_request ? std::string_view(post.raw_id) : "null";
 
   AuthResult principal;
-  std::string tool = is_request && env.method == "tools/call" ? post.tool : std::string();
-  if (auto refusal = co_await Authorize(request, endpoint, std::move(tool), post.session_id,
-                                        reply_id, &principal)) {
+  if (auto refusal = co_await Authorize(request, endpoint, post.tool, post.session_id, reply_id,
+                                        &principal)) {
     co_return std::move(*refusal);
   }
 
@@ -565,8 +565,7 @@ asio::awaitable<HttpResponse> EdgeService::Post(const HttpRequest& request,
     router_.Send(std::move(message));
     co_return Accepted();
   }
-  std::string called = env.method == "tools/call" ? post.tool : std::string();
-  co_return co_await Forward(std::move(message), post.raw_id, false, std::move(called));
+  co_return co_await Forward(std::move(message), post.raw_id, /*stateless=*/false, post.tool);
 }
 
 asio::awaitable<HttpResponse> EdgeService::Initialize(const HttpRequest& request,
@@ -637,18 +636,15 @@ asio::awaitable<HttpResponse> EdgeService::Stateless(const HttpRequest& request,
   }
   if (auto refusal = CheckStatelessPost(request, post)) co_return std::move(*refusal);
   AuthResult principal;
-  std::string tool = env.method == "tools/call" ? post.tool : std::string();
   if (auto refusal =
-          co_await Authorize(request, endpoint, std::move(tool), "", post.raw_id, &principal)) {
+          co_await Authorize(request, endpoint, post.tool, "", post.raw_id, &principal)) {
     co_return std::move(*refusal);
   }
   // Built as a named local: GCC 12 mishandles aggregate temporaries in co_await expressions.
   RouterMessage message{endpoint,     "", std::string(kStatelessVersion), request.body,
                         principal.user_email, principal.api_key_id};
   message.trace = request.trace;
-  std::string called = env.method == "tools/call" ? post.tool : std::string();
-  co_return co_await Forward(std::move(message), post.raw_id, /*stateless=*/true,
-                             std::move(called));
+  co_return co_await Forward(std::move(message), post.raw_id, /*stateless=*/true, post.tool);
 }
 
 asio::awaitable<HttpResponse> EdgeService::Forward(RouterMessage message, std::string raw_id,
@@ -858,9 +854,8 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
   std::string session_id = QueryParam(request.query, "sessionId").value_or("");
 
   AuthResult principal;
-  std::string tool = is_request && env.method == "tools/call" ? post.tool : std::string();
-  if (auto refusal = co_await Authorize(request, endpoint, std::move(tool), session_id, reply_id,
-                                        &principal)) {
+  if (auto refusal =
+          co_await Authorize(request, endpoint, post.tool, session_id, reply_id, &principal)) {
     if (principal.decision == AuthResult::Decision::kRateLimited && is_request &&
         IsValidSessionId(session_id)) {
       HttpResponse too_many = std::move(*refusal);
@@ -898,11 +893,8 @@ asio::awaitable<HttpResponse> EdgeService::LegacyMessage(const HttpRequest& requ
     co_return Accepted();
   }
   // The answer travels on the session's event stream, wherever that is held; the POST is done.
-  // (Named locals: GCC 12 mishandles temporaries passed to a coroutine.)
-  std::string called = env.method == "tools/call" ? post.tool : std::string();
   asio::co_spawn(co_await asio::this_coro::executor,
-                 Relay(std::move(*session), std::move(message), post.raw_id, initialize,
-                       std::move(called)),
+                 Relay(std::move(*session), std::move(message), post.raw_id, initialize, post.tool),
                  [](std::exception_ptr e) {
                    if (!e) return;
                    try {

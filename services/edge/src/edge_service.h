@@ -62,7 +62,7 @@ class EdgeService : public HttpHandler {
   // stateless request's error response takes the HTTP status its code calls for.
   // A tools/call (`tool` not empty) is recorded with options_.call_audit.
   boost::asio::awaitable<HttpResponse> Forward(RouterMessage message, std::string raw_id,
-                                               bool stateless = false, std::string tool = {});
+                                               bool stateless, std::string tool);
   boost::asio::awaitable<HttpResponse> Get(const HttpRequest& request, const std::string& endpoint);
   boost::asio::awaitable<HttpResponse> LegacySse(const HttpRequest& request,
                                                  const std::string& endpoint);
@@ -77,12 +77,13 @@ class EdgeService : public HttpHandler {
   boost::asio::awaitable<HttpResponse> OpenEventStream(const std::string& session_id,
                                                        std::optional<std::string> resume,
                                                        std::string first);
-  // Relays one legacy request to the router and appends every frame of its answer to the
-  // session's event stream; after an initialize, stores the protocol version chosen.
   // Ends a 2024-11-05 session whose SSE connection closed.
   boost::asio::awaitable<void> EndLegacySession(std::string session_id);
+  // Relays one legacy request to the router and appends every frame of its answer to the
+  // session's event stream; after an initialize, stores the protocol version chosen. A
+  // tools/call (`tool` not empty) is recorded with options_.call_audit.
   boost::asio::awaitable<void> Relay(SessionRecord session, RouterMessage message,
-                                     std::string raw_id, bool initialize, std::string tool = {});
+                                     std::string raw_id, bool initialize, std::string tool);
   boost::asio::awaitable<HttpResponse> Ready();
   // A legacy request refused by a rate limit: the JSON-RPC error goes on the session's event
   // stream (202 with Retry-After); `refusal` (the 429) when the stream cannot take it.

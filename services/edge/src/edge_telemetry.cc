@@ -32,7 +32,8 @@ struct EdgeMetrics {
   prometheus::Family<prometheus::Counter>& rate_limited =
       prometheus::BuildCounter()
           .Name("sb_edge_rate_limited_total")
-          .Help("Requests refused with 429 by the rate limits, by endpoint")
+          .Help("Requests refused by the rate limits, by endpoint (429, or on the event stream "
+                "for the 2024-11-05 transport)")
           .Register(telemetry::MetricsRegistry());
   prometheus::Family<prometheus::Gauge>& sessions_open =
       prometheus::BuildGauge()
@@ -180,7 +181,6 @@ void RequestTelemetry::Finish(HttpResponse* response) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   metrics.latency.Add(labels, telemetry::LatencyBuckets()).Observe(seconds);
-  if (status == 429) metrics.rate_limited.Add({{"endpoint", endpoint}}).Increment();
   if (mcp_method_ == "initialize" && response->Header("mcp-session-id")) {
     metrics.sessions_open.Add({}).Increment();
   } else if (http_method_ == "DELETE" && status == 204) {
@@ -208,6 +208,10 @@ void RequestTelemetry::Finish(HttpResponse* response) {
   } else {
     span_.End();
   }
+}
+
+void CountRateLimited(const std::string& endpoint) {
+  Metrics().rate_limited.Add({{"endpoint", endpoint}}).Increment();
 }
 
 HttpResponse MetricsResponse() {

@@ -11,7 +11,7 @@ namespace switchboard::edge {
 
 // What the edge records of one HTTP request: its span (a child of the client's trace context,
 // from params._meta or else the traceparent header) and its metrics (requests and latency by
-// endpoint, MCP method and status; sessions and SSE streams open; rate-limit refusals).
+// endpoint, MCP method and status; sessions and SSE streams open).
 class RequestTelemetry {
  public:
   // Starts the span of `request` (routed to `route`) and sets `request->trace` to its context,
@@ -30,6 +30,10 @@ class RequestTelemetry {
   std::string mcp_method_;
   std::string route_;
 };
+
+// Counts a request the rate limits refused on `endpoint` (sb_edge_rate_limited_total), however
+// the refusal travels.
+void CountRateLimited(const std::string& endpoint);
 
 // The edge's /metrics page.
 HttpResponse MetricsResponse();

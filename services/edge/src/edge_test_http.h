@@ -93,4 +93,11 @@ inline void TestRedisEndpoint(redis::RedisEndpoint* out) {
   *out = *std::move(endpoint);
 }
 
+// The value of one sample line (`series` with its labels) of a /metrics page, 0 when absent.
+inline double Sample(const std::string& page, const std::string& series) {
+  size_t at = page.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::stod(page.substr(at + series.size() + 2));
+}
+
 }  // namespace switchboard::edge::testing_http

@@ -539,6 +539,36 @@ TEST_F(EventStreamTest, LegacySseRoundTripWithPostsOnAnotherReplica) {
   sse.Close();
 }
 
+TEST_F(EventStreamTest, ALegacyRequestOverARateLimitIsRefusedOnItsEventStream) {
+  SseClient sse(a_->port(), "/metamcp/team/sse",
+                {{"Accept", "text/event-stream"}, {"X-API-Key", "good-key"}});
+  ASSERT_EQ(sse.status(), 200);
+  ASSERT_TRUE(sse.WaitForEvents(1));
+  std::string url = sse.events()[0].data;
+  const std::string limited = R"(sb_edge_rate_limited_total{endpoint="team"})";
+  double before = testing_http::Sample(Send(b_->port(), http::verb::get, "/metrics", {}).body,
+                                       limited);
+
+  HeaderList post = {{"Content-Type", "application/json"}, {"X-API-Key", "good-key"}};
+  Reply refused = Send(b_->port(), http::verb::post, url, post,
+                       R"({"jsonrpc":"2.0","id":9,"method":"tools/call",)"
+                       R"("params":{"name":"rate-limited"}})");
+  // The POST is accepted like every message of this transport; the refusal is the answer.
+  EXPECT_EQ(refused.status, 202);
+  EXPECT_EQ(refused.Header("retry-after"), "3");
+  ASSERT_TRUE(sse.WaitForEvents(2)) << sse.body();
+  json::object error = json::parse(sse.events()[1].data).as_object();
+  EXPECT_EQ(error.at("id").as_int64(), 9);
+  EXPECT_EQ(error.at("error").at("code").as_int64(), kRateLimitedError);
+  EXPECT_EQ(error.at("error").at("message").as_string(), "Too Many Requests: tool call limit");
+  EXPECT_EQ(error.at("error").at("data").at("retryAfterSeconds").as_int64(), 3);
+  EXPECT_TRUE(b_->router.calls().empty());
+  double after = testing_http::Sample(Send(b_->port(), http::verb::get, "/metrics", {}).body,
+                                      limited);
+  EXPECT_EQ(after - before, 1);
+  sse.Close();
+}
+
 TEST_F(EventStreamTest, LegacyRefusalsAndQueryKeyCarriedInTheEndpoint) {
   SseClient sse(a_->port(), "/metamcp/team/sse?api_key=good-key",
                 {{"Accept", "text/event-stream"}});

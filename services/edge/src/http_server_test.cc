@@ -526,6 +526,8 @@ TEST_F(EdgeHttpTest, StopClosesIdleConnectionsAndFinishesRequestsInProgress) {
 namespace switchboard::edge {
 namespace {
 
+using testing_http::Sample;
+
 constexpr char kClientTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 TEST_F(EdgeHttpTest, TheClientsTraceContextReachesAuthAndTheRouter) {
@@ -563,11 +565,30 @@ TEST_F(EdgeHttpTest, TraceContextInMetaWinsOverTheHeader) {
   EXPECT_EQ(router_.calls().back().trace.traceparent, kClientTraceparent);
 }
 
-// The value of one sample line of a /metrics page, 0 when absent.
-double Sample(const std::string& page, const std::string& series) {
-  size_t at = page.find("\n" + series + " ");
-  if (at == std::string::npos) return 0;
-  return std::stod(page.substr(at + series.size() + 2));
+TEST_F(EdgeHttpTest, AnOAuthEndpointServesItsProtectedResourceMetadata) {
+  auth_.metadata["team"] = ResourceMetadata{"https://gw.example.com/metamcp/team/mcp",
+                                            {"https://idp.example.com"},
+                                            {"mcp:tools"}};
+  const std::string path = "/.well-known/oauth-protected-resource/metamcp/team/mcp";
+  Reply doc = Send(http::verb::get, path);
+  ASSERT_EQ(doc.status, 200) << doc.body;
+  EXPECT_EQ(doc.Header("access-control-allow-origin"), "*");
+  EXPECT_EQ(doc.Header("cache-control"), "max-age=300");
+  json::object m = doc.Json();
+  EXPECT_EQ(m.at("resource").as_string(), "https://gw.example.com/metamcp/team/mcp");
+  EXPECT_EQ(m.at("authorization_servers"), (json::array{"https://idp.example.com"}));
+  EXPECT_EQ(m.at("scopes_supported"), (json::array{"mcp:tools"}));
+  EXPECT_EQ(m.at("bearer_methods_supported"), (json::array{"header"}));
+  // No scopes: no scopes_supported member.
+  auth_.metadata["team"].scopes_supported.clear();
+  EXPECT_FALSE(Send(http::verb::get, path).Json().contains("scopes_supported"));
+
+  // An endpoint without OAuth (or unknown) has none; auth away is 503; only GET.
+  EXPECT_EQ(Send(http::verb::get, "/.well-known/oauth-protected-resource/metamcp/open/mcp").status,
+            404);
+  EXPECT_EQ(Send(http::verb::post, path).status, 405);
+  auth_.unavailable = true;
+  EXPECT_EQ(Send(http::verb::get, path).status, 503);
 }
 
 TEST_F(EdgeHttpTest, MetricsCountRequestsByEndpointMethodAndStatus) {
@@ -585,6 +606,11 @@ TEST_F(EdgeHttpTest, MetricsCountRequestsByEndpointMethodAndStatus) {
   ASSERT_EQ(after.status, 200);
   EXPECT_EQ(Sample(after.body, ok_calls) - Sample(before.body, ok_calls), 2) << after.body;
   EXPECT_EQ(Sample(after.body, refused) - Sample(before.body, refused), 1);
+  // A rate-limit refusal counts as one.
+  const std::string limited = R"(sb_edge_rate_limited_total{endpoint="team"})";
+  ASSERT_EQ(Post(body, WithSession(id, {{"X-API-Key", "limited-key"}})).status, 429);
+  Reply limited_after = Send(http::verb::get, "/metrics");
+  EXPECT_EQ(Sample(limited_after.body, limited) - Sample(after.body, limited), 1);
   EXPECT_NE(after.body.find("sb_edge_request_duration_seconds_bucket{"), std::string::npos);
   EXPECT_EQ(Send(http::verb::post, "/metrics").status, 405);
 }

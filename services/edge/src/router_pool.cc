@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 namespace switchboard::edge {
@@ -53,11 +54,23 @@ size_t RouterPool::Pick(std::string_view session_id) {
     }
     return start % members_.size();
   }
-  std::vector<size_t> ranked = Rank(session_id);
-  for (size_t i : ranked) {
-    if (up(i)) return i;
+  // The highest-weighted available member; when none is up, the session's own (highest
+  // weight of all), which fails fast and clearly. One pass: this runs for every message.
+  std::optional<size_t> best_up;
+  size_t best = 0;
+  uint64_t best_weight = 0, best_up_weight = 0;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    uint64_t weight = Weight(members_[i].name, session_id);
+    if (weight >= best_weight) {  // ties as Rank orders them
+      best = i;
+      best_weight = weight;
+    }
+    if ((!best_up || weight >= best_up_weight) && up(i)) {
+      best_up = i;
+      best_up_weight = weight;
+    }
   }
-  return ranked.front();  // none is up: the session's own, which fails fast and clearly
+  return best_up.value_or(best);
 }
 
 std::unique_ptr<RouterCall> RouterPool::Call(RouterMessage message) {

@@ -97,10 +97,16 @@ TEST(RouterPoolTest, MessagesWithoutASessionGoRoundRobinOverAvailableRouters) {
   EXPECT_EQ(picked.count(2), 0u);
   EXPECT_GE(picked.count(0), 3u);
   EXPECT_GE(picked.count(1), 3u);
-  // None available: still an answer (which fails at the router client, clearly).
+  // None available: still an answer (which fails at the router client, clearly): the next in
+  // turn, or the session's own.
   p.down = {true, true, true};
-  EXPECT_LT(p.pool->Pick(""), 3u);
-  EXPECT_LT(p.pool->Pick("x"), 3u);
+  size_t turn = p.pool->Pick("");
+  EXPECT_LT(turn, 3u);
+  EXPECT_EQ(p.pool->Pick(""), (turn + 1) % 3);
+  for (int s = 0; s < 20; ++s) {
+    std::string session = StrCat("x", s);
+    EXPECT_EQ(p.pool->Pick(session), p.pool->Rank(session)[0]) << session;
+  }
 }
 
 TEST(RouterPoolTest, ARouterThatRefusesConnectionsIsSoonUnavailable) {

@@ -206,6 +206,12 @@ bool IsEventStream(std::string_view content_type) {
   return beast::iequals(content_type.substr(0, 17), "text/event-stream");
 }
 
+// A message for a remote server, with the trace headers of the upstream call it belongs to.
+struct Outgoing {
+  std::string message;
+  telemetry::TraceHeaders trace;
+};
+
 // A remote MCP server: a queue of outgoing messages served by a few workers, each with its own
 // keep-alive connection, plus (Streamable HTTP) the GET stream or (SSE) the event stream.
 // Everything runs on one executor; Send and Close post to it.
@@ -243,17 +249,19 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   }
 
   void Send(std::string message) override {
-    // The upstream call's span goes along in the message's _meta; its POST then carries it as
-    // traceparent/tracestate/baggage headers too.
-    if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
+    // The upstream call's span goes along in the message's _meta, and as the
+    // traceparent/tracestate/baggage headers of its POST.
+    Outgoing m{std::move(message), CurrentTraceHeaders()};
+    if (!m.trace.empty()) {
       jsonrpc::Envelope env;
       jsonrpc::ScanError error;
-      if (jsonrpc::Scan(message, &env, &error))
-        message = telemetry::InjectMeta(message, env, trace);
+      if (jsonrpc::Scan(m.message, &env, &error)) {
+        m.message = telemetry::InjectMeta(m.message, env, m.trace);
+      }
     }
-    asio::post(executor_, [self = shared_from_this(), m = std::move(message)]() mutable {
+    asio::post(executor_, [self = shared_from_this(), m = std::move(m)]() mutable {
       if (self->Stopped()) return;
-      if (self->workers_started_ && self->idle_workers_ == 0 && !IsRequest(m)) {
+      if (self->workers_started_ && self->idle_workers_ == 0 && !IsRequest(m.message)) {
         // Every worker waits on a long answer, which may itself wait for this message (the
         // client's answer to a sampling request): it goes on a connection of its own.
         self->Spawn(self->PostAlone(std::move(m)));
@@ -342,28 +350,21 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
     co_return hec;
   }
 
-  // Copies the trace fields of a request's params._meta (put there by Send) into headers.
-  static void SetTraceHeaders(std::string_view body, http::request<http::string_body>* req) {
-    if (body.find("\"traceparent\"") == std::string_view::npos) return;
-    jsonrpc::Envelope env;
-    jsonrpc::ScanError error;
-    if (!jsonrpc::Scan(body, &env, &error)) return;
-    telemetry::TraceHeaders trace = telemetry::ExtractMeta(body, env);
-    if (!telemetry::ParseTraceparent(trace.traceparent)) return;
-    req->set("traceparent", trace.traceparent);
-    if (!trace.tracestate.empty()) req->set("tracestate", trace.tracestate);
-    if (!trace.baggage.empty()) req->set("baggage", trace.baggage);
-  }
-
-  http::request<http::string_body> MakeHttpRequest(http::verb verb, const Target& target,
-                                                   std::string body) const {
+  // `trace`: the W3C trace headers of the upstream call a POST belongs to (null or empty: none).
+  http::request<http::string_body> MakeHttpRequest(
+      http::verb verb, const Target& target, std::string body,
+      const telemetry::TraceHeaders* trace = nullptr) const {
     http::request<http::string_body> req{verb, target.path, 11};
     req.set(http::field::host, target.host_header);
     for (const auto& [key, value] : headers_) req.set(key, value);
     req.set(http::field::user_agent, "switchboard-router");
     if (!bearer_.empty()) req.set(http::field::authorization, StrCat("Bearer ", bearer_));
+    if (trace != nullptr && !trace->empty()) {
+      req.set("traceparent", trace->traceparent);
+      if (!trace->tracestate.empty()) req.set("tracestate", trace->tracestate);
+      if (!trace->baggage.empty()) req.set("baggage", trace->baggage);
+    }
     if (verb == http::verb::post) {
-      SetTraceHeaders(body, &req);
       req.set(http::field::content_type, "application/json");
       req.set(http::field::accept, "application/json, text/event-stream");
     } else if (verb == http::verb::get) {
@@ -676,13 +677,13 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
         --idle_workers_;
         continue;
       }
-      std::string message = std::move(queue_.front());
+      Outgoing message = std::move(queue_.front());
       queue_.pop_front();
       co_await Post(conn, std::move(message));
     }
   }
 
-  asio::awaitable<void> PostAlone(std::string message) {
+  asio::awaitable<void> PostAlone(Outgoing message) {
     auto self = shared_from_this();
     std::shared_ptr<Conn> conn;
     co_await Post(conn, std::move(message));
@@ -697,7 +698,8 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
                                StrCat("MCP server '", name_, "' ", why)));
   }
 
-  asio::awaitable<void> Post(std::shared_ptr<Conn>& conn, std::string message) {
+  asio::awaitable<void> Post(std::shared_ptr<Conn>& conn, Outgoing out) {
+    const std::string& message = out.message;
     bool stale_retry = true;
     bool session_retry = !legacy_;
     for (int attempt = 0; attempt < 3 && !Stopped(); ++attempt) {
@@ -714,7 +716,8 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
         }
       }
       bool reused = conn->used;
-      Reply reply = co_await Exchange(*conn, MakeHttpRequest(http::verb::post, target, message),
+      Reply reply = co_await Exchange(*conn,
+                                      MakeHttpRequest(http::verb::post, target, message, &out.trace),
                                       nullptr, [&](SseEvent& e) {
                                         if (e.event == "message" && !legacy_)
                                           Deliver(std::move(e.data));
@@ -758,7 +761,7 @@ class RemoteLink final : public Upstream, public std::enable_shared_from_this<Re
   UpstreamEvents events_;
   Target base_;
   std::optional<Target> post_;  // legacy: where the endpoint event said to POST
-  std::deque<std::string> queue_;
+  std::deque<Outgoing> queue_;
   asio::steady_timer wake_;
   std::vector<std::weak_ptr<Conn>> conns_;
   std::string tls_error_;  // why tls_context_ is null

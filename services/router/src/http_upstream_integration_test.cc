@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "services/router/src/http_upstream.h"
+#include "services/router/src/router_telemetry.h"
 #include "switchboard/common/strings.h"
 
 extern char** environ;
@@ -419,7 +420,18 @@ TEST_F(HttpUpstreamTest, RequestsCarryTheTransportHeaders) {
   link->Send(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
   ASSERT_TRUE(recorder.Response(1).has_value()) << recorder.closed().value_or("no answer");
   link->Send(R"({"jsonrpc":"2.0","method":"notifications/roots/list_changed"})");
-  link->Send(R"({"jsonrpc":"2.0","id":2,"method":"ping"})");
+  // The ping is an upstream call of a traced client request: its trace context goes along.
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  {
+    v1::RouterRequest client_request;
+    client_request.set_traceparent(traceparent);
+    client_request.set_baggage("tier=gold");
+    jsonrpc::Envelope env;
+    env.method = "ping";
+    UpstreamCall call(StartCallSpan(client_request, env), "fixture", "ping");
+    ScopedUpstream current(&call);
+    link->Send(R"({"jsonrpc":"2.0","id":2,"method":"ping"})");
+  }
   ASSERT_TRUE(recorder.Response(2).has_value());
 
   // The notification may still be on its way to the proxy when ping's answer is back.
@@ -466,6 +478,14 @@ TEST_F(HttpUpstreamTest, RequestsCarryTheTransportHeaders) {
       EXPECT_FALSE(header("mcp-session-id").empty()) << body;
       EXPECT_EQ(header("mcp-protocol-version"), "2025-11-25") << body;
     }
+    // Tracing is off in this process: the caller's context is passed on as it came, in the
+    // headers and in params._meta, and only with the traced call.
+    bool traced = body.find("\"ping\"") != std::string::npos;
+    EXPECT_EQ(header("traceparent"), traced ? traceparent : "") << body;
+    EXPECT_EQ(header("baggage"), traced ? "tier=gold" : "") << body;
+    EXPECT_EQ(body.find(StrCat("\"traceparent\":\"", traceparent, "\"")) != std::string::npos,
+              traced)
+        << body;
   }
   // initialize, notifications/initialized, tools/list, the notification and ping, byte for byte.
   EXPECT_EQ(posts, 5);
