@@ -13,12 +13,12 @@
 #include "services/registry/src/postgres_url.h"
 #include "services/registry/src/registry_grpc.h"
 #include "services/registry/src/registry_service.h"
-#include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
+#include "switchboard/configwatch/admin_caller.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/redis/client.h"
 #include "switchboard/telemetry/metrics.h"
@@ -29,15 +29,6 @@ namespace {
 
 constexpr char kName[] = "sb-registry";
 constexpr int kShutdownGraceMs = 5000;
-
-// Empty, or 64 lowercase hex digits (`printf %s "$token" | sha256sum`).
-absl::Status CheckSha256Hex(std::string_view value) {
-  if (value.empty()) return absl::OkStatus();
-  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-    return absl::InvalidArgumentError("must be the SHA-256 of the admin token: 64 lowercase hex digits");
-  }
-  return absl::OkStatus();
-}
 
 [[noreturn]] void Fail(std::string_view what, const absl::Status& status) {
   ExitWithError(kName, StrCat(what, ": ", MessageOf(status)));
@@ -63,16 +54,14 @@ int Run(int argc, char** argv) {
       .String("redis_url", &redis_url, [](std::string_view url) {
         return url.empty() ? absl::OkStatus() : redis::ParseRedisUrl(url).status();
       })
-      .String("admin_token_sha256", &admin.admin_token_sha256, CheckSha256Hex)
+      .String("admin_token_sha256", &admin.admin_token_sha256,
+              configwatch::CheckAdminTokenSha256)
       .String("admin_token", &admin_token)
       .String("metrics_listen", &metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, kName, argc, argv);
-  if (!admin_token.empty()) {
-    if (!admin.admin_token_sha256.empty()) {
-      ExitWithError(kName, "set admin_token or admin_token_sha256, not both");
-    }
-    admin.admin_token_sha256 = crypto::Sha256Hex(admin_token);
-    admin_token.clear();
+  if (absl::Status token = configwatch::HashAdminToken(&admin_token, &admin.admin_token_sha256);
+      !token.ok()) {
+    ExitWithError(kName, MessageOf(token));
   }
 
   log::Init("registry", log_level);

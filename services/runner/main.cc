@@ -8,7 +8,6 @@
 #include "services/runner/src/process_launcher.h"
 #include "services/runner/src/runner_grpc.h"
 #include "services/runner/src/runner_service.h"
-#include "switchboard/common/crypto.h"
 #include "services/runner/src/runner_telemetry.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
@@ -48,14 +47,6 @@ struct RunnerConfig {
   std::string metrics_listen;  // GET /metrics; empty: none
 };
 
-absl::Status CheckSha256Hex(std::string_view value) {
-  if (value.empty()) return absl::OkStatus();
-  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-    return absl::InvalidArgumentError("must be the SHA-256 of the admin token: 64 lowercase hex digits");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,16 +70,14 @@ int main(int argc, char** argv) {
       .Int("breaker_failures", &cfg.breaker_failures, 0, 1000)
       .Int("breaker_cooldown_ms", &cfg.breaker_cooldown_ms, 100, int64_t{24} * 3600 * 1000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel)
-      .String("admin_token_sha256", &cfg.admin_token_sha256, CheckSha256Hex)
+      .String("admin_token_sha256", &cfg.admin_token_sha256,
+              configwatch::CheckAdminTokenSha256)
       .String("admin_token", &cfg.admin_token)
       .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
-  if (!cfg.admin_token.empty()) {
-    if (!cfg.admin_token_sha256.empty()) {
-      ExitWithError("sb-runner", "set admin_token or admin_token_sha256, not both");
-    }
-    cfg.admin_token_sha256 = crypto::Sha256Hex(cfg.admin_token);
-    cfg.admin_token.clear();
+  if (absl::Status token = configwatch::HashAdminToken(&cfg.admin_token, &cfg.admin_token_sha256);
+      !token.ok()) {
+    ExitWithError("sb-runner", MessageOf(token));
   }
   log::Init("runner", cfg.log_level);
   telemetry::ConfigureTracingOrExit("sb-runner");
@@ -119,10 +108,6 @@ int main(int argc, char** argv) {
   cache.Start();
   runner::RunnerGrpc grpc_service(
       &service, [&cache, token = cfg.admin_token_sha256](grpc::CallbackServerContext* context) {
-        const auto& metadata = context->client_metadata();
-        auto it = metadata.find(configwatch::kAdminCredentialHeader);
-        std::string_view value;
-        if (it != metadata.end()) value = std::string_view(it->second.data(), it->second.size());
         std::shared_ptr<const configwatch::ConfigView> view = cache.Current();
         configwatch::AdminCredentialLookup lookup;
         lookup.find_key = [&view](std::string_view sha) {
@@ -131,10 +116,7 @@ int main(int argc, char** argv) {
         lookup.find_user = [&view](std::string_view email) {
           return view == nullptr ? nullptr : view->FindUser(email);
         };
-        int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-        configwatch::AdminCaller caller = configwatch::IdentifyAdminCaller(value, token, lookup, now);
+        configwatch::AdminCaller caller = configwatch::IdentifyAdminCaller(*context, token, lookup);
         if (caller.role == configwatch::AdminCaller::Role::kAdmin) return grpc::Status::OK;
         if (caller.role == configwatch::AdminCaller::Role::kMember) {
           return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the runner's admin calls need an admin");

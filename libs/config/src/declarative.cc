@@ -4,7 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
-#include <climits>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -41,25 +41,9 @@ absl::Status ReadBool(const YAML::Node& node, std::string_view path, bool* out) 
   return absl::OkStatus();
 }
 
-absl::Status ReadInt(const YAML::Node& node, std::string_view path, int32_t* out) {
-  if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
-  if (!node.IsScalar()) return FieldError(path, "expected a whole number");
-  const std::string& s = node.Scalar();
-  size_t used = 0;
-  long value = 0;
-  try {
-    value = std::stol(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != s.size() || value < INT32_MIN || value > INT32_MAX) {
-    return FieldError(path, StrCat("expected a whole number, got '", s, "'"));
-  }
-  *out = static_cast<int32_t>(value);
-  return absl::OkStatus();
-}
-
-absl::Status ReadInt64(const YAML::Node& node, std::string_view path, int64_t* out) {
+// Reads a whole number that fits T (int32_t or int64_t); absent leaves `out` as it is.
+template <typename T>
+absl::Status ReadInt(const YAML::Node& node, std::string_view path, T* out) {
   if (!node.IsDefined() || node.IsNull()) return absl::OkStatus();
   if (!node.IsScalar()) return FieldError(path, "expected a whole number");
   const std::string& s = node.Scalar();
@@ -70,10 +54,11 @@ absl::Status ReadInt64(const YAML::Node& node, std::string_view path, int64_t* o
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != s.size()) {
+  if (used == 0 || used != s.size() || value < std::numeric_limits<T>::min() ||
+      value > std::numeric_limits<T>::max()) {
     return FieldError(path, StrCat("expected a whole number, got '", s, "'"));
   }
-  *out = static_cast<int64_t>(value);
+  *out = static_cast<T>(value);
   return absl::OkStatus();
 }
 
@@ -229,7 +214,7 @@ absl::Status ParseServer(const YAML::Node& node, const std::string& path,
         Int64Key{"limitOpenFiles", &registry::v1::Server::set_limit_open_files},
         Int64Key{"limitProcesses", &registry::v1::Server::set_limit_processes}}) {
     int64_t value = 0;
-    SB_RETURN_IF_ERROR(ReadInt64(node[k.key], StrCat(path, ".", k.key), &value));
+    SB_RETURN_IF_ERROR(ReadInt(node[k.key], StrCat(path, ".", k.key), &value));
     (server->*k.set)(value);
   }
   SB_RETURN_IF_ERROR(ReadString(node["cwd"], path + ".cwd", server->mutable_cwd()));
@@ -285,8 +270,9 @@ absl::Status ValidateServerPool(const registry::v1::Server& s, std::string_view 
   auto field = [&](std::string_view key) { return StrCat(path, ".", key); };
   if (!s.isolation().empty() && s.isolation() != "shared" && s.isolation() != "per-user" &&
       s.isolation() != "per-session") {
-    return FieldError(field("isolation"), StrCat("must be one of shared, per-user, per-session, got '",
-                                                 s.isolation(), "'"));
+    return FieldError(field("isolation"),
+                      StrCat("must be one of shared, per-user, per-session, got '", s.isolation(),
+                             "'"));
   }
   struct Limit {
     std::string_view key;

@@ -530,6 +530,13 @@ servers:
                "are only allowed for type STDIO"},
            Bad{"servers: [{name: a, command: x, queueSize: many}]",
                "servers[0].queueSize: expected a whole number, got 'many'"},
+           Bad{"servers: [{name: a, command: x, queueSize: 3000000000}]",
+               "servers[0].queueSize: expected a whole number, got '3000000000'"},
+           Bad{"servers: [{name: a, command: x, limitOpenFiles: 1.5}]",
+               "servers[0].limitOpenFiles: expected a whole number, got '1.5'"},
+           Bad{"servers: [{name: a, command: x, limitCpuSeconds: 99999999999999999999}]",
+               "servers[0].limitCpuSeconds: expected a whole number, got "
+               "'99999999999999999999'"},
        }) {
     auto parsed = ParseDeclarative(bad.yaml);
     ASSERT_FALSE(parsed.ok()) << bad.yaml;

@@ -99,19 +99,9 @@ absl::Status Schema::Set(const Field& f, std::string_view value, std::string_vie
       }
       return absl::OkStatus();
     }
-    case Type::kStringList: {
-      std::vector<std::string> items;
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t comma = value.find(',', start);
-        if (comma == std::string_view::npos) comma = value.size();
-        std::string_view part = TrimBlanks(value.substr(start, comma - start));
-        if (!part.empty()) items.emplace_back(part);
-        start = comma + 1;
-      }
-      *static_cast<std::vector<std::string>*>(f.out) = std::move(items);
+    case Type::kStringList:
+      *static_cast<std::vector<std::string>*>(f.out) = SplitList(value);
       return absl::OkStatus();
-    }
   }
   return absl::OkStatus();
 }

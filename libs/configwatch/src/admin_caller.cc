@@ -1,5 +1,7 @@
 #include "switchboard/configwatch/admin_caller.h"
 
+#include <chrono>
+
 #include "switchboard/common/crypto.h"
 #include "switchboard/common/strings.h"
 
@@ -11,8 +13,8 @@ AdminCaller IdentifyAdminCaller(std::string_view authorization,
   AdminCaller caller;
   std::string_view value = TrimBlanks(authorization);
   constexpr std::string_view kBearer = "Bearer ";
-  if (value.size() <= kBearer.size() ||
-      (value.substr(0, kBearer.size()) != kBearer && value.substr(0, kBearer.size()) != "bearer ")) {
+  std::string_view scheme = value.substr(0, kBearer.size());
+  if (value.size() <= kBearer.size() || (scheme != kBearer && scheme != "bearer ")) {
     caller.reason =
         "an admin credential is required: an admin token or an admin's API key (sbctl: "
         "--admin-token or SWITCHBOARD_ADMIN_TOKEN)";
@@ -34,6 +36,39 @@ AdminCaller IdentifyAdminCaller(std::string_view authorization,
   caller.role = user->is_admin() ? AdminCaller::Role::kAdmin : AdminCaller::Role::kMember;
   caller.name = user->email();
   return caller;
+}
+
+AdminCaller IdentifyAdminCaller(const grpc::ServerContextBase& context,
+                                std::string_view admin_token_sha256,
+                                const AdminCredentialLookup& lookup) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(kAdminCredentialHeader);
+  std::string_view authorization;
+  if (it != metadata.end()) authorization = std::string_view(it->second.data(), it->second.size());
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  return IdentifyAdminCaller(authorization, admin_token_sha256, lookup, now);
+}
+
+absl::Status CheckAdminTokenSha256(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "must be the SHA-256 of the admin token: 64 lowercase hex digits");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HashAdminToken(std::string* admin_token, std::string* admin_token_sha256) {
+  if (admin_token->empty()) return absl::OkStatus();
+  if (!admin_token_sha256->empty()) {
+    admin_token->clear();
+    return absl::InvalidArgumentError("set admin_token or admin_token_sha256, not both");
+  }
+  *admin_token_sha256 = crypto::Sha256Hex(*admin_token);
+  admin_token->clear();
+  return absl::OkStatus();
 }
 
 }  // namespace switchboard::configwatch

@@ -66,5 +66,32 @@ TEST_F(AdminCallerTest, NoneForMissingExpiredOrOrphanCredentials) {
   }
 }
 
+TEST(AdminTokenSettingsTest, TheHashIsCheckedAndAClearTokenIsKeptOnlyHashed) {
+  std::string sha = crypto::Sha256Hex("the-admin-token");
+  EXPECT_TRUE(CheckAdminTokenSha256("").ok());
+  EXPECT_TRUE(CheckAdminTokenSha256(sha).ok());
+  for (const std::string& bad :
+       std::vector<std::string>{sha.substr(1), "the-admin-token", std::string(64, 'A')}) {
+    EXPECT_EQ(CheckAdminTokenSha256(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+
+  std::string token = "the-admin-token";
+  std::string token_sha;
+  ASSERT_TRUE(HashAdminToken(&token, &token_sha).ok());
+  EXPECT_EQ(token_sha, sha);
+  EXPECT_TRUE(token.empty());
+
+  std::string none;
+  std::string configured = sha;
+  ASSERT_TRUE(HashAdminToken(&none, &configured).ok());
+  EXPECT_EQ(configured, sha);
+
+  token = "another-token";
+  absl::Status both = HashAdminToken(&token, &configured);
+  EXPECT_EQ(both.message(), "set admin_token or admin_token_sha256, not both");
+  EXPECT_TRUE(token.empty());
+  EXPECT_EQ(configured, sha);
+}
+
 }  // namespace
 }  // namespace switchboard::configwatch

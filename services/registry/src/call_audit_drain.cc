@@ -93,7 +93,10 @@ void CallAuditDrain::Run() {
       if (!down_) log::Warn("tool call audit: cannot drain", {{"error", e.what()}});
       down_ = true;
     }
-    if (!ok) Pause(std::chrono::seconds(1));
+    if (!ok) {
+      group_ready_ = false;  // Redis may have restarted without it: make sure of it again
+      Pause(std::chrono::seconds(1));
+    }
   }
 }
 
@@ -101,12 +104,15 @@ bool CallAuditDrain::Round() {
   auto command = [this](std::vector<std::string> args) {
     return redis_->AsyncCommand(std::move(args), boost::asio::use_future).get();
   };
-  redis::Reply created =
-      command({"XGROUP", "CREATE", kToolCallStream, kToolCallGroup, "0", "MKSTREAM"});
-  if (created.IsError() && created.str.rfind("BUSYGROUP", 0) != 0) {
-    if (!down_) log::Warn("tool call audit: cannot create the group", {{"error", created.str}});
-    down_ = true;
-    return false;
+  if (!group_ready_) {
+    redis::Reply created =
+        command({"XGROUP", "CREATE", kToolCallStream, kToolCallGroup, "0", "MKSTREAM"});
+    if (created.IsError() && created.str.rfind("BUSYGROUP", 0) != 0) {
+      if (!down_) log::Warn("tool call audit: cannot create the group", {{"error", created.str}});
+      down_ = true;
+      return false;
+    }
+    group_ready_ = true;
   }
   // Entries read before but not acknowledged (a failed store, or a crash) come first.
   redis::Reply reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT",

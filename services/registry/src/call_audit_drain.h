@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -52,6 +51,7 @@ class CallAuditDrain {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool down_ = false;  // the last round failed (logged once until one succeeds)
+  bool group_ready_ = false;  // the consumer group exists (created once, again after a failure)
 };
 
 }  // namespace switchboard::registry

@@ -108,16 +108,10 @@ class ConfigStore {
   // Stores tools/call records, each under the Redis stream entry id it was drained from; an id
   // already stored is skipped, so a batch may be stored twice. Not configuration.
   virtual absl::Status RecordToolCalls(
-      const std::vector<std::pair<std::string, v1::ToolCall>>& calls) {
-    (void)calls;
-    return absl::UnimplementedError("tool call audit not supported by this store");
-  }
+      const std::vector<std::pair<std::string, v1::ToolCall>>& calls) = 0;
   // Stored tools/call records matching the filters, newest first, at most `request.limit()`.
   virtual absl::StatusOr<std::vector<v1::ToolCall>> ListToolCalls(
-      const v1::ListToolCallsRequest& request) {
-    (void)request;
-    return absl::UnimplementedError("tool call audit not supported by this store");
-  }
+      const v1::ListToolCallsRequest& request) = 0;
   // Last use by API key id, for the keys used at least once.
   virtual absl::StatusOr<std::map<std::string, int64_t>> LoadApiKeyUse() = 0;
 

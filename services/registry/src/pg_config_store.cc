@@ -785,11 +785,17 @@ absl::StatusOr<StoredObject> PgConfigStore::Put(WriteMode mode, const Change& ob
                                                    before ? &before->object.server() : nullptr,
                                                    ObjectField(kind)));
         }
-        Snapshot next = ApplyChanges(current, {incoming});
-        SB_RETURN_IF_ERROR(CheckToolNames(current, next, LoadServerTools(tx)));
+        // Only namespaces and tool overrides change the names a namespace lists, and only a
+        // namespace that drops a server leaves overrides of that server's tools behind (they go
+        // with it).
+        std::vector<Change> orphans;
+        if (kind == Change::NAMESPACE || kind == Change::TOOL_OVERRIDE) {
+          Snapshot next = ApplyChanges(current, {incoming});
+          SB_RETURN_IF_ERROR(CheckToolNames(current, next, LoadServerTools(tx)));
+          orphans = OrphanedOverrideDeletes(next);
+        }
         WriteChange(tx, incoming);
-        // A namespace that drops a server drops its overrides of that server's tools.
-        for (const Change& orphan : OrphanedOverrideDeletes(next)) {
+        for (const Change& orphan : orphans) {
           std::optional<StoredObject> gone = ReadObject(tx, orphan.kind(), orphan.name());
           SB_RETURN_IF_ERROR(DeleteObject(tx, orphan.kind(), orphan.name()));
           WriteAudit(tx, actor, "update", orphan.kind(), orphan.name(),
@@ -868,19 +874,32 @@ absl::Status PgConfigStore::RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& us
 
 absl::Status PgConfigStore::RecordToolCalls(
     const std::vector<std::pair<std::string, v1::ToolCall>>& calls) {
+  // One statement for the whole batch (the drain's batches follow the edges' traffic).
+  boost::json::array rows;
+  rows.reserve(calls.size());
+  for (const auto& [stream_id, call] : calls) {
+    rows.push_back(boost::json::object{
+        {"stream_id", stream_id},
+        {"at_ms", call.at_unix_ms()},
+        {"user_email", call.user_email()},
+        {"endpoint", call.endpoint()},
+        {"tool", call.tool()},
+        {"outcome", call.outcome()},
+        {"duration_ms", std::max<int64_t>(0, call.duration_ms())}});
+  }
+  const std::string batch = boost::json::serialize(rows);
   return Run<bool>("record tool calls",
                    [&](Conn& c) {
                      pqxx::work tx(c.db);
-                     for (const auto& [stream_id, call] : calls) {
-                       Exec(tx,
-                            "INSERT INTO tool_call_audit (stream_id, called_at, user_email, "
-                            "endpoint_name, tool_name, outcome, duration_ms) VALUES ($1, "
-                            "to_timestamp($2::bigint / 1000.0), $3, $4, $5, $6, $7::bigint) "
-                            "ON CONFLICT (stream_id) DO NOTHING",
-                            {stream_id, std::to_string(call.at_unix_ms()), call.user_email(),
-                             call.endpoint(), call.tool(), call.outcome(),
-                             std::to_string(std::max<int64_t>(0, call.duration_ms()))});
-                     }
+                     Exec(tx,
+                          "INSERT INTO tool_call_audit (stream_id, called_at, user_email, "
+                          "endpoint_name, tool_name, outcome, duration_ms) "
+                          "SELECT stream_id, to_timestamp(at_ms / 1000.0), user_email, endpoint, "
+                          "tool, outcome, duration_ms FROM jsonb_to_recordset($1::jsonb) AS "
+                          "x(stream_id text, at_ms bigint, user_email text, endpoint text, "
+                          "tool text, outcome text, duration_ms bigint) "
+                          "ON CONFLICT (stream_id) DO NOTHING",
+                          {batch});
                      tx.commit();
                      return true;
                    })

@@ -188,10 +188,6 @@ RegistryGrpc::Need RegistryGrpc::NeedFor(const v1::Server& server) {
 
 configwatch::AdminCaller RegistryGrpc::Caller(grpc::CallbackServerContext* context) const {
   if (!access_.required) return {configwatch::AdminCaller::Role::kAdmin, "unchecked", ""};
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find(configwatch::kAdminCredentialHeader);
-  std::string_view value;
-  if (it != metadata.end()) value = std::string_view(it->second.data(), it->second.size());
   std::shared_ptr<const v1::Snapshot> snapshot = service_->watch_hub().snapshot();
   configwatch::AdminCredentialLookup lookup;
   lookup.find_key = [&snapshot](std::string_view sha) -> const v1::ApiKey* {
@@ -208,10 +204,7 @@ configwatch::AdminCaller RegistryGrpc::Caller(grpc::CallbackServerContext* conte
     }
     return nullptr;
   };
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  return configwatch::IdentifyAdminCaller(value, access_.admin_token_sha256, lookup, now);
+  return configwatch::IdentifyAdminCaller(*context, access_.admin_token_sha256, lookup);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::Refuse(grpc::CallbackServerContext* context, Need need,
@@ -248,7 +241,9 @@ grpc::ServerUnaryReactor* RegistryGrpc::Apply(grpc::CallbackServerContext* conte
 grpc::ServerUnaryReactor* RegistryGrpc::ListServers(grpc::CallbackServerContext* context,
                                                     const v1::ListRequest* request,
                                                     v1::ListServersResponse* response) {
-  if (auto* refused = Refuse(context, (request->include_secrets() ? Need::kAdmin : Need::kMember))) return refused;
+  if (auto* refused = Refuse(context, request->include_secrets() ? Need::kAdmin : Need::kMember)) {
+    return refused;
+  }
   return Unary(context, response, [&](auto done) {
     service_->ListServers(std::move(done), request->include_secrets(), ActorOf(context));
   });
@@ -288,7 +283,10 @@ grpc::ServerUnaryReactor* RegistryGrpc::CreateApiKey(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RegistryGrpc::Delete(grpc::CallbackServerContext* context,
                                                const v1::DeleteRequest* request,
                                                v1::DeleteResponse* response) {
-  if (auto* refused = Refuse(context, (request->kind() == Change::USER || request->kind() == Change::API_KEY ? Need::kAdmin : Need::kMember))) return refused;
+  const bool users_or_keys = request->kind() == Change::USER || request->kind() == Change::API_KEY;
+  if (auto* refused = Refuse(context, users_or_keys ? Need::kAdmin : Need::kMember)) {
+    return refused;
+  }
   return Unary(context, response,
                [&](auto done) { service_->Delete(*request, std::move(done), ActorOf(context)); });
 }

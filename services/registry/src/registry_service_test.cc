@@ -24,6 +24,7 @@ struct FakeDb {
   bool hold_loads = false;
   int held = 0;
   std::map<std::string, int64_t> key_use;
+  std::vector<v1::ListToolCallsRequest> tool_call_lists;
 
   void Bump() {
     snapshot.set_revision(snapshot.revision() + 1);
@@ -80,6 +81,15 @@ class FakeConfigStore : public ConfigStore {
   }
   absl::Status RecordServerTools(const std::vector<v1::ServerTools>&) override {
     return absl::OkStatus();
+  }
+  absl::Status RecordToolCalls(const std::vector<std::pair<std::string, v1::ToolCall>>&) override {
+    return absl::UnimplementedError("not faked");
+  }
+  absl::StatusOr<std::vector<v1::ToolCall>> ListToolCalls(
+      const v1::ListToolCallsRequest& request) override {
+    std::lock_guard<std::mutex> lock(db_->mu);
+    db_->tool_call_lists.push_back(request);
+    return std::vector<v1::ToolCall>();
   }
   using ConfigStore::Apply;
   using ConfigStore::Delete;
@@ -320,6 +330,25 @@ TEST_F(RegistryServiceTest, DeleteChecksItsArguments) {
   request.set_name("missing");
   result = Await<v1::DeleteResponse>([&](auto d) { service_.Delete(request, d); });
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryServiceTest, ListToolCallsChecksItsBoundsAndDefaultsTheLimit) {
+  auto list = [&](int32_t limit, int64_t since) {
+    v1::ListToolCallsRequest request;
+    request.set_limit(limit);
+    request.set_since_unix(since);
+    return Await<v1::ListToolCallsResponse>([&](auto d) { service_.ListToolCalls(request, d); });
+  };
+  EXPECT_EQ(list(1001, 0).status().message(), "limit: must be between 0 and 1000");
+  EXPECT_EQ(list(-1, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(list(10, -1).status().message(), "since_unix: must not be negative");
+  ASSERT_TRUE(list(0, 0).ok());
+  ASSERT_TRUE(list(1000, 1795000000).ok());
+  std::lock_guard<std::mutex> lock(db_.mu);
+  ASSERT_EQ(db_.tool_call_lists.size(), 2u);  // refused requests never reach the store
+  EXPECT_EQ(db_.tool_call_lists[0].limit(), 100);
+  EXPECT_EQ(db_.tool_call_lists[1].limit(), 1000);
+  EXPECT_EQ(db_.tool_call_lists[1].since_unix(), 1795000000);
 }
 
 TEST_F(RegistryServiceTest, WatchHubFollowsStoreChanges) {

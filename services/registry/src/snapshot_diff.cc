@@ -268,7 +268,13 @@ absl::StatusOr<ApplyPlan> PlanApply(const v1::Snapshot& current,
   PlanKind(Change::USER, current.users(), request.users(), create_only, &plan);
   PlanKind(Change::TOOL_OVERRIDE, current.tool_overrides(), request.tool_overrides(), create_only,
            &plan);
-  if (request.mode() != v1::ApplyRequest::PRUNE) {
+  if (request.mode() == v1::ApplyRequest::PRUNE) {
+    PruneKind(Change::TOOL_OVERRIDE, current.tool_overrides(), request.tool_overrides(), &plan);
+    PruneKind(Change::USER, current.users(), request.users(), &plan);
+    PruneKind(Change::ENDPOINT, current.endpoints(), request.endpoints(), &plan);
+    PruneKind(Change::NAMESPACE, current.namespaces(), request.namespaces(), &plan);
+    PruneKind(Change::SERVER, current.servers(), request.servers(), &plan);
+  } else {
     // A namespace that drops a server drops its overrides of that server's tools. (A prune
     // deletes every override the request does not name, and it cannot name these.)
     for (Change& c : OrphanedOverrideDeletes(ApplyChanges(current, plan.changes))) {
@@ -278,13 +284,6 @@ absl::StatusOr<ApplyPlan> PlanApply(const v1::Snapshot& current,
       diff.set_name(c.name());
       plan.changes.push_back(std::move(c));
     }
-  }
-  if (request.mode() == v1::ApplyRequest::PRUNE) {
-    PruneKind(Change::TOOL_OVERRIDE, current.tool_overrides(), request.tool_overrides(), &plan);
-    PruneKind(Change::USER, current.users(), request.users(), &plan);
-    PruneKind(Change::ENDPOINT, current.endpoints(), request.endpoints(), &plan);
-    PruneKind(Change::NAMESPACE, current.namespaces(), request.namespaces(), &plan);
-    PruneKind(Change::SERVER, current.servers(), request.servers(), &plan);
   }
   return plan;
 }

@@ -1,10 +1,9 @@
 #include "services/registry/src/tool_names.h"
 
-#include <cstdint>
-#include <cstdio>
 #include <set>
 #include <string_view>
 
+#include "switchboard/common/crypto.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/jsonrpc/names.h"
 
@@ -16,21 +15,13 @@ struct Problem {
   std::string message;  // one line, naming the field and the fix
 };
 
-// A short, stable tag of `text` (FNV-1a, 24 bits as hex) that keeps a shortened name unique.
-std::string Tag(std::string_view text) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : text) h = (h ^ c) * 16777619u;
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%06x", h & 0xffffffu);
-  return buf;
-}
-
-// A name within the limit for `tool` of `server`: its usual name, shortened with a tag when
-// too long.
+// A name within the limit in place of `usual` (how `tool` would be listed): `usual` + "_2",
+// or `usual` shortened with a tag of `tool` when that would be too long.
 std::string Suggest(std::string_view usual, std::string_view tool) {
   const size_t max = jsonrpc::kMaxToolNameLength;
   if (usual.size() + 2 <= max) return StrCat(usual, "_2");
-  std::string tag = Tag(tool);
+  // A short, stable tag of the tool's name keeps the shortened name unique.
+  std::string tag = crypto::Sha256Hex(tool).substr(0, 6);
   return StrCat(usual.substr(0, max - tag.size() - 1), "_", tag);
 }
 
@@ -49,7 +40,6 @@ std::vector<Problem> FindProblems(const v1::Snapshot& s, const KnownTools& known
   for (const v1::Namespace& ns : s.namespaces()) {
     // name -> "server/tool" of the first tool shown under it, in namespace order.
     std::map<std::string, std::string> shown;
-    std::set<std::string> taken;
     for (const v1::NamespaceServer& m : ns.servers()) {
       if (m.disabled()) continue;
       auto tools = known.find(m.server());

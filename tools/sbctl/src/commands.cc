@@ -59,6 +59,12 @@ absl::StatusOr<std::string> ReadInput(const std::string& file) {
   return text.str();
 }
 
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Reads variables from the process environment for ${VAR} references.
 std::optional<std::string> Getenv(const std::string& name) {
   const char* value = std::getenv(name.c_str());
@@ -366,10 +372,7 @@ int CreateApiKey(const Command& command, RegistryClient& client, std::ostream& o
   request.set_user_email(command.user_email);
   request.set_name(command.key_name);
   if (command.expires_in_seconds > 0) {
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    request.set_expires_unix(now + command.expires_in_seconds);
+    request.set_expires_unix(NowUnix() + command.expires_in_seconds);
   }
   for (const std::string& e : command.endpoints) request.add_endpoints(e);
   absl::StatusOr<v1::CreateApiKeyResponse> response = client.CreateApiKey(request);
@@ -421,15 +424,7 @@ int GetSessions(const Command& command, RegistryClient& client, std::ostream& ou
   } else if (response->sessions().empty()) {
     err << "sbctl: no sessions found for " << command.user_email << "\n";
   } else {
-    std::vector<std::vector<std::string>> rows = {
-        {"ID", "ENDPOINT", "PROTOCOL", "TRANSPORT", "CREATED", "EXPIRES IN"}};
-    for (const v1::Session& s : response->sessions()) {
-      rows.push_back({s.id(), s.endpoint(), s.protocol_version().empty() ? "-" : s.protocol_version(),
-                      s.transport().empty() ? "streamable-http" : s.transport(),
-                      s.created_unix() == 0 ? "-" : FormatUtc(s.created_unix()),
-                      StrCat(s.expires_in_seconds(), "s")});
-    }
-    out << FormatTable(rows);
+    out << FormatSessions(*response);
   }
   return kExitOk;
 }
@@ -450,10 +445,7 @@ int Audit(const Command& command, RegistryClient& client, std::ostream& out, std
   v1::ListToolCallsRequest request;
   request.set_user_email(command.user_email);
   if (command.since_seconds > 0) {
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    request.set_since_unix(std::max<int64_t>(1, now - command.since_seconds));
+    request.set_since_unix(std::max<int64_t>(1, NowUnix() - command.since_seconds));
   }
   request.set_limit(command.limit);
   absl::StatusOr<v1::ListToolCallsResponse> response = client.ListToolCalls(request);
@@ -463,13 +455,7 @@ int Audit(const Command& command, RegistryClient& client, std::ostream& out, std
   } else if (response->calls().empty()) {
     err << "sbctl: no tool calls found\n";
   } else {
-    std::vector<std::vector<std::string>> rows = {
-        {"TIME", "USER", "ENDPOINT", "TOOL", "OUTCOME", "DURATION"}};
-    for (const v1::ToolCall& c : response->calls()) {
-      rows.push_back({FormatUtc(c.at_unix_ms() / 1000), c.user_email().empty() ? "-" : c.user_email(), c.endpoint(),
-                      c.tool(), c.outcome(), StrCat(c.duration_ms(), "ms")});
-    }
-    out << FormatTable(rows);
+    out << FormatToolCalls(*response);
   }
   return kExitOk;
 }
@@ -512,23 +498,12 @@ int Execute(const Command& command, RegistryClient& client, std::ostream& out, s
 
 namespace {
 
-std::string Uptime(int64_t ms) {
-  int64_t s = ms / 1000;
-  if (s < 60) return StrCat(s, "s");
-  if (s < 3600) return StrCat(s / 60, "m", s % 60, "s");
-  if (s < 86400) return StrCat(s / 3600, "h", (s % 3600) / 60, "m");
-  return StrCat(s / 86400, "d", (s % 86400) / 3600, "h");
-}
-
-std::string Mebibytes(int64_t bytes) {
-  if (bytes <= 0) return "-";
-  return StrCat((bytes + (1 << 19)) >> 20, " MiB");
-}
-
 int RunnerPs(const Command& command, RunnerClient& client, std::ostream& out, std::ostream& err) {
   absl::StatusOr<runner::v1::ListProcessesResponse> list = client.ListProcesses();
   if (!list.ok()) return ServiceError("runner", command.runner, list.status(), err);
   if (command.json) {
+    // Fields at their defaults stay out (a process not running has no "pid"): scripts select
+    // on their presence.
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.add_whitespace = true;
@@ -537,18 +512,7 @@ int RunnerPs(const Command& command, RunnerClient& client, std::ostream& out, st
     out << json;
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"SERVER", "PID", "STATE", "KEY", "UPTIME",
-                                                 "CALLERS", "SESSIONS", "IN-FLIGHT", "QUEUED",
-                                                 "RESTARTS", "RSS", "LAST FAILURE"}};
-  for (const auto& p : list->processes()) {
-    rows.push_back({p.server(), p.pid() > 0 ? std::to_string(p.pid()) : "-", p.state(),
-                    p.key().empty() ? "-" : p.key(), p.pid() > 0 ? Uptime(p.uptime_ms()) : "-",
-                    std::to_string(p.attachments()), std::to_string(p.sessions_size()),
-                    std::to_string(p.in_flight()), std::to_string(p.queue_depth()),
-                    std::to_string(p.restarts()), Mebibytes(p.rss_bytes()),
-                    p.last_failure().empty() ? "-" : p.last_failure()});
-  }
-  out << FormatTable(rows);
+  out << FormatProcesses(*list);
   return kExitOk;
 }
 

@@ -79,12 +79,44 @@ class FakeRegistry : public RegistryClient {
     return v1::DeleteResponse();
   }
 
+  absl::StatusOr<v1::ListSessionsResponse> ListSessions(
+      const v1::ListSessionsRequest& request) override {
+    session_users.push_back(request.user_email());
+    if (!error.ok()) return error;
+    return sessions;
+  }
+  absl::StatusOr<v1::EndSessionsResponse> EndSessions(
+      const v1::EndSessionsRequest& request) override {
+    ended.push_back(request);
+    if (!error.ok()) return error;
+    v1::EndSessionsResponse response;
+    response.set_ended(request.id().empty() ? sessions.sessions_size() : 1);
+    return response;
+  }
+  absl::StatusOr<v1::ListToolCallsResponse> ListToolCalls(
+      const v1::ListToolCallsRequest& request) override {
+    call_requests.push_back(request);
+    if (!error.ok()) return error;
+    return calls;
+  }
+
   absl::Status error;
   v1::ListServersResponse servers;
+  v1::ListSessionsResponse sessions;
+  v1::ListToolCallsResponse calls;
   std::vector<v1::ApplyRequest> applied;
   std::vector<v1::CreateApiKeyRequest> key_requests;
   std::vector<v1::DeleteRequest> deletes;
+  std::vector<std::string> session_users;
+  std::vector<v1::EndSessionsRequest> ended;
+  std::vector<v1::ListToolCallsRequest> call_requests;
 };
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 struct RunResult {
   int code;
@@ -307,9 +339,7 @@ TEST(CommandsTest, CreateApiKeyPrintsTheKeyOnceWithANote) {
 
 TEST(CommandsTest, CreateApiKeyWithExpiryAndScope) {
   FakeRegistry registry;
-  int64_t before = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  int64_t before = NowUnix();
   RunResult run = Execute({"create", "apikey", "--user", "dev@example.com", "--expires-in", "90d",
                            "--endpoints", "demo,lab"},
                           registry);
@@ -345,6 +375,93 @@ TEST(CommandsTest, Delete) {
   ASSERT_EQ(registry.deletes.size(), 1u);
   EXPECT_EQ(registry.deletes[0].kind(), v1::Change::NAMESPACE);
   EXPECT_EQ(registry.deletes[0].name(), "demo");
+}
+
+TEST(CommandsTest, SessionsAreListedAndEndedForTheUser) {
+  FakeRegistry registry;
+  RunResult none = Execute({"get", "sessions", "--user", "dev@example.com"}, registry);
+  EXPECT_EQ(none.code, 0);
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "sbctl: no sessions found for dev@example.com\n");
+
+  auto* s = registry.sessions.add_sessions();
+  s->set_id("s1");
+  s->set_endpoint("demo");
+  s->set_protocol_version("2025-06-18");
+  s->set_created_unix(1795285200);  // 2026-11-21 18:20 UTC
+  s->set_expires_in_seconds(3599);
+  auto* legacy = registry.sessions.add_sessions();
+  legacy->set_id("s2");
+  legacy->set_endpoint("demo");
+  legacy->set_transport("sse");
+  RunResult table = Execute({"get", "sessions", "--user", "dev@example.com"}, registry);
+  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_EQ(table.out,
+            "ID   ENDPOINT   PROTOCOL     TRANSPORT         CREATED                EXPIRES IN\n"
+            "s1   demo       2025-06-18   streamable-http   2026-11-21 18:20 UTC   3599s\n"
+            "s2   demo       -            sse               -                      0s\n");
+  RunResult json = Execute({"get", "sessions", "--user", "dev@example.com", "-o", "json"},
+                           registry);
+  boost::json::value doc = boost::json::parse(json.out);
+  EXPECT_EQ(doc.at("sessions").as_array().size(), 2u);
+  EXPECT_EQ(doc.at("sessions").at(0).at("expires_in_seconds"), "3599");  // int64 as JSON text
+  EXPECT_EQ(registry.session_users,
+            (std::vector<std::string>(3, "dev@example.com")));
+
+  RunResult all = Execute({"delete", "sessions", "--user", "dev@example.com"}, registry);
+  EXPECT_EQ(all.out, "2 sessions of dev@example.com ended\n");
+  RunResult one = Execute({"delete", "session", "s1", "--user", "dev@example.com"}, registry);
+  EXPECT_EQ(one.out, "1 session of dev@example.com ended\n");
+  ASSERT_EQ(registry.ended.size(), 2u);
+  EXPECT_EQ(registry.ended[0].id(), "");
+  EXPECT_EQ(registry.ended[1].id(), "s1");
+  EXPECT_EQ(registry.ended[1].user_email(), "dev@example.com");
+}
+
+TEST(CommandsTest, AuditAsksForTheWindowAndPrintsNewestFirst) {
+  FakeRegistry registry;
+  auto* c = registry.calls.add_calls();
+  c->set_at_unix_ms(1795285212345);  // 2026-11-21 18:20 UTC
+  c->set_user_email("dev@example.com");
+  c->set_endpoint("demo");
+  c->set_tool("everything__echo");
+  c->set_outcome("ok");
+  c->set_duration_ms(42);
+  auto* anonymous = registry.calls.add_calls();
+  anonymous->set_at_unix_ms(1795285100000);
+  anonymous->set_endpoint("open");
+  anonymous->set_tool("everything__add");
+  anonymous->set_outcome("timeout");
+  anonymous->set_duration_ms(30000);
+  int64_t before = NowUnix();
+  RunResult r = Execute({"audit", "--user", "dev@example.com", "--since", "1h", "--limit", "5"},
+                        registry);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "TIME                   USER              ENDPOINT   TOOL               OUTCOME   "
+            "DURATION\n"
+            "2026-11-21 18:20 UTC   dev@example.com   demo       everything__echo   ok        "
+            "42ms\n"
+            "2026-11-21 18:18 UTC   -                 open       everything__add    timeout   "
+            "30000ms\n");
+  ASSERT_EQ(registry.call_requests.size(), 1u);
+  const v1::ListToolCallsRequest& sent = registry.call_requests[0];
+  EXPECT_EQ(sent.user_email(), "dev@example.com");
+  EXPECT_EQ(sent.limit(), 5);
+  EXPECT_GE(sent.since_unix(), before - 3600);
+  EXPECT_LE(sent.since_unix(), before - 3600 + 60);
+
+  registry.calls.clear_calls();
+  RunResult none = Execute({"audit"}, registry);
+  EXPECT_EQ(none.code, 0);
+  EXPECT_EQ(none.err, "sbctl: no tool calls found\n");
+  EXPECT_EQ(registry.call_requests[1].since_unix(), 0);  // no --since: every call
+  EXPECT_EQ(registry.call_requests[1].limit(), 0);       // the registry's default
+
+  registry.error = absl::FailedPreconditionError("sessions: the registry has no redis_url");
+  RunResult refused = Execute({"get", "sessions", "--user", "dev@example.com"}, registry);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_EQ(refused.err, "sbctl: sessions: the registry has no redis_url\n");
 }
 
 class FakeRunner : public RunnerClient {
@@ -429,6 +546,8 @@ TEST(RunnerCommandsTest, PsShowsEveryProcess) {
   EXPECT_EQ(doc.at("processes").as_array().size(), 3u);
   EXPECT_EQ(doc.at("processes").at(0).at("sessions").as_array().size(), 2u);
   EXPECT_EQ(doc.at("processes").at(1).at("key"), "dev@example.com");
+  // A process that is not running has no pid at all (tools/bench/run selects on it).
+  EXPECT_FALSE(doc.at("processes").at(2).as_object().contains("pid"));
 }
 
 TEST(RunnerCommandsTest, RestartAndLogs) {

@@ -32,6 +32,30 @@ std::vector<std::string> SortedKeys(const google::protobuf::Map<std::string, std
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 
+// "2026-11-21 18:40 UTC".
+std::string FormatUtc(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_seconds);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
+// "42s", "3m5s", "1h2m", "2d3h".
+std::string Uptime(int64_t ms) {
+  int64_t s = ms / 1000;
+  if (s < 60) return StrCat(s, "s");
+  if (s < 3600) return StrCat(s / 60, "m", s % 60, "s");
+  if (s < 86400) return StrCat(s / 3600, "h", (s % 3600) / 60, "m");
+  return StrCat(s / 86400, "d", (s % 86400) / 3600, "h");
+}
+
+std::string Mebibytes(int64_t bytes) {
+  if (bytes <= 0) return "-";
+  return StrCat((bytes + (1 << 19)) >> 20, " MiB");
+}
+
 // An argument as a shell would need it to come back as one word.
 std::string ShellWord(const std::string& arg) {
   if (!arg.empty() && arg.find_first_of(" \t\"'\\$`") == std::string::npos) return arg;
@@ -194,15 +218,6 @@ std::string FormatUsers(const registry::v1::ListUsersResponse& response) {
   return FormatTable(rows);
 }
 
-std::string FormatUtc(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_seconds);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
-
 std::string FormatApiKeys(const registry::v1::ListApiKeysResponse& response) {
   std::vector<std::vector<std::string>> rows = {
       {"ID", "USER", "NAME", "PREFIX", "EXPIRES", "ENDPOINTS", "LAST USED"}};
@@ -212,6 +227,43 @@ std::string FormatApiKeys(const registry::v1::ListApiKeysResponse& response) {
                     k.expires_unix() == 0 ? "never" : FormatUtc(k.expires_unix()),
                     endpoints.empty() ? "all" : Join(endpoints, ","),
                     k.last_used_unix() == 0 ? "never" : FormatUtc(k.last_used_unix())});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatSessions(const registry::v1::ListSessionsResponse& response) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "ENDPOINT", "PROTOCOL", "TRANSPORT", "CREATED", "EXPIRES IN"}};
+  for (const registry::v1::Session& s : response.sessions()) {
+    rows.push_back({s.id(), s.endpoint(), OrDash(s.protocol_version()),
+                    s.transport().empty() ? "streamable-http" : s.transport(),
+                    s.created_unix() == 0 ? "-" : FormatUtc(s.created_unix()),
+                    StrCat(s.expires_in_seconds(), "s")});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatToolCalls(const registry::v1::ListToolCallsResponse& response) {
+  std::vector<std::vector<std::string>> rows = {
+      {"TIME", "USER", "ENDPOINT", "TOOL", "OUTCOME", "DURATION"}};
+  for (const registry::v1::ToolCall& c : response.calls()) {
+    rows.push_back({FormatUtc(c.at_unix_ms() / 1000), OrDash(c.user_email()), c.endpoint(),
+                    c.tool(), c.outcome(), StrCat(c.duration_ms(), "ms")});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatProcesses(const runner::v1::ListProcessesResponse& response) {
+  std::vector<std::vector<std::string>> rows = {{"SERVER", "PID", "STATE", "KEY", "UPTIME",
+                                                 "CALLERS", "SESSIONS", "IN-FLIGHT", "QUEUED",
+                                                 "RESTARTS", "RSS", "LAST FAILURE"}};
+  for (const auto& p : response.processes()) {
+    rows.push_back({p.server(), p.pid() > 0 ? std::to_string(p.pid()) : "-", p.state(),
+                    OrDash(p.key()), p.pid() > 0 ? Uptime(p.uptime_ms()) : "-",
+                    std::to_string(p.attachments()), std::to_string(p.sessions_size()),
+                    std::to_string(p.in_flight()), std::to_string(p.queue_depth()),
+                    std::to_string(p.restarts()), Mebibytes(p.rss_bytes()),
+                    OrDash(p.last_failure())});
   }
   return FormatTable(rows);
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "switchboard/registry/v1/registry.pb.h"
+#include "switchboard/runner/v1/runner.pb.h"
 
 namespace switchboard::sbctl {
 
@@ -26,9 +27,13 @@ std::string FormatNamespaces(const registry::v1::ListNamespacesResponse& respons
 std::string FormatEndpoints(const registry::v1::ListEndpointsResponse& response);
 std::string FormatUsers(const registry::v1::ListUsersResponse& response);
 std::string FormatApiKeys(const registry::v1::ListApiKeysResponse& response);
-// "2026-11-21 18:40 UTC".
-std::string FormatUtc(int64_t unix_seconds);
 std::string FormatToolOverrides(const registry::v1::ListToolOverridesResponse& response);
+
+// Tables for `sbctl get sessions`, `sbctl audit` and `sbctl runner ps`; times in UTC
+// ("2026-11-21 18:40 UTC").
+std::string FormatSessions(const registry::v1::ListSessionsResponse& response);
+std::string FormatToolCalls(const registry::v1::ListToolCallsResponse& response);
+std::string FormatProcesses(const runner::v1::ListProcessesResponse& response);
 
 // One kind of object as sbctl names it on the command line and in its output.
 struct KindInfo {

@@ -28,10 +28,11 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 // {name, active}, prefix), `endpoints` (name, namespace, enableApiKeyAuth, useQueryParamAuth,
 // enableOauth, and Switchboard's userRequestsPerMinute, requestsPerMinute, allowedOrigins,
 // oauthIssuers, oauthJwksUrl, oauthRequiredScopes, oauthAudience),
-// `users` (email, name, isAdmin or role: admin | member), and Switchboard's `toolOverrides` (namespace, server, tool,
-// name, title, description, annotations, disabled). A Claude-Desktop-style `mcpServers` map
-// is imported as servers (a url without a type is SSE when it ends in /sse, else
-// STREAMABLE_HTTP). Errors are one line naming the field, e.g. "servers[1].type: must be ...".
+// `users` (email, name, isAdmin or role: admin | member), and Switchboard's `toolOverrides`
+// (namespace, server, tool, name, title, description, annotations, disabled,
+// userRequestsPerMinute). A Claude-Desktop-style `mcpServers` map is imported as servers (a url
+// without a type is SSE when it ends in /sse, else STREAMABLE_HTTP). Errors are one line naming
+// the field, e.g. "servers[1].type: must be ...".
 //
 // With `lookup_env`, every `${VAR}` inside a string value is replaced by the variable's value
 // first, anywhere in the string ("prefix-${VAR}-suffix"); `$${` stands for a literal `${`. A

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <absl/status/status.h>
+#include <grpcpp/server_context.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -34,5 +37,19 @@ struct AdminCredentialLookup {
 AdminCaller IdentifyAdminCaller(std::string_view authorization,
                                 std::string_view admin_token_sha256,
                                 const AdminCredentialLookup& lookup, int64_t now_unix);
+
+// The same for a gRPC call: its kAdminCredentialHeader metadata, at the current time.
+AdminCaller IdentifyAdminCaller(const grpc::ServerContextBase& context,
+                                std::string_view admin_token_sha256,
+                                const AdminCredentialLookup& lookup);
+
+// Checks an `admin_token_sha256` setting: empty, or 64 lowercase hex digits (what
+// `printf %s "$TOKEN" | sha256sum` prints).
+absl::Status CheckAdminTokenSha256(std::string_view value);
+
+// Settles a service's two admin token settings into `*admin_token_sha256`: a clear
+// `*admin_token` (from a secret's environment) is hashed into it and then cleared, so only the
+// hash is kept. InvalidArgument when both are set.
+absl::Status HashAdminToken(std::string* admin_token, std::string* admin_token_sha256);
 
 }  // namespace switchboard::configwatch
