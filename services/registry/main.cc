@@ -30,15 +30,6 @@ namespace {
 constexpr char kName[] = "sb-registry";
 constexpr int kShutdownGraceMs = 5000;
 
-// Empty, or 64 lowercase hex digits (`printf %s "$token" | sha256sum`).
-absl::Status CheckSha256Hex(std::string_view value) {
-  if (value.empty()) return absl::OkStatus();
-  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-    return absl::InvalidArgumentError("must be the SHA-256 of the admin token: 64 lowercase hex digits");
-  }
-  return absl::OkStatus();
-}
-
 [[noreturn]] void Fail(std::string_view what, const absl::Status& status) {
   ExitWithError(kName, StrCat(what, ": ", MessageOf(status)));
 }
@@ -63,7 +54,7 @@ int Run(int argc, char** argv) {
       .String("redis_url", &redis_url, [](std::string_view url) {
         return url.empty() ? absl::OkStatus() : redis::ParseRedisUrl(url).status();
       })
-      .String("admin_token_sha256", &admin.admin_token_sha256, CheckSha256Hex)
+      .String("admin_token_sha256", &admin.admin_token_sha256, config::CheckAdminTokenSha256)
       .String("admin_token", &admin_token)
       .String("metrics_listen", &metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, kName, argc, argv);

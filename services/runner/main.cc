@@ -8,8 +8,8 @@
 #include "services/runner/src/process_launcher.h"
 #include "services/runner/src/runner_grpc.h"
 #include "services/runner/src/runner_service.h"
-#include "switchboard/common/crypto.h"
 #include "services/runner/src/runner_telemetry.h"
+#include "switchboard/common/crypto.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
@@ -41,20 +41,12 @@ struct RunnerConfig {
   int64_t breaker_failures = 5;
   int64_t breaker_cooldown_ms = 30000;
   std::string log_level = "info";
-  // The admin calls (runner ps / restart, logs) need the admin token whose SHA-256 this is, or an
-  // admin user's API key; empty: admin users' keys only.
+  // The admin calls (runner ps / restart / drain, logs) need the admin token whose SHA-256 this
+  // is, or an admin user's API key; empty: admin users' keys only.
   std::string admin_token_sha256;
-  std::string admin_token;  // or the token itself (from a secret): hashed at start-up
+  std::string admin_token;     // or the token itself (from a secret): hashed at start-up
   std::string metrics_listen;  // GET /metrics; empty: none
 };
-
-absl::Status CheckSha256Hex(std::string_view value) {
-  if (value.empty()) return absl::OkStatus();
-  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-    return absl::InvalidArgumentError("must be the SHA-256 of the admin token: 64 lowercase hex digits");
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -79,7 +71,7 @@ int main(int argc, char** argv) {
       .Int("breaker_failures", &cfg.breaker_failures, 0, 1000)
       .Int("breaker_cooldown_ms", &cfg.breaker_cooldown_ms, 100, int64_t{24} * 3600 * 1000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel)
-      .String("admin_token_sha256", &cfg.admin_token_sha256, CheckSha256Hex)
+      .String("admin_token_sha256", &cfg.admin_token_sha256, config::CheckAdminTokenSha256)
       .String("admin_token", &cfg.admin_token)
       .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
@@ -134,10 +126,12 @@ int main(int argc, char** argv) {
         int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-        configwatch::AdminCaller caller = configwatch::IdentifyAdminCaller(value, token, lookup, now);
+        configwatch::AdminCaller caller =
+            configwatch::IdentifyAdminCaller(value, token, lookup, now);
         if (caller.role == configwatch::AdminCaller::Role::kAdmin) return grpc::Status::OK;
         if (caller.role == configwatch::AdminCaller::Role::kMember) {
-          return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the runner's admin calls need an admin");
+          return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                              "the runner's admin calls need an admin");
         }
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.reason);
       });

@@ -206,6 +206,15 @@ absl::Status CheckNotEmpty(std::string_view value) {
   return absl::OkStatus();
 }
 
+absl::Status CheckAdminTokenSha256(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "must be the SHA-256 of the admin token: 64 lowercase hex digits");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckLogLevel(std::string_view value) {
   log::Level level;
   if (!log::ParseLevel(value, &level)) {

@@ -59,6 +59,16 @@ TEST(SchemaTest, BadValuesNameTheField) {
   EXPECT_EQ(c.listen, "127.0.0.1:12008");  // a failed load keeps the default
 }
 
+TEST(SchemaTest, AdminTokenSha256IsEmptyOrSixtyFourLowercaseHexDigits) {
+  EXPECT_TRUE(CheckAdminTokenSha256("").ok());
+  EXPECT_TRUE(CheckAdminTokenSha256(std::string(64, 'a')).ok());
+  EXPECT_TRUE(CheckAdminTokenSha256(std::string(32, '0') + std::string(32, 'f')).ok());
+  EXPECT_EQ(CheckAdminTokenSha256(std::string(63, 'a')).message(),
+            "must be the SHA-256 of the admin token: 64 lowercase hex digits");
+  EXPECT_FALSE(CheckAdminTokenSha256(std::string(64, 'A')).ok());
+  EXPECT_FALSE(CheckAdminTokenSha256(std::string(63, 'a') + "g").ok());
+}
+
 TEST(SchemaTest, EnvironmentOverridesFile) {
   EdgeLike c;
   Schema s = MakeSchema(&c);

@@ -62,6 +62,10 @@ absl::Status CheckNotEmpty(std::string_view value);
 // Checks a log level name: debug, info, warn or error.
 absl::Status CheckLogLevel(std::string_view value);
 
+// Checks the SHA-256 of an admin token: empty (none), or 64 lowercase hex digits
+// (`printf %s "$token" | sha256sum`).
+absl::Status CheckAdminTokenSha256(std::string_view value);
+
 // Loads a service's configuration the way every binary does: `--config FILE` from argv (if
 // given), then the environment. On any error prints "<service>: <error>" to stderr and exits 2.
 void LoadOrExit(Schema& schema, std::string_view service, int argc, char** argv);
