@@ -22,20 +22,29 @@ namespace {
 using runner::v1::AttachRequest;
 using runner::v1::AttachResponse;
 
+// Serves `service` on an ephemeral loopback port; sets `port` (0 when it could not listen).
+std::unique_ptr<grpc::Server> Serve(grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+std::unique_ptr<runner::v1::Runner::Stub> RunnerStub(int port) {
+  return runner::v1::Runner::NewStub(
+      grpc::CreateChannel(StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+}
+
 // The real adapter and logic in-process on an ephemeral loopback port, with a table catalog.
 class RunnerGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     catalog_.Put({"echo", "STDIO", SB_MCP_ECHO_PATH, {}, {}});
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&grpc_service_);
-    server_ = builder.BuildAndStart();
+    server_ = Serve(&grpc_service_, &port);
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = runner::v1::Runner::NewStub(
-        grpc::CreateChannel(StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = RunnerStub(port);
   }
 
   void TearDown() override {
@@ -207,14 +216,10 @@ TEST_F(RunnerGrpcTest, EveryAdminCallPassesTheAdminCheck) {
     ++checked;
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "not an admin");
   });
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&guarded);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = Serve(&guarded, &port);
   ASSERT_GT(port, 0);
-  auto stub = runner::v1::Runner::NewStub(
-      grpc::CreateChannel(StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = RunnerStub(port);
 
   runner::v1::ListProcessesResponse list;
   EXPECT_EQ(stub->ListProcesses(Context().get(), {}, &list).error_code(),
@@ -316,11 +321,8 @@ TEST(ConfigCacheCatalogTest, ServesServersFromTheRegistryWatch) {
   echo->set_limit_open_files(64);
   echo->set_limit_processes(7);
   FakeRegistry registry(snapshot);
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&registry);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = Serve(&registry, &port);
   ASSERT_GT(port, 0);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(StrCat("127.0.0.1:", port)), "runner-test");

@@ -77,8 +77,8 @@ TEST(AttachTelemetryTest, ClientResponsesAreNotRewritten) {
   EXPECT_EQ(telemetry.OnRequest(response, frame), response);
 }
 
-ProcessStatus Row(std::string server, std::string isolation, std::string state,
-                  int64_t attachments, int64_t in_flight) {
+ProcessStatus Row(std::string server, std::string isolation, std::string state, int64_t attachments,
+                  int64_t in_flight) {
   ProcessStatus s;
   s.server = std::move(server);
   s.isolation = std::move(isolation);
