@@ -12,7 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, require, startStack } from './lib/stack.mjs';
+import { freePort, require, sbctl as sbctlOf, startStack } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
@@ -53,12 +53,7 @@ let stack;
 const tokens = [];  // every token presented, for the log check
 let workDir;
 
-function sbctl(...args) {
-  const r = spawnSync(path.join(process.env.SB_BUILD_DIR ?? 'build', 'tools/sbctl/sbctl'),
-    ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
-    { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const sbctl = (...args) => sbctlOf(stack, ...args);
 
 const url = (endpoint) => `${stack.edge}/metamcp/${endpoint}/mcp`;
 const metadataUrl = (endpoint) => `${stack.edge}/.well-known/oauth-protected-resource/metamcp/${endpoint}/mcp`;

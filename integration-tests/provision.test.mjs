@@ -8,19 +8,17 @@
 // then apply --dry-run changes nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { freePort, repo, require, startStack } from './lib/stack.mjs';
+import { freePort, repo, require, sbctl as sbctlOf, startStack, until } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { ToolListChangedNotificationSchema } = require('@modelcontextprotocol/sdk/types.js');
 const YAML = require('yaml');
 
-const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
-const sbctlPath = path.join(build, 'tools/sbctl/sbctl');
 const everything = path.join(repo, 'tools/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 
 let stack;
@@ -46,11 +44,7 @@ async function startEverything(mode, port) {
   throw new Error(`server-everything ${mode} did not listen on ${port}`);
 }
 
-function sbctl(...args) {
-  const r = spawnSync(sbctlPath, ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
-    { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const sbctl = (...args) => sbctlOf(stack, ...args);
 
 // The example's provision block with the chart-deployed servers given loopback URLs, the
 // STDIO server's `npx -y …` replaced by the locally installed binary (no downloads here), and
@@ -135,15 +129,6 @@ async function toolNames(client) {
     cursor = page.nextCursor;
   } while (cursor);
   return names;
-}
-
-async function until(what, predicate, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 before(async () => {

@@ -8,40 +8,24 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, repo, require, startStack } from './lib/stack.mjs';
+import { freePort, repo, require, sbctl as sbctlOf, startStack, until } from './lib/stack.mjs';
 
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 
 const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
-const sbctlPath = path.join(build, 'tools/sbctl/sbctl');
 const echo = path.join(build, 'tools/echo-c/sb-echo-c');
 
 let stack;
 let workDir;
 const clients = [];
 
-function sbctl(...args) {
-  const r = spawnSync(sbctlPath, ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`,
-    '--runner', `127.0.0.1:${stack.ports.SB_RUNNER_PORT}`, ...args],
-  { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const sbctl = (...args) => sbctlOf(stack, '--runner', `127.0.0.1:${stack.ports.SB_RUNNER_PORT}`, ...args);
 
 function processes(server) {
   const r = sbctl('runner', 'ps', '-o', 'json');
   assert.equal(r.status, 0, r.err);
   return (JSON.parse(r.out).processes ?? []).filter((p) => p.server === server);
-}
-
-async function until(what, predicate, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = predicate();
-    if (value) return value;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 // True while `pid` runs; a zombie (exited, not reaped yet) counts as ended.
@@ -149,7 +133,9 @@ test('after a runner receives SIGTERM, no server process remains', async () => {
   const port = await freePort();
   const runner = spawn(path.join(build, 'services/runner/sb-runner'),
     ['--config', path.join(repo, 'services/runner/config/runner.yaml')], {
+      // No metrics server: runner.yaml's fixed metrics port may be another stack's.
       env: { ...process.env, SWITCHBOARD_RUNNER_LISTEN: `127.0.0.1:${port}`,
+        SWITCHBOARD_RUNNER_METRICS_LISTEN: '',
         SWITCHBOARD_RUNNER_REGISTRY_ADDRESS: `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}` },
       stdio: 'ignore',
     });

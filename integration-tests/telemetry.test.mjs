@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { freePort, repo, require, startEdgeReplica, startStack, until, sbctl as sbctlOf } from './lib/stack.mjs';
+import { freePort, repo, require, startEdge, startStack, until, sbctl as sbctlOf } from './lib/stack.mjs';
 
 const otlp = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
 const ExportTraceServiceRequest = otlp.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
@@ -300,11 +300,11 @@ test('/metrics on every service moves with the traffic', async () => {
 
 test('an edge exporting to a dead address answers every call and counts the spans it drops', async () => {
   const dead = await freePort();  // nothing listens there
-  const replica = await startEdgeReplica(stack, {
+  const replica = await startEdge(stack, 'edge-dead-exporter', {
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${dead}`,
     OTEL_BSP_SCHEDULE_DELAY: '50',
     OTEL_BSP_EXPORT_TIMEOUT: '500',
-  }, 'edge-dead-exporter');
+  });
   try {
     const { call } = await openSession(replica.origin);
     for (let i = 0; i < 5; i++) {

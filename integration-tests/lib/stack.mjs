@@ -65,8 +65,8 @@ export async function until(what, check, ms = 20_000) {
 }
 
 // Starts one more sb-<service> of the running `stack` as deploy/local/switchboard-local starts
-// the first (same config file, same router, auth, registry and Redis; `env` overrides any of
-// it), logging to <state>/logs/<name>.log, and waits until `ready(port)` holds. Resolves to
+// the first (same config file, same router, auth, registry and Redis, no metrics port; `env`
+// overrides any of it), logging to <state>/logs/<name>.log, and waits until `ready(port)` holds. Resolves to
 // { port, origin, pid, stop }.
 async function startExtra(stack, service, name, env, ready) {
   const port = await freePort();
@@ -80,6 +80,8 @@ async function startExtra(stack, service, name, env, ready) {
         ...process.env,
         [`SWITCHBOARD_${upper}_LISTEN`]: `127.0.0.1:${port}`,
         [`SWITCHBOARD_${upper}_REGISTRY_ADDRESS`]: `127.0.0.1:${ports.SB_REGISTRY_PORT}`,
+        // No metrics server: the config file's fixed metrics port may be another stack's.
+        [`SWITCHBOARD_${upper}_METRICS_LISTEN`]: '',
         ...(service === 'router' ? {
           SWITCHBOARD_ROUTER_RUNNER_ADDRESS: `127.0.0.1:${ports.SB_RUNNER_PORT}`,
         } : { [`SWITCHBOARD_${upper}_REDIS_URL`]: `redis://127.0.0.1:${ports.SB_REDIS_PORT}` }),
@@ -167,9 +169,4 @@ export function sbctl(stack, ...args) {
     ['--registry', `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`, ...args],
     { encoding: 'utf8', timeout: 60_000, env: stack.adminEnv });
   return { status: r.status, out: r.stdout, err: r.stderr };
-}
-
-// Another edge replica of `stack` (startEdge with the arguments in another order).
-export function startEdgeReplica(stack, env = {}, name = 'edge2') {
-  return startEdge(stack, name, env);
 }

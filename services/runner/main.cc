@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
         configwatch::AdminCaller caller = configwatch::IdentifyAdminCaller(*context, token, lookup);
         if (caller.role == configwatch::AdminCaller::Role::kAdmin) return grpc::Status::OK;
         if (caller.role == configwatch::AdminCaller::Role::kMember) {
-          return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the runner's admin calls need an admin");
+          return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                              "the runner's admin calls need an admin");
         }
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.reason);
       });

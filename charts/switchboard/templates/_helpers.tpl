@@ -10,6 +10,11 @@ own context.
 {{- get $ports . -}}
 {{- end -}}
 
+{{/* A gRPC service's metrics port (its `metrics_listen`): its port + 1000. */}}
+{{- define "sb.metricsPort" -}}
+{{- add (include "sb.port" . | int) 1000 -}}
+{{- end -}}
+
 {{/* "<release>-<component>", the name of a component's objects and its in-cluster Service. */}}
 {{- define "sb.name" -}}
 {{- $root := index . 0 -}}
@@ -197,7 +202,7 @@ spec:
               protocol: TCP
             {{- if ne .probe "http" }}
             - name: metrics
-              containerPort: {{ add $port 1000 }}
+              containerPort: {{ include "sb.metricsPort" $svc }}
               protocol: TCP
             {{- end }}
           envFrom:
@@ -382,7 +387,7 @@ spec:
       protocol: TCP
       appProtocol: grpc
     - name: metrics
-      port: {{ add $port 1000 }}
+      port: {{ include "sb.metricsPort" $svc }}
       targetPort: metrics
       protocol: TCP
     {{- end }}
@@ -428,7 +433,7 @@ spec:
       {{- end }}
     {{- if $np.metricsFrom }}
     - ports:
-        - port: {{ ternary $port (add $port 1000) (eq $svc "edge") }}
+        - port: {{ ternary $port (include "sb.metricsPort" $svc | int) (eq $svc "edge") }}
           protocol: TCP
       from:
         {{- toYaml $np.metricsFrom | nindent 8 }}

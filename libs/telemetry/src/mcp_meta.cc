@@ -19,13 +19,23 @@ bool IsObjectAt(std::string_view text, jsonrpc::Span span) {
   return !span.empty() && text[span.pos] == '{';
 }
 
-// `"key":"value"` members for the non-empty fields of `headers`, comma-separated.
+// The non-empty fields of `headers`, by their `_meta` member names.
 std::vector<std::pair<std::string_view, const std::string*>> Fields(const TraceHeaders& headers) {
   std::vector<std::pair<std::string_view, const std::string*>> fields;
   if (!headers.traceparent.empty()) fields.emplace_back("traceparent", &headers.traceparent);
   if (!headers.tracestate.empty()) fields.emplace_back("tracestate", &headers.tracestate);
   if (!headers.baggage.empty()) fields.emplace_back("baggage", &headers.baggage);
   return fields;
+}
+
+// `fields` as a JSON object: {"traceparent":"…",…}.
+std::string MetaObject(const std::vector<std::pair<std::string_view, const std::string*>>& fields) {
+  std::string out = "{";
+  for (const auto& [key, value] : fields) {
+    out.append(StrCat(out.size() == 1 ? "" : ",", "\"", key, "\":", jsonrpc::EncodeString(*value)));
+  }
+  out.push_back('}');
+  return out;
 }
 
 // The offset just after the '{' that opens the object at `span` (skipping nothing: a scanned
@@ -62,30 +72,17 @@ std::string InjectMeta(std::string_view message, const jsonrpc::Envelope& env,
     // No params: add them before the message's closing brace.
     size_t close = message.rfind('}');
     if (close == std::string_view::npos) return std::string(message);
-    std::string meta = ",\"params\":{\"_meta\":{";
-    for (size_t i = 0; i < fields.size(); ++i) {
-      meta.append(StrCat(i == 0 ? "" : ",", "\"", fields[i].first,
-                         "\":", jsonrpc::EncodeString(*fields[i].second)));
-    }
-    meta.append("}}");
-    std::string out(message.substr(0, close));
-    out.append(meta);
-    out.append(message.substr(close));
-    return out;
+    return StrCat(message.substr(0, close), ",\"params\":{\"_meta\":", MetaObject(fields), "}",
+                  message.substr(close));
   }
   if (!IsObjectAt(message, env.params)) return std::string(message);
   std::optional<jsonrpc::Span> meta = jsonrpc::FindMember(message, env.params, "_meta");
   if (!meta || !IsObjectAt(message, *meta)) {
-    std::string inserted = "\"_meta\":{";
-    for (size_t i = 0; i < fields.size(); ++i) {
-      inserted.append(StrCat(i == 0 ? "" : ",", "\"", fields[i].first,
-                             "\":", jsonrpc::EncodeString(*fields[i].second)));
-    }
-    inserted.append("}");
     if (meta) {
       // `_meta` is there but not an object: replace its value.
-      return jsonrpc::Replace(message, *meta, inserted.substr(8));
+      return jsonrpc::Replace(message, *meta, MetaObject(fields));
     }
+    std::string inserted = StrCat("\"_meta\":", MetaObject(fields));
     if (!IsEmptyObject(message, env.params)) inserted.push_back(',');
     return jsonrpc::Replace(message, jsonrpc::Span{AfterBrace(env.params), 0}, inserted);
   }

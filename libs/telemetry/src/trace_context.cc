@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "switchboard/common/strings.h"
+
 namespace switchboard::telemetry {
 namespace {
 
@@ -132,13 +134,7 @@ bool IsValidTracestate(std::string_view header) {
   int members = 0;
   while (true) {
     size_t comma = header.find(',');
-    std::string_view member = header.substr(0, comma);
-    while (!member.empty() && (member.front() == ' ' || member.front() == '\t')) {
-      member.remove_prefix(1);
-    }
-    while (!member.empty() && (member.back() == ' ' || member.back() == '\t')) {
-      member.remove_suffix(1);
-    }
+    std::string_view member = TrimBlanks(header.substr(0, comma));
     if (!member.empty()) {
       size_t eq = member.find('=');
       if (eq == std::string_view::npos || !IsValidKey(member.substr(0, eq)) ||

@@ -196,6 +196,7 @@ grpc::ServerUnaryReactor* RunnerGrpc::RestartServer(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RunnerGrpc::DrainServer(grpc::CallbackServerContext* context,
                                                   const v1::DrainServerRequest* request,
                                                   v1::DrainServerResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   auto* reactor = context->DefaultReactor();
   absl::StatusOr<int64_t> drained = service_->DrainServer(request->server());
   if (drained.ok()) response->set_processes(*drained);

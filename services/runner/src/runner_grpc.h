@@ -16,8 +16,8 @@ namespace switchboard::runner {
 // the caller half-closes, or with RESOURCE_EXHAUSTED when the caller reads too slowly.
 class RunnerGrpc final : public runner::v1::Runner::CallbackService {
  public:
-  // Decides whether an admin call (ListProcesses, RestartServer, ServerLogs) may go on: OK, or
-  // the status to refuse it with. Unset: every call may.
+  // Decides whether an admin call (ListProcesses, RestartServer, DrainServer, ServerLogs) may
+  // go on: OK, or the status to refuse it with. Unset: every call may.
   using AdminCheck = std::function<grpc::Status(grpc::CallbackServerContext* context)>;
 
   // `service` must outlive every stream (stop the gRPC server first).

@@ -22,20 +22,29 @@ namespace {
 using runner::v1::AttachRequest;
 using runner::v1::AttachResponse;
 
+// Serves `service` on an ephemeral loopback port; sets `port` (0 when it could not listen).
+std::unique_ptr<grpc::Server> Serve(grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+std::unique_ptr<runner::v1::Runner::Stub> RunnerStub(int port) {
+  return runner::v1::Runner::NewStub(
+      grpc::CreateChannel(StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+}
+
 // The real adapter and logic in-process on an ephemeral loopback port, with a table catalog.
 class RunnerGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     catalog_.Put({"echo", "STDIO", SB_MCP_ECHO_PATH, {}, {}});
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&grpc_service_);
-    server_ = builder.BuildAndStart();
+    server_ = Serve(&grpc_service_, &port);
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = runner::v1::Runner::NewStub(
-        grpc::CreateChannel(StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = RunnerStub(port);
   }
 
   void TearDown() override {
@@ -201,6 +210,39 @@ TEST_F(RunnerGrpcTest, RoutedFramesChooseAPerUserProcessAndDrainStopsIt) {
   stream->Finish();
 }
 
+TEST_F(RunnerGrpcTest, EveryAdminCallPassesTheAdminCheck) {
+  int checked = 0;
+  RunnerGrpc guarded(&service_, [&checked](grpc::CallbackServerContext*) {
+    ++checked;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "not an admin");
+  });
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = Serve(&guarded, &port);
+  ASSERT_GT(port, 0);
+  auto stub = RunnerStub(port);
+
+  runner::v1::ListProcessesResponse list;
+  EXPECT_EQ(stub->ListProcesses(Context().get(), {}, &list).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  runner::v1::RestartServerRequest restart;
+  restart.set_server("echo");
+  runner::v1::RestartServerResponse restarted;
+  EXPECT_EQ(stub->RestartServer(Context().get(), restart, &restarted).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  runner::v1::DrainServerRequest drain;
+  drain.set_server("echo");
+  runner::v1::DrainServerResponse drained;
+  EXPECT_EQ(stub->DrainServer(Context().get(), drain, &drained).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  runner::v1::ServerLogsRequest logs_request;
+  logs_request.set_server("echo");
+  runner::v1::ServerLogsResponse logs;
+  EXPECT_EQ(stub->ServerLogs(Context().get(), logs_request, &logs).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(checked, 4);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
 TEST_F(RunnerGrpcTest, UnknownServerEndsTheStreamWithNotFound) {
   auto context = Context();
   auto stream = stub_->Attach(context.get());
@@ -265,12 +307,22 @@ TEST(ConfigCacheCatalogTest, ServesServersFromTheRegistryWatch) {
   echo->set_command(SB_MCP_ECHO_PATH);
   echo->add_args("--flag");
   (*echo->mutable_env())["TOKEN"] = "secret";
+  echo->set_isolation("per-session");
+  echo->set_min_processes(1);
+  echo->set_max_processes(4);
+  echo->set_max_in_flight_per_process(2);
+  echo->set_queue_size(50);
+  echo->set_queue_timeout_ms(700);
+  echo->set_idle_timeout_ms(800);
+  echo->set_request_timeout_ms(900);
+  echo->set_cwd("/tmp");
+  echo->set_limit_address_space_mb(3);
+  echo->set_limit_cpu_seconds(5);
+  echo->set_limit_open_files(64);
+  echo->set_limit_processes(7);
   FakeRegistry registry(snapshot);
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&registry);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = Serve(&registry, &port);
   ASSERT_GT(port, 0);
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(StrCat("127.0.0.1:", port)), "runner-test");
@@ -285,6 +337,24 @@ TEST(ConfigCacheCatalogTest, ServesServersFromTheRegistryWatch) {
   EXPECT_EQ(spec->command, SB_MCP_ECHO_PATH);
   EXPECT_EQ(spec->args, std::vector<std::string>{"--flag"});
   EXPECT_EQ(spec->env, (std::map<std::string, std::string>{{"TOKEN", "secret"}}));
+  const PoolSettings& pool = spec->pool;
+  EXPECT_EQ(pool.isolation, "per-session");
+  EXPECT_EQ(pool.min_processes, 1);
+  EXPECT_EQ(pool.max_processes, 4);
+  EXPECT_EQ(pool.max_in_flight, 2);
+  EXPECT_EQ(pool.queue_size, 50);
+  EXPECT_EQ(pool.queue_timeout_ms, 700);
+  EXPECT_EQ(pool.idle_timeout_ms, 800);
+  EXPECT_EQ(pool.request_timeout_ms, 900);
+  EXPECT_EQ(pool.cwd, "/tmp");
+  EXPECT_EQ(pool.limits.address_space_bytes, uint64_t{3} << 20);
+  EXPECT_EQ(pool.limits.cpu_seconds, 5u);
+  EXPECT_EQ(pool.limits.open_files, 64u);
+  EXPECT_EQ(pool.limits.processes, 7u);
+  std::vector<ServerSpec> listed = catalog.List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].name, "echo");
+  EXPECT_EQ(listed[0].pool.max_in_flight, 2);
   EXPECT_EQ(catalog.Find("nobody").status().code(), absl::StatusCode::kNotFound);
   cache.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

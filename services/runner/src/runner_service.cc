@@ -45,6 +45,15 @@ struct RunnerService::Impl {
     }
   }
 
+  // The pool of `server`, for the admin calls; NotFound when the runner has never run it.
+  absl::StatusOr<ServerPool*> FindPool(const std::string& server) {
+    auto it = pools.find(server);
+    if (it == pools.end()) {
+      return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
+    }
+    return it->second.get();
+  }
+
   ServerPool& PoolFor(const ServerSpec& spec) {
     std::unique_ptr<ServerPool>& pool = pools[spec.name];
     if (!pool) {
@@ -172,13 +181,11 @@ std::vector<ProcessStatus> RunnerService::ListProcesses() {
 absl::Status RunnerService::RestartServer(const std::string& server) {
   return OnIoThread<absl::Status>(
       [impl = impl_.get(), &server] {
-        auto it = impl->pools.find(server);
-        if (it == impl->pools.end()) {
-          return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
-        }
-        return it->second->Restart() ? absl::OkStatus()
-                                     : absl::FailedPreconditionError(
-                                           StrCat("MCP server '", server, "' is not running"));
+        absl::StatusOr<ServerPool*> pool = impl->FindPool(server);
+        if (!pool.ok()) return pool.status();
+        return (*pool)->Restart() ? absl::OkStatus()
+                                  : absl::FailedPreconditionError(
+                                        StrCat("MCP server '", server, "' is not running"));
       },
       absl::UnavailableError("the runner is shutting down"));
 }
@@ -187,11 +194,9 @@ absl::StatusOr<std::vector<std::string>> RunnerService::ServerLogs(const std::st
                                                                    size_t max_lines) {
   return OnIoThread<absl::StatusOr<std::vector<std::string>>>(
       [impl = impl_.get(), &server, max_lines]() -> absl::StatusOr<std::vector<std::string>> {
-        auto it = impl->pools.find(server);
-        if (it == impl->pools.end()) {
-          return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
-        }
-        return it->second->StderrTail(max_lines);
+        absl::StatusOr<ServerPool*> pool = impl->FindPool(server);
+        if (!pool.ok()) return pool.status();
+        return (*pool)->StderrTail(max_lines);
       },
       absl::UnavailableError("the runner is shutting down"));
 }
@@ -199,11 +204,9 @@ absl::StatusOr<std::vector<std::string>> RunnerService::ServerLogs(const std::st
 absl::StatusOr<int64_t> RunnerService::DrainServer(const std::string& server) {
   return OnIoThread<absl::StatusOr<int64_t>>(
       [impl = impl_.get(), &server]() -> absl::StatusOr<int64_t> {
-        auto it = impl->pools.find(server);
-        if (it == impl->pools.end()) {
-          return absl::NotFoundError(StrCat("the runner has not run MCP server '", server, "'"));
-        }
-        return it->second->Drain();
+        absl::StatusOr<ServerPool*> pool = impl->FindPool(server);
+        if (!pool.ok()) return pool.status();
+        return (*pool)->Drain();
       },
       absl::UnavailableError("the runner is shutting down"));
 }

@@ -141,7 +141,7 @@ class RunnerService {
   // The admin view: every server process the runner has (running or not), by server name.
   // Thread-safe; waits for the I/O thread. Empty after Shutdown.
   std::vector<ProcessStatus> ListProcesses();
-  // Restarts `server`'s process (see SharedProcess::Restart). NotFound when the runner has
+  // Restarts `server`'s processes (see ServerPool::Restart). NotFound when the runner has
   // never run it; FailedPrecondition when it is not running.
   absl::Status RestartServer(const std::string& server);
   // Drains `server` (see ServerPool::Drain): the number of processes draining. NotFound when

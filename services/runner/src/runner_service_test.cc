@@ -978,7 +978,10 @@ TEST_F(RunnerServiceTest, AChangedCommandOrEnvReplacesTheProcessesGracefully) {
   // Unchanged settings leave the process alone; a removed server's processes stop.
   int64_t pid = Running("echo")[0].pid;
   Service().ApplyConfig();
+  // ApplyConfig runs on the I/O thread before the listing: a drain would show at once.
+  ASSERT_EQ(Running("echo").size(), 1u);
   EXPECT_EQ(Running("echo")[0].pid, pid);
+  EXPECT_EQ(Running("echo")[0].state, "ready");
   catalog_.Remove("echo");
   Service().ApplyConfig();
   EXPECT_TRUE(Eventually([&] { return Running("echo").empty(); }));

@@ -31,8 +31,8 @@ std::string AttachTelemetry::OnRequest(std::string message, const v1::AttachRequ
     return message;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  telemetry::Span span = telemetry::Tracer::Global().StartSpan(
-      StrCat("runner ", env.method), telemetry::SpanKind::kServer, *parent);
+  telemetry::Span span =
+      tracer_->StartSpan(StrCat("runner ", env.method), telemetry::SpanKind::kServer, *parent);
   if (span.recording()) {
     span.SetAttribute("mcp.method.name", env.method);
     span.SetAttribute("switchboard.server", server_);
@@ -70,11 +70,30 @@ void AttachTelemetry::OnResponse(std::string_view message) {
   open_count_.store(open_.size());
 }
 
+ProcessTotals SumProcesses(const std::vector<ProcessStatus>& processes) {
+  static constexpr std::array<std::string_view, 7> kStates = {
+      "idle", "starting", "ready", "draining", "stopping", "backoff", "breaker-open"};
+  ProcessTotals totals;
+  for (std::string_view state : kStates) totals.by_state[std::string(state)] = 0;
+  for (const ProcessStatus& p : processes) {
+    totals.by_state[p.state] += 1;
+    ProcessTotals::Server& server = totals.by_server[p.server];
+    server.restarts = p.restarts;  // the pool's count, on each of its rows
+    server.in_flight += p.in_flight;
+    // A shared pool's rows each carry all of its attachments; a keyed process, its own.
+    server.attachments =
+        p.isolation == "shared" ? p.attachments : server.attachments + p.attachments;
+  }
+  return totals;
+}
+
 void ExportProcessMetrics(RunnerService* service) {
   auto& registry = telemetry::MetricsRegistry();
   auto& processes = prometheus::BuildGauge()
                         .Name("sb_runner_processes")
-                        .Help("Server processes by state (idle, starting, ready, backoff)")
+                        .Help(
+                            "Server processes by state (idle, starting, ready, draining, "
+                            "stopping, backoff, breaker-open)")
                         .Register(registry);
   auto& restarts = prometheus::BuildGauge()
                        .Name("sb_runner_process_restarts")
@@ -84,24 +103,22 @@ void ExportProcessMetrics(RunnerService* service) {
                        .Register(registry);
   auto& attachments = prometheus::BuildGauge()
                           .Name("sb_runner_attachments")
-                          .Help("Callers attached to a server's process, by server")
+                          .Help("Callers attached to a server's processes, by server")
                           .Register(registry);
   auto& in_flight = prometheus::BuildGauge()
                         .Name("sb_runner_in_flight")
-                        .Help("Requests waiting for a server's answer (its queue), by server")
+                        .Help("Requests on a server's processes waiting for an answer, by server")
                         .Register(registry);
   telemetry::OnScrape([service, &processes, &restarts, &attachments, &in_flight] {
-    static constexpr std::array<std::string_view, 4> kStates = {"idle", "starting", "ready",
-                                                                "backoff"};
-    std::map<std::string, int, std::less<>> by_state;
-    for (std::string_view state : kStates) by_state[std::string(state)] = 0;
-    for (const ProcessStatus& p : service->ListProcesses()) {
-      by_state[p.state] += 1;
-      restarts.Add({{"server", p.server}}).Set(static_cast<double>(p.restarts));
-      attachments.Add({{"server", p.server}}).Set(static_cast<double>(p.attachments));
-      in_flight.Add({{"server", p.server}}).Set(static_cast<double>(p.in_flight));
+    ProcessTotals totals = SumProcesses(service->ListProcesses());
+    for (const auto& [state, count] : totals.by_state) {
+      processes.Add({{"state", state}}).Set(static_cast<double>(count));
     }
-    for (const auto& [state, count] : by_state) processes.Add({{"state", state}}).Set(count);
+    for (const auto& [server, t] : totals.by_server) {
+      restarts.Add({{"server", server}}).Set(static_cast<double>(t.restarts));
+      attachments.Add({{"server", server}}).Set(static_cast<double>(t.attachments));
+      in_flight.Add({{"server", server}}).Set(static_cast<double>(t.in_flight));
+    }
   });
 }
 

@@ -179,13 +179,13 @@ void ServerPool::Submit(Queued q) {
   }
   absl::Status capacity = EnsureCapacity(q.key);
   if (!capacity.ok()) {
-    Reject(client, q.text, MessageOf(capacity));
+    Reject(client, q, MessageOf(capacity));
     return;
   }
   if (queue_.size() >= QueueSize()) {
     int64_t live = LiveWorkers();
     Reject(
-        client, q.text,
+        client, q,
         StrCat(
             "MCP server '", spec_.name, "' is busy: its queue is full (queueSize=", QueueSize(),
             ", ", live, " of maxProcesses=", MaxProcesses(), " processes running",
@@ -269,10 +269,14 @@ absl::Status ServerPool::EnsureCapacity(const std::string& key) {
   return started;
 }
 
+bool ServerPool::BreakerOpen() const {
+  return ctx_->options.breaker_failures > 0 &&
+         consecutive_failures_ >= ctx_->options.breaker_failures;
+}
+
 absl::Status ServerPool::CheckStartAllowed() const {
   Clock::time_point now = Clock::now();
-  const bool breaker =
-      consecutive_failures_ >= ctx_->options.breaker_failures && ctx_->options.breaker_failures > 0;
+  const bool breaker = BreakerOpen();
   if (now < retry_at_) {
     int64_t wait = Ms(retry_at_ - now) + 1;
     if (breaker) {
@@ -443,7 +447,7 @@ void ServerPool::RecordFailure(const std::string& reason) {
     if (jitter > 0) delay_ms += static_cast<int64_t>(rng() % static_cast<uint64_t>(jitter + 1));
   }
   ++consecutive_failures_;
-  if (o.breaker_failures > 0 && consecutive_failures_ >= o.breaker_failures) {
+  if (BreakerOpen()) {
     delay_ms = std::max(delay_ms, o.breaker_cooldown_ms);
     if (consecutive_failures_ == o.breaker_failures) {
       log::Warn("circuit breaker opened",
@@ -487,7 +491,7 @@ void ServerPool::FailWaiting(const std::string& key, bool all, const std::string
     auto it = clients_.find(q.attachment);
     if (it == clients_.end()) continue;
     it->second.inflight.erase(std::string(q.env.id.In(q.text)));
-    Reject(it->second, q.text, reason, code);
+    Reject(it->second, q, reason, code);
   }
   if (LiveWorkers() > 0 || waiting_for_slot_) return;
   std::vector<std::shared_ptr<AttachmentSink>> closing;
@@ -748,15 +752,8 @@ void ServerPool::ForwardNotification(uint64_t attachment, Client& client, std::s
   }
 }
 
-void ServerPool::Reject(Client& client, std::string_view text, std::string_view reason, int code) {
-  Envelope env;
-  jsonrpc::ScanError err;
-  if (!jsonrpc::Scan(text, &env, &err)) {
-    client.sink->OnMessage(jsonrpc::MakeError(err.raw_id, err.code, err.message));
-    return;
-  }
-  if (env.kind != jsonrpc::Kind::kRequest) return;
-  client.sink->OnMessage(jsonrpc::MakeError(env.id.In(text), code, reason));
+void ServerPool::Reject(Client& client, const Queued& q, std::string_view reason, int code) {
+  client.sink->OnMessage(jsonrpc::MakeError(q.env.id.In(q.text), code, reason));
 }
 
 // --- the processes' side ---
@@ -831,8 +828,7 @@ void ServerPool::HandleInitializeResponse(Worker& w, std::string_view line, cons
   w.ready_at = Clock::now();
   w.last_active = w.ready_at;
   ReleaseStartSlot(w);
-  if (ctx_->options.breaker_failures > 0 &&
-      consecutive_failures_ >= ctx_->options.breaker_failures) {
+  if (BreakerOpen()) {
     log::Info("circuit breaker closed", {{"server", spec_.name}});
     consecutive_failures_ = 0;
     retry_at_ = {};
@@ -986,7 +982,7 @@ void ServerPool::Tick() {
       auto c = clients_.find(q.attachment);
       if (c == clients_.end()) continue;
       c->second.inflight.erase(std::string(q.env.id.In(q.text)));
-      Reject(c->second, q.text,
+      Reject(c->second, q,
              StrCat("MCP server '", spec_.name,
                     "' had no free process within queueTimeoutMs=", QueueTimeoutMs(), " (",
                     LiveWorkers(), " of maxProcesses=", MaxProcesses(), " running)"),
@@ -1115,9 +1111,7 @@ std::vector<ProcessStatus> ServerPool::Describe() const {
   }
   if (out.empty()) {
     ProcessStatus s = base();
-    const bool breaker = ctx_->options.breaker_failures > 0 &&
-                         consecutive_failures_ >= ctx_->options.breaker_failures;
-    s.state = now < retry_at_ ? (breaker ? "breaker-open" : "backoff") : "idle";
+    s.state = now < retry_at_ ? (BreakerOpen() ? "breaker-open" : "backoff") : "idle";
     out.push_back(std::move(s));
   }
   return out;

@@ -198,6 +198,8 @@ class ServerPool {
   // starting for it, or when the wait is worth it (a start slot, a busy shared pool); an error
   // that the callers of `key` get at once otherwise.
   absl::Status EnsureCapacity(const std::string& key);
+  // Whether the circuit breaker counts enough failures in a row to be open (or half-open).
+  bool BreakerOpen() const;
   // Whether a start may happen now (backoff and circuit breaker); the error says why not.
   absl::Status CheckStartAllowed() const;
   absl::Status StartWorker(const std::string& key);
@@ -221,8 +223,8 @@ class ServerPool {
   void ForwardNotification(uint64_t attachment, Client& client, std::string text,
                            const jsonrpc::Envelope& env, const std::string& key);
   void ForwardResponse(uint64_t attachment, std::string_view text, const jsonrpc::Envelope& env);
-  // Answers a request that cannot be served with `code` and `reason`.
-  void Reject(Client& client, std::string_view text, std::string_view reason,
+  // Answers a queued request that cannot be served with `code` and `reason`.
+  void Reject(Client& client, const Queued& q, std::string_view reason,
               int code = jsonrpc::kUpstreamUnavailable);
 
   void HandleLine(uint64_t worker_id, std::string_view line);

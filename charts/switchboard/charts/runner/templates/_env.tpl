@@ -1,4 +1,4 @@
 {{- define "runner.envConfigMap" -}}
-{{- $w := dict "listen" (printf "0.0.0.0:%s" (include "sb.port" "runner")) "metrics_listen" (printf "0.0.0.0:%d" (add (include "sb.port" "runner" | int) 1000)) "registry_address" (include "sb.addr" (list . "registry")) -}}
+{{- $w := dict "listen" (printf "0.0.0.0:%s" (include "sb.port" "runner")) "metrics_listen" (printf "0.0.0.0:%s" (include "sb.metricsPort" "runner")) "registry_address" (include "sb.addr" (list . "registry")) -}}
 {{- include "sb.envConfigMap" (dict "ctx" . "wiring" $w) -}}
 {{- end -}}
