@@ -47,6 +47,7 @@ int Run(int argc, char** argv) {
   admin.required = true;
   std::string admin_token;  // the clear token, from a secret's environment; kept only hashed
   std::string metrics_listen;  // GET /metrics; empty: none
+  int64_t audit_drain_interval_ms = 1000;
   config::Schema schema("registry");
   schema.String("listen", &listen, config::CheckHostPort)
       .String("postgres_url", &postgres_url, config::CheckNotEmpty)
@@ -57,7 +58,8 @@ int Run(int argc, char** argv) {
       .String("admin_token_sha256", &admin.admin_token_sha256,
               configwatch::CheckAdminTokenSha256)
       .String("admin_token", &admin_token)
-      .String("metrics_listen", &metrics_listen, config::CheckOptionalHostPort);
+      .String("metrics_listen", &metrics_listen, config::CheckOptionalHostPort)
+      .Int("audit_drain_interval_ms", &audit_drain_interval_ms, 0, 60000);
   config::LoadOrExit(schema, kName, argc, argv);
   if (absl::Status token = configwatch::HashAdminToken(&admin_token, &admin.admin_token_sha256);
       !token.ok()) {
@@ -97,7 +99,8 @@ int Run(int argc, char** argv) {
     drain_redis = redis::RedisClient::Create(redis_io.get_executor(), endpoint);
     sessions = std::make_unique<SessionAdmin>(redis, redis_io.get_executor());
     grpc_service.SetSessionAdmin(sessions.get());
-    drain = std::make_unique<CallAuditDrain>(drain_redis, &service);
+    drain = std::make_unique<CallAuditDrain>(
+        drain_redis, &service, std::chrono::milliseconds(audit_drain_interval_ms));
     log::Info("sessions and tool call audit in redis", {{"redis", endpoint.Describe()}});
   }
   std::thread redis_thread([&redis_io] { redis_io.run(); });

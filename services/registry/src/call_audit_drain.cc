@@ -12,7 +12,7 @@ namespace switchboard::registry {
 namespace {
 
 constexpr std::chrono::seconds kStoreTimeout{30};
-constexpr char kBatch[] = "500";
+constexpr size_t kBatch = 500;  // entries read, stored and acknowledged at once
 
 int64_t ToInt(const std::string& s) {
   int64_t v = 0;
@@ -87,8 +87,9 @@ void CallAuditDrain::Run() {
       if (stopping_) return;
     }
     bool ok = false;
+    bool full = false;
     try {
-      ok = Round();
+      ok = Round(&full);
     } catch (const std::exception& e) {
       if (!down_) log::Warn("tool call audit: cannot drain", {{"error", e.what()}});
       down_ = true;
@@ -96,11 +97,13 @@ void CallAuditDrain::Run() {
     if (!ok) {
       group_ready_ = false;  // Redis may have restarted without it: make sure of it again
       Pause(std::chrono::seconds(1));
+    } else if (!full && interval_.count() > 0) {
+      Pause(interval_);
     }
   }
 }
 
-bool CallAuditDrain::Round() {
+bool CallAuditDrain::Round(bool* full) {
   auto command = [this](std::vector<std::string> args) {
     return redis_->AsyncCommand(std::move(args), boost::asio::use_future).get();
   };
@@ -116,12 +119,12 @@ bool CallAuditDrain::Round() {
   }
   // Entries read before but not acknowledged (a failed store, or a crash) come first.
   redis::Reply reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT",
-                                kBatch, "STREAMS", kToolCallStream, "0"});
+                                std::to_string(kBatch), "STREAMS", kToolCallStream, "0"});
   std::vector<std::string> ids;
   auto calls = ParseToolCallEntries(reply, &ids);
   if (ids.empty()) {
-    reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT", kBatch,
-                     "BLOCK", "1000", "STREAMS", kToolCallStream, ">"});
+    reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT",
+                     std::to_string(kBatch), "BLOCK", "1000", "STREAMS", kToolCallStream, ">"});
     calls = ParseToolCallEntries(reply, &ids);
   }
   if (reply.IsError()) {
@@ -130,6 +133,7 @@ bool CallAuditDrain::Round() {
     return false;
   }
   if (ids.empty()) return true;
+  *full = ids.size() >= kBatch;
   if (!calls.empty()) {
     auto stored = std::make_shared<std::promise<absl::Status>>();
     std::future<absl::Status> result = stored->get_future();
@@ -147,6 +151,7 @@ bool CallAuditDrain::Round() {
       down_ = true;
       return false;
     }
+    batches_stored_.fetch_add(1, std::memory_order_relaxed);
   }
   std::vector<std::string> ack = {"XACK", kToolCallStream, kToolCallGroup};
   std::vector<std::string> del = {"XDEL", kToolCallStream};
