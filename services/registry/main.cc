@@ -46,7 +46,7 @@ int Run(int argc, char** argv) {
   RegistryGrpc::AdminAccess admin;
   admin.required = true;
   std::string admin_token;  // the clear token, from a secret's environment; kept only hashed
-  std::string service_token;  // the same for the other services' token
+  std::string service_token;   // the same for the other services' token
   std::string metrics_listen;  // GET /metrics; empty: none
   config::Schema schema("registry");
   schema.String("listen", &listen, config::CheckHostPort)

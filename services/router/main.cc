@@ -116,9 +116,9 @@ int main(int argc, char** argv) {
   options.request_timeout_ms = cfg.request_timeout_ms;
   options.list_timeout_ms = cfg.list_timeout_ms;
   options.list_page_size = static_cast<size_t>(cfg.list_page_size);
-  options.tools_seen = [&registry, authorization = configwatch::BearerAuthorization(
-                                       cfg.service_token)](const std::string& server,
-                                                           std::vector<std::string> tools) {
+  options.tools_seen = [&registry,
+                        authorization = configwatch::BearerAuthorization(cfg.service_token)](
+                           const std::string& server, std::vector<std::string> tools) {
     ReportServerTools(registry.get(), authorization, server, std::move(tools));
   };
   router::RouterService service(io.get_executor(), [&cache] { return cache.Current(); },

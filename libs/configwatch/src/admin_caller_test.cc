@@ -63,9 +63,9 @@ TEST_F(AdminCallerTest, TheServiceTokenIsAServiceNotAnAdmin) {
       IdentifyAdminCaller("Bearer the-service-token", admin_sha, lookup_, kNow, service_sha);
   EXPECT_EQ(service.role, AdminCaller::Role::kService);
   EXPECT_EQ(service.name, "service");
-  EXPECT_EQ(IdentifyAdminCaller("Bearer the-admin-token", admin_sha, lookup_, kNow, service_sha)
-                .role,
-            AdminCaller::Role::kAdmin);
+  EXPECT_EQ(
+      IdentifyAdminCaller("Bearer the-admin-token", admin_sha, lookup_, kNow, service_sha).role,
+      AdminCaller::Role::kAdmin);
   // Without a configured service token the same secret is nobody.
   EXPECT_EQ(Who("Bearer the-service-token", admin_sha).role, AdminCaller::Role::kNone);
   EXPECT_EQ(BearerAuthorization("the-service-token"), "Bearer the-service-token");

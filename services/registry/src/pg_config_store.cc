@@ -701,8 +701,7 @@ absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request,
 }
 
 absl::StatusOr<int64_t> PgConfigStore::Delete(Change::Kind kind, const std::string& key,
-                                              const std::string& actor,
-                                              const StoredCheck& check) {
+                                              const std::string& actor, const StoredCheck& check) {
   return Run<int64_t>("delete", [&](Conn& c) -> absl::StatusOr<int64_t> {
     pqxx::work tx(c.db);
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);

@@ -73,9 +73,10 @@ class AdminCredentialTest : public testing::Test {
 
   // The same, also claiming to be `claimed_actor` in x-sb-actor metadata.
   template <typename Response, typename Request, typename Stub>
-  absl::StatusOr<Response> CallClaiming(
-      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-      const Request& request, const std::string& secret, const std::string& claimed_actor) {
+  absl::StatusOr<Response> CallClaiming(grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                                     const Request&, Response*),
+                                        const Request& request, const std::string& secret,
+                                        const std::string& claimed_actor) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 10s);
     if (!secret.empty()) context.AddMetadata("authorization", "Bearer " + secret);
@@ -107,8 +108,8 @@ class AdminCredentialTest : public testing::Test {
 
   // The audit log as "actor action KIND name" lines, oldest first.
   std::vector<std::string> AuditLines() {
-    auto audit = Call<v1::ListAuditResponse>(&v1::Registry::Stub::ListAudit,
-                                             v1::ListAuditRequest(), kAdminToken);
+    auto audit = Call<v1::ListAuditResponse>(&v1::Registry::Stub::ListAudit, v1::ListAuditRequest(),
+                                             kAdminToken);
     EXPECT_TRUE(audit.ok()) << audit.status();
     std::vector<std::string> lines;
     if (!audit.ok()) return lines;
@@ -342,10 +343,9 @@ TEST_F(AdminCredentialTest, InternalCallsNeedTheServiceTokenOrAnAdmin) {
   auto listed = Call<v1::ListNamespacesResponse>(&v1::Registry::Stub::ListNamespaces,
                                                  v1::ListRequest(), kServiceToken);
   EXPECT_EQ(listed.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(Call<v1::ApplyResponse>(&v1::Registry::Stub::Apply, config, kServiceToken)
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      Call<v1::ApplyResponse>(&v1::Registry::Stub::Apply, config, kServiceToken).status().code(),
+      absl::StatusCode::kPermissionDenied);
 
   // The services' cache follows with the token and never syncs without it.
   configwatch::ConfigCache with_token(grpcutil::MakeChannel(address_), "edge", kServiceToken);
@@ -376,11 +376,11 @@ TEST_F(NoTokenTest, InternalCallsStayOpenWithoutAnyToken) {
   use.add_uses()->set_id("no-such-key");
   EXPECT_TRUE(
       Call<v1::RecordApiKeyUseResponse>(&v1::Registry::Stub::RecordApiKeyUse, use, "").ok());
-  EXPECT_EQ(Call<v1::ListNamespacesResponse>(&v1::Registry::Stub::ListNamespaces,
-                                             v1::ListRequest(), "")
-                .status()
-                .code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      Call<v1::ListNamespacesResponse>(&v1::Registry::Stub::ListNamespaces, v1::ListRequest(), "")
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(AdminCredentialTest, AuditNamesTheAuthenticatedCallerNotTheClaimedOne) {
@@ -394,11 +394,11 @@ TEST_F(AdminCredentialTest, AuditNamesTheAuthenticatedCallerNotTheClaimedOne) {
   std::string member_key = KeyFor("dev@example.com");
   WaitForKeys(2);
 
-  ASSERT_TRUE(
-      CallClaiming(&v1::Registry::Stub::CreateServer, Server("shell", "STDIO"), admin_key, "mallory")
-          .ok());
-  ASSERT_TRUE(CallClaiming(&v1::Registry::Stub::CreateServer,
-                           Server("web", "STREAMABLE_HTTP"), member_key, "admin@example.com")
+  ASSERT_TRUE(CallClaiming(&v1::Registry::Stub::CreateServer, Server("shell", "STDIO"), admin_key,
+                           "mallory")
+                  .ok());
+  ASSERT_TRUE(CallClaiming(&v1::Registry::Stub::CreateServer, Server("web", "STREAMABLE_HTTP"),
+                           member_key, "admin@example.com")
                   .ok());
   v1::DeleteRequest del;
   del.set_kind(v1::Change::SERVER);
@@ -426,16 +426,15 @@ TEST_F(AdminCredentialTest, MembersCannotChangeOrDeleteStdioServers) {
   std::string admin_key = KeyFor("admin@example.com");
   std::string member_key = KeyFor("dev@example.com");
   WaitForKeys(2);
-  auto shell = Call<v1::ServerResponse>(&v1::Registry::Stub::CreateServer,
-                                        Server("shell", "STDIO"), kAdminToken);
+  auto shell = Call<v1::ServerResponse>(&v1::Registry::Stub::CreateServer, Server("shell", "STDIO"),
+                                        kAdminToken);
   ASSERT_TRUE(shell.ok()) << shell.status();
   auto web = Call<v1::ServerResponse>(&v1::Registry::Stub::CreateServer,
                                       Server("web", "STREAMABLE_HTTP"), member_key);
   ASSERT_TRUE(web.ok()) << web.status();
   auto expect_denied = [](const absl::Status& status, const std::string& server) {
     EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
-    EXPECT_NE(status.message().find("server '" + server + "' is a STDIO server"),
-              std::string::npos)
+    EXPECT_NE(status.message().find("server '" + server + "' is a STDIO server"), std::string::npos)
         << status;
   };
 

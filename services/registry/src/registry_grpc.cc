@@ -89,8 +89,7 @@ grpc::ServerUnaryReactor* GetObject(RegistryService* service, grpc::CallbackServ
 template <typename Response, typename Object>
 grpc::ServerUnaryReactor* PutObject(RegistryService* service, grpc::CallbackServerContext* context,
                                     WriteMode mode, const Object& object, int64_t expected_revision,
-                                    std::string actor, Response* response,
-                                    StoredCheck check = {}) {
+                                    std::string actor, Response* response, StoredCheck check = {}) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   service->Put(mode, UpsertChange(object), expected_revision, std::move(actor),
                ObjectDone(reactor, response), std::move(check));
