@@ -120,6 +120,16 @@ class AdminCredentialTest : public testing::Test {
     return lines;
   }
 
+  // An apply of two users: admin@example.com, an admin, and dev@example.com, a member.
+  static v1::ApplyRequest AdminAndMember() {
+    v1::ApplyRequest config;
+    auto* admin = config.add_users();
+    admin->set_email("admin@example.com");
+    admin->set_is_admin(true);
+    config.add_users()->set_email("dev@example.com");
+    return config;
+  }
+
   v1::CreateServerRequest Server(const std::string& name, const std::string& type) {
     v1::CreateServerRequest r;
     r.mutable_server()->set_name(name);
@@ -292,11 +302,7 @@ TEST_F(AdminCredentialTest, OauthEndpointSettingsRoundTripAndBadOnesNameTheField
 }
 
 TEST_F(AdminCredentialTest, InternalCallsNeedTheServiceTokenOrAnAdmin) {
-  v1::ApplyRequest config;
-  auto* admin = config.add_users();
-  admin->set_email("admin@example.com");
-  admin->set_is_admin(true);
-  config.add_users()->set_email("dev@example.com");
+  v1::ApplyRequest config = AdminAndMember();
   ASSERT_TRUE(Call<v1::ApplyResponse>(&v1::Registry::Stub::Apply, config, kAdminToken).ok());
   std::string admin_key = KeyFor("admin@example.com");
   std::string member_key = KeyFor("dev@example.com");
@@ -384,12 +390,8 @@ TEST_F(NoTokenTest, InternalCallsStayOpenWithoutAnyToken) {
 }
 
 TEST_F(AdminCredentialTest, AuditNamesTheAuthenticatedCallerNotTheClaimedOne) {
-  v1::ApplyRequest config;
-  auto* admin = config.add_users();
-  admin->set_email("admin@example.com");
-  admin->set_is_admin(true);
-  config.add_users()->set_email("dev@example.com");
-  ASSERT_TRUE(CallClaiming(&v1::Registry::Stub::Apply, config, kAdminToken, "mallory").ok());
+  ASSERT_TRUE(
+      CallClaiming(&v1::Registry::Stub::Apply, AdminAndMember(), kAdminToken, "mallory").ok());
   std::string admin_key = KeyFor("admin@example.com");
   std::string member_key = KeyFor("dev@example.com");
   WaitForKeys(2);
@@ -417,12 +419,8 @@ TEST_F(AdminCredentialTest, AuditNamesTheAuthenticatedCallerNotTheClaimedOne) {
 }
 
 TEST_F(AdminCredentialTest, MembersCannotChangeOrDeleteStdioServers) {
-  v1::ApplyRequest config;
-  auto* admin = config.add_users();
-  admin->set_email("admin@example.com");
-  admin->set_is_admin(true);
-  config.add_users()->set_email("dev@example.com");
-  ASSERT_TRUE(Call<v1::ApplyResponse>(&v1::Registry::Stub::Apply, config, kAdminToken).ok());
+  ASSERT_TRUE(
+      Call<v1::ApplyResponse>(&v1::Registry::Stub::Apply, AdminAndMember(), kAdminToken).ok());
   std::string admin_key = KeyFor("admin@example.com");
   std::string member_key = KeyFor("dev@example.com");
   WaitForKeys(2);
