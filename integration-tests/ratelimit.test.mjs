@@ -204,7 +204,7 @@ test('Redis stopped: fail-closed refuses limited requests, fail-open lets them t
   assert.match(logs('auth'), /rate limits: redis answers again/);
 });
 
-test('no API key appears in any log line', () => {
+test('no API key, admin token or service token appears in any log line', () => {
   const dir = path.join(stack.stateDir, 'logs');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.log'));
   assert.ok(files.includes('auth.log') && files.includes('edge.log') && files.includes('edge2.log'));
@@ -213,6 +213,8 @@ test('no API key appears in any log line', () => {
     for (const secret of [stack.key, limitedKey]) {
       assert.ok(!text.includes(secret), `${file} holds an API key`);
     }
+    assert.ok(!text.includes(stack.adminToken), `${file} holds the admin token`);
+    assert.ok(!text.includes(stack.serviceToken), `${file} holds the service token`);
     assert.ok(!/sk_sb_[A-Za-z0-9]{8,}/.test(text), `${file} holds something shaped like a key`);
   }
 });

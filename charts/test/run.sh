@@ -118,6 +118,31 @@ if grep -q 'SWITCHBOARD_ROUTER_RUNNER_ADDRESS: "sb-runner:7102"' "$work/default.
 else
   fail "in-cluster wiring"
 fi
+# The registry's internal calls need the service token: one generated Secret, and every service
+# (the registry to hash it, the other four to send it) gets it from there and from nowhere else.
+if node -e '
+  const [manifests] = process.argv.slice(1);
+  import(process.env.SB_NPM_DIR + "/node_modules/yaml/dist/index.js").then((YAML) => {
+    const objs = YAML.parseAllDocuments(require("fs").readFileSync(manifests, "utf8")).map((d) => d.toJS()).filter(Boolean);
+    const secret = objs.find((o) => o.kind === "Secret" && o.metadata.name === "sb-service");
+    if (!secret || !/^[A-Za-z0-9]{48}$/.test(secret.stringData?.token ?? "")) throw new Error("no generated Secret sb-service with a token");
+    for (const svc of ["edge", "router", "runner", "registry", "auth"]) {
+      const w = objs.find((o) => /^(Deployment|StatefulSet)$/.test(o.kind) && o.metadata.name === `sb-${svc}`);
+      const env = w?.spec.template.spec.containers[0].env ?? [];
+      const e = env.find((x) => x.name === `SWITCHBOARD_${svc.toUpperCase()}_SERVICE_TOKEN`);
+      const ref = e?.valueFrom?.secretKeyRef;
+      if (ref?.name !== "sb-service" || ref?.key !== "token") throw new Error(`sb-${svc} lacks the service token from sb-service`);
+    }
+    for (const o of objs) {
+      if (o.kind === "ConfigMap" && JSON.stringify(o.data ?? {}).includes(secret.stringData.token)) throw new Error(`ConfigMap ${o.metadata.name} holds the service token`);
+      if (/^(Deployment|StatefulSet|Job)$/.test(o.kind) && !/^sb-(edge|router|runner|registry|auth)$/.test(o.metadata.name) &&
+          JSON.stringify(o.spec).includes("sb-service")) throw new Error(`${o.kind} ${o.metadata.name} gets the service token`);
+    }
+  }).catch((e) => { console.error(e.message); process.exit(1); });' "$work/metamcp-values.yaml"; then
+  pass "a generated service token reaches all five services from its Secret, and nothing else"
+else
+  fail "the service token"
+fi
 checksum() {  # checksum MANIFESTS DEPLOYMENT: its pod's checksum/config annotation
   awk -v want="name: $2" '/^kind: (Deployment|StatefulSet)/{d=1} d && $0 ~ "^  "want"$"{f=1} f && /checksum\/config:/{print $2; exit}' "$1"
 }

@@ -47,8 +47,10 @@ export async function startStack(defaultDir) {
   // The admin APIs' credential, for sbctl: pass `adminEnv` as its environment.
   const adminToken = fs.readFileSync(path.join(stateDir, 'admin-token'), 'utf8').trim();
   const adminEnv = { ...process.env, SWITCHBOARD_ADMIN_TOKEN: adminToken };
+  // The registry's internal calls' credential, which every other service sends.
+  const serviceToken = fs.readFileSync(path.join(stateDir, 'service-token'), 'utf8').trim();
   return {
-    stateDir, ports, launch, redis, key, up, adminToken, adminEnv,
+    stateDir, ports, launch, redis, key, up, adminToken, adminEnv, serviceToken,
     edge: `http://127.0.0.1:${ports.SB_EDGE_PORT}`,
   };
 }
@@ -65,7 +67,7 @@ export async function until(what, check, ms = 20_000) {
 }
 
 // Starts one more sb-<service> of the running `stack` as deploy/local/switchboard-local starts
-// the first (same config file, same router, auth, registry and Redis, no metrics port; `env`
+// the first (same config file, same router, auth, registry, service token and Redis, no metrics port; `env`
 // overrides any of it), logging to <state>/logs/<name>.log, and waits until `ready(port)` holds. Resolves to
 // { port, origin, pid, stop }.
 async function startExtra(stack, service, name, env, ready) {
@@ -80,6 +82,7 @@ async function startExtra(stack, service, name, env, ready) {
         ...process.env,
         [`SWITCHBOARD_${upper}_LISTEN`]: `127.0.0.1:${port}`,
         [`SWITCHBOARD_${upper}_REGISTRY_ADDRESS`]: `127.0.0.1:${ports.SB_REGISTRY_PORT}`,
+        [`SWITCHBOARD_${upper}_SERVICE_TOKEN`]: stack.serviceToken,
         // No metrics server: the config file's fixed metrics port may be another stack's.
         [`SWITCHBOARD_${upper}_METRICS_LISTEN`]: '',
         ...(service === 'router' ? {

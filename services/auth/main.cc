@@ -12,6 +12,7 @@
 #include "switchboard/common/signals.h"
 #include "switchboard/common/status.h"
 #include "switchboard/config/schema.h"
+#include "switchboard/configwatch/admin_caller.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/configwatch/revision_metric.h"
 #include "switchboard/grpcutil/server.h"
@@ -39,6 +40,7 @@ struct AuthConfig {
   int64_t jwks_min_fetch_gap_ms = 1000;
   int64_t jwks_max_age_seconds = 3600;
   std::string jwks_ca_file;
+  std::string service_token;   // the registry's internal calls need it; never logged
   std::string metrics_listen;  // GET /metrics; empty: none
 };
 
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
       .Int("jwks_min_fetch_gap_ms", &cfg.jwks_min_fetch_gap_ms, 0, int64_t{3600} * 1000)
       .Int("jwks_max_age_seconds", &cfg.jwks_max_age_seconds, 10, int64_t{7} * 24 * 3600)
       .String("jwks_ca_file", &cfg.jwks_ca_file)
+      .String("service_token", &cfg.service_token)
       .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-auth", argc, argv);
   log::Init("auth", cfg.log_level);
@@ -119,7 +122,8 @@ int main(int argc, char** argv) {
   oauth.public_base_url = cfg.public_base_url;
   oauth.clock_skew_seconds = cfg.jwt_clock_skew_seconds;
 
-  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "auth");
+  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "auth",
+                                 cfg.service_token);
   // Each OAuth endpoint's keys are fetched as soon as the endpoint is known, not by its first
   // caller.
   cache.OnChange([&jwks](const std::shared_ptr<const configwatch::ConfigView>& view) {
@@ -134,10 +138,11 @@ int main(int argc, char** argv) {
   auto metrics = telemetry::StartMetricsOrExit("sb-auth", cfg.metrics_listen);
   auto registry = registry::v1::Registry::NewStub(grpcutil::MakeChannel(cfg.registry_address));
   auth::KeyUseReporter key_use(
-      [&registry](const registry::v1::RecordApiKeyUseRequest& request) {
+      [&registry, authorization = configwatch::BearerAuthorization(cfg.service_token)](
+          const registry::v1::RecordApiKeyUseRequest& request) {
         return grpcutil::CallUnary<registry::v1::RecordApiKeyUseResponse>(
                    *registry, &registry::v1::Registry::Stub::RecordApiKeyUse, request,
-                   std::chrono::seconds(5))
+                   std::chrono::seconds(5), authorization)
             .status();
       },
       std::chrono::milliseconds(cfg.key_use_report_ms));

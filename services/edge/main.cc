@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
 
   // Declared in dependency order, so that destruction runs the other way: the pool (and any
   // coroutine frame it still holds) goes before the gRPC clients those frames point at.
-  configwatch::ConfigCache config_cache(grpcutil::MakeChannel(cfg.registry_address), "edge");
+  configwatch::ConfigCache config_cache(grpcutil::MakeChannel(cfg.registry_address), "edge",
+                                        cfg.service_token);
   edge::GrpcAuthClient auth(grpcutil::MakeChannel(cfg.auth_address), kAuthTimeout);
   std::vector<edge::RouterPool::Member> routers;
   for (const std::string& address : SplitList(cfg.router_address)) {

@@ -46,6 +46,7 @@ int Run(int argc, char** argv) {
   RegistryGrpc::AdminAccess admin;
   admin.required = true;
   std::string admin_token;  // the clear token, from a secret's environment; kept only hashed
+  std::string service_token;   // the same for the other services' token
   std::string metrics_listen;  // GET /metrics; empty: none
   int64_t audit_drain_interval_ms = 1000;
   config::Schema schema("registry");
@@ -58,10 +59,18 @@ int Run(int argc, char** argv) {
       .String("admin_token_sha256", &admin.admin_token_sha256,
               configwatch::CheckAdminTokenSha256)
       .String("admin_token", &admin_token)
+      .String("service_token_sha256", &admin.service_token_sha256,
+              configwatch::CheckServiceTokenSha256)
+      .String("service_token", &service_token)
       .String("metrics_listen", &metrics_listen, config::CheckOptionalHostPort)
       .Int("audit_drain_interval_ms", &audit_drain_interval_ms, 0, 60000);
   config::LoadOrExit(schema, kName, argc, argv);
   if (absl::Status token = configwatch::HashAdminToken(&admin_token, &admin.admin_token_sha256);
+      !token.ok()) {
+    ExitWithError(kName, MessageOf(token));
+  }
+  if (absl::Status token =
+          configwatch::HashServiceToken(&service_token, &admin.service_token_sha256);
       !token.ok()) {
     ExitWithError(kName, MessageOf(token));
   }
@@ -84,6 +93,16 @@ int Run(int argc, char** argv) {
 
   if (admin.admin_token_sha256.empty()) {
     log::Warn("no admin_token_sha256 configured: only admin users' API keys can use the admin API");
+  }
+  if (admin.admin_token_sha256.empty() && admin.service_token_sha256.empty()) {
+    log::Warn(
+        "no service_token_sha256 (nor admin token) configured: Watch, which streams the whole "
+        "configuration with its secrets, RecordApiKeyUse and RecordServerTools accept any caller; "
+        "set service_token here and in edge, auth, router and runner");
+  } else if (admin.service_token_sha256.empty()) {
+    log::Warn(
+        "no service_token_sha256 configured: the other services' calls (Watch, RecordApiKeyUse, "
+        "RecordServerTools) need the admin token as their service_token");
   }
   RegistryGrpc grpc_service(&service, 256, admin);
   // Redis (optional): users' sessions, and the tools/call stream drained into Postgres. One

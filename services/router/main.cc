@@ -18,6 +18,7 @@
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/config/schema.h"
+#include "switchboard/configwatch/admin_caller.h"
 #include "switchboard/configwatch/config_cache.h"
 #include "switchboard/configwatch/revision_metric.h"
 #include "switchboard/grpcutil/server.h"
@@ -35,6 +36,7 @@ struct RouterConfig {
   int64_t list_timeout_ms = 15000;
   int64_t list_page_size = 100;
   std::string upstream_ca_file;  // PEM of the CAs https upstreams are checked against
+  std::string service_token;     // the registry's internal calls need it; never logged
   std::string log_level = "info";
   std::string metrics_listen;  // GET /metrics; empty: none
 };
@@ -42,7 +44,8 @@ struct RouterConfig {
 // Tells the registry the tool names a server lists, so that apply can check the names clients
 // would see. Fire and forget: a lost report only means a check done with older names.
 void ReportServerTools(switchboard::registry::v1::Registry::Stub* registry,
-                       const std::string& server, std::vector<std::string> tools) {
+                       const std::string& authorization, const std::string& server,
+                       std::vector<std::string> tools) {
   namespace v1 = switchboard::registry::v1;
   struct Call {
     grpc::ClientContext context;
@@ -51,6 +54,9 @@ void ReportServerTools(switchboard::registry::v1::Registry::Stub* registry,
   };
   auto call = std::make_shared<Call>();
   call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!authorization.empty()) {
+    call->context.AddMetadata(switchboard::configwatch::kAdminCredentialHeader, authorization);
+  }
   v1::ServerTools* entry = call->request.add_servers();
   entry->set_server(server);
   for (std::string& tool : tools) entry->add_tools(std::move(tool));
@@ -87,6 +93,7 @@ int main(int argc, char** argv) {
                     switchboard::StrCat("cannot read '", path, "'"));
               })
       .String("log_level", &cfg.log_level, config::CheckLogLevel)
+      .String("service_token", &cfg.service_token)
       .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-router", argc, argv);
   log::Init("router", cfg.log_level);
@@ -96,7 +103,8 @@ int main(int argc, char** argv) {
   auto work = asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
 
-  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "router");
+  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "router",
+                                 cfg.service_token);
   router::RunnerUpstreamFactory runners(grpcutil::MakeChannel(cfg.runner_address),
                                         io.get_executor());
   router::HttpUpstreamOptions http_options;
@@ -108,8 +116,10 @@ int main(int argc, char** argv) {
   options.request_timeout_ms = cfg.request_timeout_ms;
   options.list_timeout_ms = cfg.list_timeout_ms;
   options.list_page_size = static_cast<size_t>(cfg.list_page_size);
-  options.tools_seen = [&registry](const std::string& server, std::vector<std::string> tools) {
-    ReportServerTools(registry.get(), server, std::move(tools));
+  options.tools_seen = [&registry,
+                        authorization = configwatch::BearerAuthorization(cfg.service_token)](
+                           const std::string& server, std::vector<std::string> tools) {
+    ReportServerTools(registry.get(), authorization, server, std::move(tools));
   };
   router::RouterService service(io.get_executor(), [&cache] { return cache.Current(); },
                                 &upstreams, options);

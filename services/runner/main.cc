@@ -44,6 +44,7 @@ struct RunnerConfig {
   // admin user's API key; empty: admin users' keys only.
   std::string admin_token_sha256;
   std::string admin_token;  // or the token itself (from a secret): hashed at start-up
+  std::string service_token;   // sent on the registry's Watch; from a secret, never logged
   std::string metrics_listen;  // GET /metrics; empty: none
 };
 
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
       .String("admin_token_sha256", &cfg.admin_token_sha256,
               configwatch::CheckAdminTokenSha256)
       .String("admin_token", &cfg.admin_token)
+      .String("service_token", &cfg.service_token)
       .String("metrics_listen", &cfg.metrics_listen, config::CheckOptionalHostPort);
   config::LoadOrExit(schema, "sb-runner", argc, argv);
   if (absl::Status token = configwatch::HashAdminToken(&cfg.admin_token, &cfg.admin_token_sha256);
@@ -82,7 +84,8 @@ int main(int argc, char** argv) {
   log::Init("runner", cfg.log_level);
   telemetry::ConfigureTracingOrExit("sb-runner");
 
-  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner");
+  configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "runner",
+                                 cfg.service_token);
   runner::ConfigCacheCatalog catalog(&cache);
   runner::LauncherOptions launch;
   if (!cfg.pass_env.empty()) launch.pass_env = SplitList(cfg.pass_env);

@@ -93,6 +93,12 @@ name: {{ include "sb.name" (list . "admin") }}
 key: token
 {{- end -}}
 
+{{/* The registry's internal calls' token, which every service has (templates/secrets.yaml). */}}
+{{- define "sb.serviceSecretRef" -}}
+name: {{ include "sb.name" (list . "service") }}
+key: token
+{{- end -}}
+
 {{- define "sb.redisSecretRef" -}}
 {{- $r := .Values.global.redis | default dict -}}
 {{- if $r.existingSecret -}}
@@ -211,15 +217,18 @@ spec:
             {{- with $v.extraEnvFrom }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
-          {{- if or .env $v.extraEnv }}
           env:
+            {{- /* The registry takes it (hashed at start-up); the others send it on its calls. */}}
+            - name: {{ printf "SWITCHBOARD_%s_SERVICE_TOKEN" (upper $svc) }}
+              valueFrom:
+                secretKeyRef:
+                  {{- include "sb.serviceSecretRef" $ctx | nindent 18 }}
             {{- with .env }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
-          {{- end }}
           {{- if eq .probe "http" }}
           startupProbe:
             httpGet: {path: /healthz, port: http}

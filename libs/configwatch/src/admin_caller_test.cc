@@ -56,6 +56,22 @@ TEST_F(AdminCallerTest, TokenAdminKeysAndMemberKeys) {
   EXPECT_EQ(member.name, "dev@example.com");
 }
 
+TEST_F(AdminCallerTest, TheServiceTokenIsAServiceNotAnAdmin) {
+  std::string admin_sha = crypto::Sha256Hex("the-admin-token");
+  std::string service_sha = crypto::Sha256Hex("the-service-token");
+  AdminCaller service =
+      IdentifyAdminCaller("Bearer the-service-token", admin_sha, lookup_, kNow, service_sha);
+  EXPECT_EQ(service.role, AdminCaller::Role::kService);
+  EXPECT_EQ(service.name, "service");
+  EXPECT_EQ(
+      IdentifyAdminCaller("Bearer the-admin-token", admin_sha, lookup_, kNow, service_sha).role,
+      AdminCaller::Role::kAdmin);
+  // Without a configured service token the same secret is nobody.
+  EXPECT_EQ(Who("Bearer the-service-token", admin_sha).role, AdminCaller::Role::kNone);
+  EXPECT_EQ(BearerAuthorization("the-service-token"), "Bearer the-service-token");
+  EXPECT_EQ(BearerAuthorization(""), "");
+}
+
 TEST_F(AdminCallerTest, NoneForMissingExpiredOrOrphanCredentials) {
   for (std::string_view bad : {"", "Bearer ", "Basic c2tfYWRtaW4=", "sk_admin", "Bearer sk_old",
                                "Bearer sk_ghost", "Bearer wrong"}) {
@@ -91,6 +107,19 @@ TEST(AdminTokenSettingsTest, TheHashIsCheckedAndAClearTokenIsKeptOnlyHashed) {
   EXPECT_EQ(both.message(), "set admin_token or admin_token_sha256, not both");
   EXPECT_TRUE(token.empty());
   EXPECT_EQ(configured, sha);
+
+  std::string service = "the-service-token";
+  std::string service_sha;
+  ASSERT_TRUE(HashServiceToken(&service, &service_sha).ok());
+  EXPECT_EQ(service_sha, crypto::Sha256Hex("the-service-token"));
+  EXPECT_TRUE(service.empty());
+  EXPECT_TRUE(CheckServiceTokenSha256(service_sha).ok());
+  EXPECT_EQ(CheckServiceTokenSha256("the-service-token").message(),
+            "must be the SHA-256 of the service token: 64 lowercase hex digits");
+  service = "another";
+  EXPECT_EQ(HashServiceToken(&service, &service_sha).message(),
+            "set service_token or service_token_sha256, not both");
+  EXPECT_TRUE(service.empty());
 }
 
 }  // namespace

@@ -3,11 +3,15 @@
 #include <chrono>
 
 #include "switchboard/common/log.h"
+#include "switchboard/configwatch/admin_caller.h"
 
 namespace switchboard::configwatch {
 
-ConfigCache::ConfigCache(std::shared_ptr<grpc::Channel> channel, std::string watcher)
-    : stub_(registry::v1::Registry::NewStub(std::move(channel))), watcher_(std::move(watcher)) {}
+ConfigCache::ConfigCache(std::shared_ptr<grpc::Channel> channel, std::string watcher,
+                         std::string service_token)
+    : stub_(registry::v1::Registry::NewStub(std::move(channel))),
+      watcher_(std::move(watcher)),
+      authorization_(BearerAuthorization(service_token)) {}
 
 ConfigCache::~ConfigCache() { Stop(); }
 
@@ -62,8 +66,10 @@ std::shared_ptr<const ConfigView> ConfigCache::Next(const std::shared_ptr<const 
 
 void ConfigCache::Run() {
   int backoff_ms = 100;
+  bool refused = false;  // the last stream was refused its credential (logged once until it works)
   while (!stopping_) {
     grpc::ClientContext context;
+    if (!authorization_.empty()) context.AddMetadata(kAdminCredentialHeader, authorization_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
@@ -81,6 +87,7 @@ void ConfigCache::Run() {
       if (next == nullptr) continue;
       if (!synced_.exchange(true)) {
         backoff_ms = 100;
+        refused = false;
         log::Info(event.has_snapshot() ? "config snapshot" : "config watch resumed",
                   {{"revision", event.revision()}});
       }
@@ -93,10 +100,24 @@ void ConfigCache::Run() {
     }
     synced_ = false;
     if (stopping_) break;
-    log::Warn("config watch stream ended; reconnecting",
-              {{"code", static_cast<int>(status.error_code())},
-               {"error", status.error_message()},
-               {"backoff_ms", backoff_ms}});
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      if (!refused) {
+        log::Error(
+            "the registry refused this service's credential: set service_token to the "
+            "registry's service token (retrying)",
+            {{"watcher", watcher_},
+             {"code", static_cast<int>(status.error_code())},
+             {"error", status.error_message()},
+             {"token_sent", !authorization_.empty()}});
+      }
+      refused = true;
+    } else {
+      log::Warn("config watch stream ended; reconnecting",
+                {{"code", static_cast<int>(status.error_code())},
+                 {"error", status.error_message()},
+                 {"backoff_ms", backoff_ms}});
+    }
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_.load(); });
     backoff_ms = std::min(backoff_ms * 2, 3000);

@@ -46,6 +46,10 @@ class ScriptedRegistry final : public registry::v1::Registry::Service {
       std::lock_guard<std::mutex> lock(mu_);
       n = from_revisions_.size();
       from_revisions_.push_back(request->from_revision());
+      auto it = context->client_metadata().find("authorization");
+      authorizations_.push_back(it == context->client_metadata().end()
+                                    ? "(none)"
+                                    : std::string(it->second.data(), it->second.size()));
     }
     if (n >= scripts_.size()) n = scripts_.size() - 1;
     for (const WatchEvent& e : scripts_[n]) writer->Write(e);
@@ -58,23 +62,29 @@ class ScriptedRegistry final : public registry::v1::Registry::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return from_revisions_;
   }
+  // The authorization metadata of each Watch, "(none)" when absent.
+  std::vector<std::string> authorizations() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return authorizations_;
+  }
 
  private:
   std::vector<std::vector<WatchEvent>> scripts_;
   std::mutex mu_;
   std::vector<int64_t> from_revisions_;
+  std::vector<std::string> authorizations_;
 };
 
 // Runs `registry` in process and a ConfigCache against it, recording each published revision.
 class ConfigCacheTest : public testing::Test {
  protected:
-  void Start(std::vector<std::vector<WatchEvent>> scripts) {
+  void Start(std::vector<std::vector<WatchEvent>> scripts, std::string service_token = {}) {
     registry_ = std::make_unique<ScriptedRegistry>(std::move(scripts));
     grpc::ServerBuilder builder;
     builder.RegisterService(registry_.get());
     server_ = builder.BuildAndStart();
-    cache_ =
-        std::make_unique<ConfigCache>(server_->InProcessChannel(grpc::ChannelArguments()), "test");
+    cache_ = std::make_unique<ConfigCache>(server_->InProcessChannel(grpc::ChannelArguments()),
+                                           "test", std::move(service_token));
     cache_->OnChange([this](const std::shared_ptr<const ConfigView>& view) {
       std::lock_guard<std::mutex> lock(mu_);
       seen_.push_back(view->revision());
@@ -128,6 +138,19 @@ TEST_F(ConfigCacheTest, ResumedStreamMayStartWithAFreshSnapshot) {
   EXPECT_EQ(registry_->from_revisions(), (std::vector<int64_t>{0, 4}));
   EXPECT_EQ(cache_->Current()->FindServer("beta"), nullptr);
   EXPECT_EQ(Seen(), (std::vector<int64_t>{3, 4, 9}));
+}
+
+TEST_F(ConfigCacheTest, SendsTheServiceTokenOnEveryWatch) {
+  Start({{Snapshot(3)}, {AddServer(4, "beta")}}, "the-service-token");
+  ASSERT_TRUE(WaitForRevision(4));
+  EXPECT_EQ(registry_->authorizations(),
+            (std::vector<std::string>{"Bearer the-service-token", "Bearer the-service-token"}));
+}
+
+TEST_F(ConfigCacheTest, SendsNoCredentialWithoutAServiceToken) {
+  Start({{Snapshot(3)}});
+  ASSERT_TRUE(WaitForRevision(3));
+  EXPECT_EQ(registry_->authorizations(), (std::vector<std::string>{"(none)"}));
 }
 
 TEST(ConfigCacheNextTest, SkipsChangesItHasAndAcceptsAnEmptyCurrentMarker) {

@@ -31,7 +31,8 @@ void BindSchema(config::Schema& schema, EdgeConfig* config) {
       .Int("heartbeat_ms", &config->heartbeat_ms, 100, 60000)
       .Int("audit_stream_max_len", &config->audit_stream_max_len, 100, 100000000)
       .StringList("allowed_origins", &config->allowed_origins)
-      .String("log_level", &config->log_level, config::CheckLogLevel);
+      .String("log_level", &config->log_level, config::CheckLogLevel)
+      .String("service_token", &config->service_token);
 }
 
 absl::Status Validate(const EdgeConfig& config) {

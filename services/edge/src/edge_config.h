@@ -28,6 +28,7 @@ struct EdgeConfig {
   int64_t audit_stream_max_len = 100000;  // tools/call records awaiting the registry's drain
   std::vector<std::string> allowed_origins;
   std::string log_level = "info";
+  std::string service_token;  // sent on the registry's Watch (from a secret); never logged
 };
 
 // Binds every field of `config` to `schema` with its type, bounds and checks.

@@ -32,6 +32,10 @@ struct StoredObject {
   int64_t revision = 0;
 };
 
+// A check of the stored object a write would replace or delete (e.g. who may touch it): a
+// non-OK status refuses the write with that status.
+using StoredCheck = std::function<absl::Status(const v1::Change& stored)>;
+
 // Whether a Put creates a new object or replaces an existing one.
 enum class WriteMode { kCreate, kUpdate };
 
@@ -65,9 +69,14 @@ class ConfigStore {
   // tool override by "namespace/server/tool"), records it in the audit log and returns the new
   // revision. NotFound when it does not exist; FailedPrecondition when another object still
   // refers to it (a server in a namespace, a namespace behind an endpoint). Deleting a user
-  // deletes its API keys; deleting a namespace its tool overrides.
+  // deletes its API keys; deleting a namespace its tool overrides. `check` (when set) sees the
+  // stored object first, in the same transaction: its refusal is returned and nothing deleted.
   virtual absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key,
-                                         const std::string& actor) = 0;
+                                         const std::string& actor, const StoredCheck& check) = 0;
+  absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key,
+                                 const std::string& actor) {
+    return Delete(kind, key, actor, StoredCheck());
+  }
   absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key) {
     return Delete(kind, key, kUnknownActor);
   }

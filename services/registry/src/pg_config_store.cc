@@ -701,11 +701,12 @@ absl::StatusOr<ApplyOutcome> PgConfigStore::Apply(const ApplyRequest& request,
 }
 
 absl::StatusOr<int64_t> PgConfigStore::Delete(Change::Kind kind, const std::string& key,
-                                              const std::string& actor) {
+                                              const std::string& actor, const StoredCheck& check) {
   return Run<int64_t>("delete", [&](Conn& c) -> absl::StatusOr<int64_t> {
     pqxx::work tx(c.db);
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
     std::optional<StoredObject> before = ReadObject(tx, kind, key);
+    if (before && check) SB_RETURN_IF_ERROR(check(before->object));
     SB_RETURN_IF_ERROR(DeleteObject(tx, kind, key));
     WriteAudit(tx, actor, "delete", kind, key, before ? &before->object : nullptr, nullptr);
     int64_t revision = ReadRevision(tx);

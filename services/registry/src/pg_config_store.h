@@ -34,7 +34,7 @@ class PgConfigStore final : public ConfigStore {
   absl::StatusOr<ApplyOutcome> Apply(const v1::ApplyRequest& request,
                                      const std::string& actor) override;
   absl::StatusOr<int64_t> Delete(v1::Change::Kind kind, const std::string& key,
-                                 const std::string& actor) override;
+                                 const std::string& actor, const StoredCheck& check) override;
   absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key, const std::string& actor) override;
   absl::StatusOr<StoredObject> Get(v1::Change::Kind kind, const std::string& key) override;
   absl::StatusOr<StoredObject> Put(WriteMode mode, const v1::Change& object,

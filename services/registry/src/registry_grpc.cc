@@ -8,6 +8,7 @@
 
 #include "services/registry/src/snapshot_diff.h"
 #include "switchboard/common/log.h"
+#include "switchboard/common/strings.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/grpcutil/write_queue.h"
 
@@ -22,16 +23,32 @@ constexpr char kActorHeader[] = "x-sb-actor";
 
 using v1::Change;
 
-// The caller named by the x-sb-actor metadata, cut to a bounded, printable string.
-std::string ActorOf(grpc::CallbackServerContext* context) {
+// The name a caller gives itself in the x-sb-actor metadata (unverified), cut to a bounded,
+// printable string; empty when absent.
+std::string ClaimedActor(grpc::CallbackServerContext* context) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find(kActorHeader);
-  if (it == metadata.end() || it->second.empty()) return kUnknownActor;
+  if (it == metadata.end() || it->second.empty()) return "";
   std::string actor(it->second.data(), std::min(it->second.size(), kMaxActor));
   for (char& c : actor) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
   return actor;
+}
+
+// Why a member may not write `server`: STDIO servers run commands on the runner hosts.
+std::string StdioDenied(std::string_view server) {
+  return StrCat("server '", server,
+                "' is a STDIO server, which runs commands on the runner hosts: only an admin may "
+                "create, change or delete one");
+}
+
+// Refuses a member's write over a stored STDIO server.
+absl::Status MemberMayOverwrite(const Change& stored) {
+  if (stored.kind() == Change::SERVER && stored.server().type() == "STDIO") {
+    return absl::PermissionDeniedError(StdioDenied(stored.server().name()));
+  }
+  return absl::OkStatus();
 }
 
 // How each admin response carries its object.
@@ -72,10 +89,10 @@ grpc::ServerUnaryReactor* GetObject(RegistryService* service, grpc::CallbackServ
 template <typename Response, typename Object>
 grpc::ServerUnaryReactor* PutObject(RegistryService* service, grpc::CallbackServerContext* context,
                                     WriteMode mode, const Object& object, int64_t expected_revision,
-                                    Response* response) {
+                                    std::string actor, Response* response, StoredCheck check = {}) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  service->Put(mode, UpsertChange(object), expected_revision, ActorOf(context),
-               ObjectDone(reactor, response));
+  service->Put(mode, UpsertChange(object), expected_revision, std::move(actor),
+               ObjectDone(reactor, response), std::move(check));
   return reactor;
 }
 
@@ -176,15 +193,18 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>, publ
   bool ended_by_peer_ = false;  // guarded by mu_
 };
 
+// A Watch refused before it started: ends at once with the refusal.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 RegistryGrpc::RegistryGrpc(RegistryService* service, size_t max_pending_events,
                            AdminAccess access)
     : service_(service), max_pending_events_(max_pending_events), access_(std::move(access)) {}
-
-RegistryGrpc::Need RegistryGrpc::NeedFor(const v1::Server& server) {
-  return server.type() == "STDIO" ? Need::kAdmin : Need::kMember;
-}
 
 configwatch::AdminCaller RegistryGrpc::Caller(grpc::CallbackServerContext* context) const {
   if (!access_.required) return {configwatch::AdminCaller::Role::kAdmin, "unchecked", ""};
@@ -204,69 +224,122 @@ configwatch::AdminCaller RegistryGrpc::Caller(grpc::CallbackServerContext* conte
     }
     return nullptr;
   };
-  return configwatch::IdentifyAdminCaller(*context, access_.admin_token_sha256, lookup);
+  return configwatch::IdentifyAdminCaller(*context, access_.admin_token_sha256, lookup,
+                                          access_.service_token_sha256);
 }
 
-grpc::ServerUnaryReactor* RegistryGrpc::Refuse(grpc::CallbackServerContext* context, Need need,
-                                               std::string_view own_user) {
+std::string RegistryGrpc::ActorOf(grpc::CallbackServerContext* context,
+                                  const configwatch::AdminCaller& caller) const {
+  if (access_.required) return caller.name;
+  // Nobody is checked: the caller's own claim, marked as such.
+  std::string claimed = ClaimedActor(context);
+  return claimed.empty() ? std::string(kUnknownActor) : StrCat("unverified:", claimed);
+}
+
+RegistryGrpc::Admission RegistryGrpc::Admit(grpc::CallbackServerContext* context, Need need,
+                                            std::string_view own_user, std::string_view denied) {
+  using Role = configwatch::AdminCaller::Role;
   configwatch::AdminCaller caller = Caller(context);
   grpc::Status refusal;
-  if (caller.role == configwatch::AdminCaller::Role::kNone) {
+  if (caller.role == Role::kNone) {
     refusal = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, caller.reason);
-  } else if (caller.role == configwatch::AdminCaller::Role::kMember &&
-             (need == Need::kAdmin || (!own_user.empty() && own_user != caller.name))) {
+  } else if (caller.role == Role::kService) {
     refusal = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                           need == Need::kAdmin
-                               ? "this needs an admin (members cannot create STDIO servers, "
-                                 "which run commands on the runner hosts, nor manage users, "
-                                 "keys, secrets or the audit log)"
-                               : "members may create API keys for themselves only");
+                           "the service token is for the services' internal calls; the admin API "
+                           "needs an admin credential: the admin token or an admin's API key");
+  } else if (caller.role == Role::kMember && need == Need::kAdmin) {
+    refusal = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                           !denied.empty()
+                               ? std::string(denied)
+                               : "this needs an admin (members cannot create, change or delete "
+                                 "STDIO servers, which run commands on the runner hosts, nor "
+                                 "manage users, keys, secrets or the audit log)");
+  } else if (caller.role == Role::kMember && !own_user.empty() && own_user != caller.name) {
+    refusal = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                           "members may act for themselves only (their own keys, sessions and "
+                           "calls)");
   } else {
-    return nullptr;
+    return {nullptr, caller.role == Role::kMember, ActorOf(context, caller)};
   }
   log::Info("admin call refused", {{"caller", caller.name}, {"code", refusal.error_code()}});
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(refusal);
-  return reactor;
+  return {reactor, false, ""};
+}
+
+RegistryGrpc::Admission RegistryGrpc::AdmitServerWrite(grpc::CallbackServerContext* context,
+                                                       const v1::Server& server) {
+  if (server.type() != "STDIO") return Admit(context, Need::kMember);
+  return Admit(context, Need::kAdmin, {}, StdioDenied(server.name()));
+}
+
+grpc::Status RegistryGrpc::CheckServiceCaller(grpc::CallbackServerContext* context,
+                                              std::string_view rpc) const {
+  // With no token configured at all the services have nothing to present (start-up warns).
+  if (access_.admin_token_sha256.empty() && access_.service_token_sha256.empty()) {
+    return grpc::Status::OK;
+  }
+  using Role = configwatch::AdminCaller::Role;
+  configwatch::AdminCaller caller = Caller(context);
+  grpc::Status refusal;
+  if (caller.role == Role::kService || caller.role == Role::kAdmin) return grpc::Status::OK;
+  if (caller.role == Role::kMember) {
+    refusal = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                           StrCat(rpc,
+                                  " is an internal call of the Switchboard services: it needs the "
+                                  "service token or an admin credential, not a member's API key"));
+  } else {
+    refusal = grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        StrCat(rpc,
+               " needs a service credential: `authorization: Bearer <service token>` (the "
+               "service_token setting of edge, auth, router and runner) or an admin credential"));
+  }
+  log::Warn("internal call refused",
+            {{"rpc", rpc}, {"caller", caller.name}, {"code", refusal.error_code()}});
+  return refusal;
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::Apply(grpc::CallbackServerContext* context,
                                               const v1::ApplyRequest* request,
                                               v1::ApplyResponse* response) {
-  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
+  Admission admitted = Admit(context, Need::kAdmin);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response,
-               [&](auto done) { service_->Apply(*request, std::move(done), ActorOf(context)); });
+               [&](auto done) { service_->Apply(*request, std::move(done), admitted.actor); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListServers(grpc::CallbackServerContext* context,
                                                     const v1::ListRequest* request,
                                                     v1::ListServersResponse* response) {
-  if (auto* refused = Refuse(context, request->include_secrets() ? Need::kAdmin : Need::kMember)) {
-    return refused;
-  }
+  Admission admitted = Admit(context, request->include_secrets() ? Need::kAdmin : Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response, [&](auto done) {
-    service_->ListServers(std::move(done), request->include_secrets(), ActorOf(context));
+    service_->ListServers(std::move(done), request->include_secrets(), admitted.actor);
   });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListNamespaces(grpc::CallbackServerContext* context,
                                                        const v1::ListRequest*,
                                                        v1::ListNamespacesResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response, [&](auto done) { service_->ListNamespaces(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListEndpoints(grpc::CallbackServerContext* context,
                                                       const v1::ListRequest*,
                                                       v1::ListEndpointsResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response, [&](auto done) { service_->ListEndpoints(std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListUsers(grpc::CallbackServerContext* context,
                                                   const v1::ListRequest*,
                                                   v1::ListUsersResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response, [&](auto done) { service_->ListUsers(std::move(done)); });
 }
 
@@ -274,9 +347,10 @@ grpc::ServerUnaryReactor* RegistryGrpc::CreateApiKey(grpc::CallbackServerContext
                                                      const v1::CreateApiKeyRequest* request,
                                                      v1::CreateApiKeyResponse* response) {
   // Members make keys for themselves; keys of other users are an admin's to make.
-  if (auto* refused = Refuse(context, Need::kMember, request->user_email())) return refused;
+  Admission admitted = Admit(context, Need::kMember, request->user_email());
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response, [&](auto done) {
-    service_->CreateApiKey(*request, std::move(done), ActorOf(context));
+    service_->CreateApiKey(*request, std::move(done), admitted.actor);
   });
 }
 
@@ -284,127 +358,153 @@ grpc::ServerUnaryReactor* RegistryGrpc::Delete(grpc::CallbackServerContext* cont
                                                const v1::DeleteRequest* request,
                                                v1::DeleteResponse* response) {
   const bool users_or_keys = request->kind() == Change::USER || request->kind() == Change::API_KEY;
-  if (auto* refused = Refuse(context, users_or_keys ? Need::kAdmin : Need::kMember)) {
-    return refused;
-  }
-  return Unary(context, response,
-               [&](auto done) { service_->Delete(*request, std::move(done), ActorOf(context)); });
+  Admission admitted = Admit(context, users_or_keys ? Need::kAdmin : Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
+  // Whether a member's server is STDIO is known from the stored row, checked where it is deleted.
+  StoredCheck check;
+  if (admitted.member && request->kind() == Change::SERVER) check = MemberMayOverwrite;
+  return Unary(context, response, [&](auto done) {
+    service_->Delete(*request, std::move(done), admitted.actor, std::move(check));
+  });
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::GetServer(grpc::CallbackServerContext* context,
                                                   const v1::GetRequest* request,
                                                   v1::ServerResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return GetObject(service_, context, Change::SERVER, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateServer(grpc::CallbackServerContext* context,
                                                      const v1::CreateServerRequest* request,
                                                      v1::ServerResponse* response) {
-  if (auto* refused = Refuse(context, NeedFor(request->server()))) return refused;
-  return PutObject(service_, context, WriteMode::kCreate, request->server(), 0, response);
+  Admission admitted = AdmitServerWrite(context, request->server());
+  if (admitted.refused != nullptr) return admitted.refused;
+  return PutObject(service_, context, WriteMode::kCreate, request->server(), 0, admitted.actor,
+                   response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateServer(grpc::CallbackServerContext* context,
                                                      const v1::UpdateServerRequest* request,
                                                      v1::ServerResponse* response) {
-  if (auto* refused = Refuse(context, NeedFor(request->server()))) return refused;
+  // A member may change neither a server into a STDIO one nor a STDIO server into another.
+  Admission admitted = AdmitServerWrite(context, request->server());
+  if (admitted.refused != nullptr) return admitted.refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->server(),
-                   request->expected_revision(), response);
+                   request->expected_revision(), admitted.actor, response,
+                   admitted.member ? StoredCheck(MemberMayOverwrite) : StoredCheck());
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::GetNamespace(grpc::CallbackServerContext* context,
                                                      const v1::GetRequest* request,
                                                      v1::NamespaceResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return GetObject(service_, context, Change::NAMESPACE, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateNamespace(grpc::CallbackServerContext* context,
                                                         const v1::CreateNamespaceRequest* request,
                                                         v1::NamespaceResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
-  return PutObject(service_, context, WriteMode::kCreate, request->namespace_(), 0, response);
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
+  return PutObject(service_, context, WriteMode::kCreate, request->namespace_(), 0, admitted.actor,
+                   response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateNamespace(grpc::CallbackServerContext* context,
                                                         const v1::UpdateNamespaceRequest* request,
                                                         v1::NamespaceResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->namespace_(),
-                   request->expected_revision(), response);
+                   request->expected_revision(), admitted.actor, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::GetEndpoint(grpc::CallbackServerContext* context,
                                                     const v1::GetRequest* request,
                                                     v1::EndpointResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return GetObject(service_, context, Change::ENDPOINT, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateEndpoint(grpc::CallbackServerContext* context,
                                                        const v1::CreateEndpointRequest* request,
                                                        v1::EndpointResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
-  return PutObject(service_, context, WriteMode::kCreate, request->endpoint(), 0, response);
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
+  return PutObject(service_, context, WriteMode::kCreate, request->endpoint(), 0, admitted.actor,
+                   response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateEndpoint(grpc::CallbackServerContext* context,
                                                        const v1::UpdateEndpointRequest* request,
                                                        v1::EndpointResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->endpoint(),
-                   request->expected_revision(), response);
+                   request->expected_revision(), admitted.actor, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::GetUser(grpc::CallbackServerContext* context,
                                                 const v1::GetRequest* request,
                                                 v1::UserResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return GetObject(service_, context, Change::USER, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateUser(grpc::CallbackServerContext* context,
                                                    const v1::CreateUserRequest* request,
                                                    v1::UserResponse* response) {
-  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
-  return PutObject(service_, context, WriteMode::kCreate, request->user(), 0, response);
+  Admission admitted = Admit(context, Need::kAdmin);
+  if (admitted.refused != nullptr) return admitted.refused;
+  return PutObject(service_, context, WriteMode::kCreate, request->user(), 0, admitted.actor,
+                   response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateUser(grpc::CallbackServerContext* context,
                                                    const v1::UpdateUserRequest* request,
                                                    v1::UserResponse* response) {
-  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
+  Admission admitted = Admit(context, Need::kAdmin);
+  if (admitted.refused != nullptr) return admitted.refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->user(),
-                   request->expected_revision(), response);
+                   request->expected_revision(), admitted.actor, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::GetToolOverride(grpc::CallbackServerContext* context,
                                                         const v1::GetRequest* request,
                                                         v1::ToolOverrideResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return GetObject(service_, context, Change::TOOL_OVERRIDE, request, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::CreateToolOverride(
     grpc::CallbackServerContext* context, const v1::CreateToolOverrideRequest* request,
     v1::ToolOverrideResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
-  return PutObject(service_, context, WriteMode::kCreate, request->tool_override(), 0, response);
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
+  return PutObject(service_, context, WriteMode::kCreate, request->tool_override(), 0,
+                   admitted.actor, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::UpdateToolOverride(
     grpc::CallbackServerContext* context, const v1::UpdateToolOverrideRequest* request,
     v1::ToolOverrideResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return PutObject(service_, context, WriteMode::kUpdate, request->tool_override(),
-                   request->expected_revision(), response);
+                   request->expected_revision(), admitted.actor, response);
 }
 
 grpc::ServerUnaryReactor* RegistryGrpc::ListToolOverrides(
     grpc::CallbackServerContext* context, const v1::ListToolOverridesRequest* request,
     v1::ListToolOverridesResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember)) return refused;
+  Admission admitted = Admit(context, Need::kMember);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response,
                [&](auto done) { service_->ListToolOverrides(*request, std::move(done)); });
 }
@@ -412,7 +512,8 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListToolOverrides(
 grpc::ServerUnaryReactor* RegistryGrpc::ListApiKeys(grpc::CallbackServerContext* context,
                                                     const v1::ListApiKeysRequest* request,
                                                     v1::ListApiKeysResponse* response) {
-  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
+  Admission admitted = Admit(context, Need::kAdmin);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response,
                [&](auto done) { service_->ListApiKeys(*request, std::move(done)); });
 }
@@ -420,7 +521,8 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListApiKeys(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RegistryGrpc::ListAudit(grpc::CallbackServerContext* context,
                                                   const v1::ListAuditRequest* request,
                                                   v1::ListAuditResponse* response) {
-  if (auto* refused = Refuse(context, Need::kAdmin)) return refused;
+  Admission admitted = Admit(context, Need::kAdmin);
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response,
                [&](auto done) { service_->ListAudit(*request, std::move(done)); });
 }
@@ -428,6 +530,11 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListAudit(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* RegistryGrpc::RecordApiKeyUse(grpc::CallbackServerContext* context,
                                                         const v1::RecordApiKeyUseRequest* request,
                                                         v1::RecordApiKeyUseResponse* response) {
+  if (grpc::Status refused = CheckServiceCaller(context, "RecordApiKeyUse"); !refused.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(refused);
+    return reactor;
+  }
   return Unary(context, response,
                [&](auto done) { service_->RecordApiKeyUse(*request, std::move(done)); });
 }
@@ -435,6 +542,11 @@ grpc::ServerUnaryReactor* RegistryGrpc::RecordApiKeyUse(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* RegistryGrpc::RecordServerTools(
     grpc::CallbackServerContext* context, const v1::RecordServerToolsRequest* request,
     v1::RecordServerToolsResponse* response) {
+  if (grpc::Status refused = CheckServiceCaller(context, "RecordServerTools"); !refused.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(refused);
+    return reactor;
+  }
   return Unary(context, response,
                [&](auto done) { service_->RecordServerTools(*request, std::move(done)); });
 }
@@ -443,7 +555,8 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListSessions(grpc::CallbackServerContext
                                                      const v1::ListSessionsRequest* request,
                                                      v1::ListSessionsResponse* response) {
   // Members may see their own sessions; an admin anyone's.
-  if (auto* refused = Refuse(context, Need::kMember, request->user_email())) return refused;
+  Admission admitted = Admit(context, Need::kMember, request->user_email());
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response, [&](auto done) {
     if (sessions_ == nullptr) {
       done(absl::FailedPreconditionError("sessions: the registry has no redis_url"));
@@ -456,7 +569,8 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListSessions(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RegistryGrpc::EndSessions(grpc::CallbackServerContext* context,
                                                     const v1::EndSessionsRequest* request,
                                                     v1::EndSessionsResponse* response) {
-  if (auto* refused = Refuse(context, Need::kMember, request->user_email())) return refused;
+  Admission admitted = Admit(context, Need::kMember, request->user_email());
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response, [&](auto done) {
     if (sessions_ == nullptr) {
       done(absl::FailedPreconditionError("sessions: the registry has no redis_url"));
@@ -470,16 +584,19 @@ grpc::ServerUnaryReactor* RegistryGrpc::ListToolCalls(grpc::CallbackServerContex
                                                       const v1::ListToolCallsRequest* request,
                                                       v1::ListToolCallsResponse* response) {
   // Everyone's calls are an admin's to read; a member may read their own.
-  if (auto* refused = Refuse(context, request->user_email().empty() ? Need::kAdmin : Need::kMember,
-                             request->user_email())) {
-    return refused;
-  }
+  Admission admitted = Admit(context, request->user_email().empty() ? Need::kAdmin : Need::kMember,
+                             request->user_email());
+  if (admitted.refused != nullptr) return admitted.refused;
   return Unary(context, response,
                [&](auto done) { service_->ListToolCalls(*request, std::move(done)); });
 }
 
-grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServerContext*,
+grpc::ServerWriteReactor<v1::WatchEvent>* RegistryGrpc::Watch(grpc::CallbackServerContext* context,
                                                               const v1::WatchRequest* request) {
+  // The stream carries every secret of the configuration.
+  if (grpc::Status refused = CheckServiceCaller(context, "Watch"); !refused.ok()) {
+    return new RefusedWatch(std::move(refused));
+  }
   // The name is only for logs; keep a client from filling them.
   std::string watcher =
       request->watcher().empty() ? "unnamed" : request->watcher().substr(0, kMaxWatcherName);

@@ -14,19 +14,25 @@ namespace switchboard::registry {
 // The Registry gRPC service (callback API) over a RegistryService: unary calls hand their work
 // to the service and are finished from its pool; Watch streams are WatchHub subscribers whose
 // writes go through a bounded WriteQueue, so a watcher that cannot keep up is disconnected
-// (it reconnects and starts again from a snapshot) instead of buffering without end. Writes are
-// attributed to the `x-sb-actor` request metadata ("unknown" when absent) in the audit log.
+// (it reconnects and starts again from a snapshot) instead of buffering without end.
 //
 // With AdminAccess.required, every admin call needs an admin credential in its `authorization`
 // metadata (configwatch::IdentifyAdminCaller): the admin token, or an admin user's API key. A
 // member's API key may read the configuration (secrets excepted) and write namespaces,
-// endpoints, tool overrides and servers other than STDIO, and create keys for itself. Watch and
-// RecordApiKeyUse, the other services' calls, are not admin calls.
+// endpoints, tool overrides and servers other than STDIO (creating, changing or deleting a
+// STDIO server, which runs commands on the runner hosts, is an admin's), and create keys for
+// itself. Writes are attributed in the audit log to the caller so identified: the admin user's
+// email, "admin-token". The other services' calls (Watch, which streams the whole
+// configuration with its secrets, RecordApiKeyUse, RecordServerTools) need the service token
+// or an admin credential once the registry has an admin or a service token; with neither they
+// are open, as before such tokens existed. Without AdminAccess.required (in-process use)
+// nobody is checked and writes are attributed to "unverified:" + the `x-sb-actor` metadata.
 class RegistryGrpc final : public v1::Registry::CallbackService {
  public:
   struct AdminAccess {
     bool required = false;           // false: every caller is an admin (in-process use)
     std::string admin_token_sha256;  // lowercase hex; empty = no admin token
+    std::string service_token_sha256;  // lowercase hex; empty = no service token
   };
   explicit RegistryGrpc(RegistryService* service, size_t max_pending_events = 256)
       : RegistryGrpc(service, max_pending_events, AdminAccess()) {}
@@ -133,12 +139,25 @@ class RegistryGrpc final : public v1::Registry::CallbackService {
 
  private:
   enum class Need { kMember, kAdmin };
-  static Need NeedFor(const v1::Server& server);
+  // An admin call's caller once let in (`refused` null, `actor` naming it for the audit log),
+  // or the reactor already finished with the refusal.
+  struct Admission {
+    grpc::ServerUnaryReactor* refused = nullptr;
+    bool member = false;  // a member (not an admin): may not touch STDIO servers
+    std::string actor;
+  };
   configwatch::AdminCaller Caller(grpc::CallbackServerContext* context) const;
-  // nullptr when the caller may go on; else a reactor already finished with the refusal.
   // `own_user` (optional): a member may act only on this user's behalf when it is their own.
-  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context, Need need,
-                                   std::string_view own_user = {});
+  // `denied` (optional): the message a member is refused with, in place of the generic one.
+  Admission Admit(grpc::CallbackServerContext* context, Need need, std::string_view own_user = {},
+                  std::string_view denied = {});
+  // Lets a member's server create or update through unless it is a STDIO server.
+  Admission AdmitServerWrite(grpc::CallbackServerContext* context, const v1::Server& server);
+  // OK for a caller of the other services' calls; else the refusal (logged, naming `rpc`).
+  grpc::Status CheckServiceCaller(grpc::CallbackServerContext* context, std::string_view rpc) const;
+  // The audit log's name for `caller`.
+  std::string ActorOf(grpc::CallbackServerContext* context,
+                      const configwatch::AdminCaller& caller) const;
 
   RegistryService* service_;
   size_t max_pending_events_;

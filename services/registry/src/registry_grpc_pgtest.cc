@@ -417,10 +417,13 @@ TEST(SbRegistryBinaryTest, MigratesServesAndStopsCleanlyOnSigterm) {
   ASSERT_TRUE(db.ok()) << db.status();
   std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   grpc::StatusCode without_credential = grpc::StatusCode::OK;
+  grpc::StatusCode watch_without_credential = grpc::StatusCode::OK;
+  bool watch_with_service_token = false;
   ProcessResult result =
       RunBinary({"SWITCHBOARD_REGISTRY_POSTGRES_URL=" + (*db)->url(),
                  "SWITCHBOARD_REGISTRY_LISTEN=" + listen,
-                 "SWITCHBOARD_REGISTRY_ADMIN_TOKEN=binary-test-admin-token"},
+                 "SWITCHBOARD_REGISTRY_ADMIN_TOKEN=binary-test-admin-token",
+                 "SWITCHBOARD_REGISTRY_SERVICE_TOKEN=binary-test-service-token"},
                 [&] {
                   // A fresh channel each time: no reconnect backoff carried over from refused
                   // attempts.
@@ -434,11 +437,30 @@ TEST(SbRegistryBinaryTest, MigratesServesAndStopsCleanlyOnSigterm) {
                   anonymous.set_deadline(std::chrono::system_clock::now() + 500ms);
                   without_credential =
                       stub->ListServers(&anonymous, v1::ListRequest(), &response).error_code();
+                  v1::WatchEvent event;
+                  grpc::ClientContext watch;
+                  watch.set_deadline(std::chrono::system_clock::now() + 2s);
+                  auto refused = stub->Watch(&watch, v1::WatchRequest());
+                  while (refused->Read(&event)) {
+                  }
+                  watch_without_credential = refused->Finish().error_code();
+                  grpc::ClientContext service;
+                  service.set_deadline(std::chrono::system_clock::now() + 2s);
+                  service.AddMetadata("authorization", "Bearer binary-test-service-token");
+                  auto served = stub->Watch(&service, v1::WatchRequest());
+                  watch_with_service_token = served->Read(&event) && event.has_snapshot();
+                  service.TryCancel();
+                  served->Finish();
                   return true;
                 });
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_EQ(without_credential, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(watch_without_credential, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(watch_with_service_token);
   EXPECT_EQ(result.stderr_text.find("binary-test-admin-token"), std::string::npos);
+  EXPECT_EQ(result.stderr_text.find("binary-test-service-token"), std::string::npos);
+  EXPECT_EQ(result.stderr_text.find(crypto::Sha256Hex("binary-test-service-token")),
+            std::string::npos);
   EXPECT_NE(result.stderr_text.find("\"msg\":\"migration applied\""), std::string::npos);
   EXPECT_NE(result.stderr_text.find("\"msg\":\"stopped\""), std::string::npos)
       << result.stderr_text;
@@ -452,7 +474,8 @@ namespace admin {
 
 using Stub = v1::Registry::Stub;
 
-// Calls one unary RPC as `actor` (sent as x-sb-actor unless empty).
+// Calls one unary RPC claiming to be `actor` (sent as x-sb-actor unless empty; this registry
+// checks nobody, so the audit log records it as "unverified:<actor>").
 template <typename Request, typename Response>
 grpc::Status Rpc(Stub* stub,
                  grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
@@ -1152,12 +1175,14 @@ TEST_F(RegistryAdminTest, EveryWriteIsAuditedWithSecretsRedacted) {
         StrCat(e.actor(), " ", e.action(), " ", Change::Kind_Name(e.kind()), " ", e.name()));
     EXPECT_GT(e.at_unix(), 1600000000);
   }
+  // Nobody is checked in this registry (AdminAccess.required unset), so the names callers give
+  // themselves are kept, marked as unverified (registry_admin_pgtest.cc has the checked case).
   EXPECT_EQ(seen, (std::vector<std::string>{
-                      "alice delete SERVER remote",
-                      StrCat("bob create API_KEY ", key.api_key().id()),
+                      "unverified:alice delete SERVER remote",
+                      StrCat("unverified:bob create API_KEY ", key.api_key().id()),
                       "unknown apply USER dev@example.com",
-                      "alice update SERVER remote",
-                      "alice create SERVER remote",
+                      "unverified:alice update SERVER remote",
+                      "unverified:alice create SERVER remote",
                   }));
   EXPECT_GT(audit.entries(0).id(), audit.entries(1).id());
   // Before and after are there (as Postgres prints jsonb), with every secret (and the key's

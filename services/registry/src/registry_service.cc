@@ -216,7 +216,7 @@ void RegistryService::CreateApiKey(const v1::CreateApiKeyRequest& request,
 }
 
 void RegistryService::Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done,
-                             std::string actor) {
+                             std::string actor, StoredCheck check) {
   switch (request.kind()) {
     case Change::SERVER:
     case Change::NAMESPACE:
@@ -236,9 +236,10 @@ void RegistryService::Delete(v1::DeleteRequest request, Done<v1::DeleteResponse>
   }
   RunOnPool<v1::DeleteResponse>(
       "delete", std::move(done),
-      [this, request = std::move(request),
-       actor = std::move(actor)](ConfigStore& store) -> absl::StatusOr<v1::DeleteResponse> {
-        SB_ASSIGN_OR_RETURN(int64_t revision, store.Delete(request.kind(), request.name(), actor));
+      [this, request = std::move(request), actor = std::move(actor),
+       check = std::move(check)](ConfigStore& store) -> absl::StatusOr<v1::DeleteResponse> {
+        SB_ASSIGN_OR_RETURN(int64_t revision,
+                            store.Delete(request.kind(), request.name(), actor, check));
         PublishAfterWrite(store);
         log::Info("object deleted", {{"kind", ObjectField(request.kind())},
                                      {"name", request.name()},
@@ -279,7 +280,7 @@ void RegistryService::Get(Change::Kind kind, std::string key, Done<StoredObject>
 }
 
 void RegistryService::Put(WriteMode mode, Change object, int64_t expected_revision,
-                          std::string actor, Done<StoredObject> done) {
+                          std::string actor, Done<StoredObject> done, StoredCheck check) {
   if (!Editable(object.kind())) {
     done(absl::InvalidArgumentError(
         "kind: must be SERVER, NAMESPACE, ENDPOINT, USER or TOOL_OVERRIDE"));
@@ -292,8 +293,13 @@ void RegistryService::Put(WriteMode mode, Change object, int64_t expected_revisi
   }
   RunOnPool<StoredObject>(
       mode == WriteMode::kCreate ? "create" : "update", std::move(done),
-      [this, mode, object = std::move(object), expected_revision,
-       actor = std::move(actor)](ConfigStore& store) -> absl::StatusOr<StoredObject> {
+      [this, mode, object = std::move(object), expected_revision, actor = std::move(actor),
+       check = std::move(check)](ConfigStore& store) -> absl::StatusOr<StoredObject> {
+        if (check && mode == WriteMode::kUpdate) {
+          absl::StatusOr<StoredObject> current = store.Get(object.kind(), object.name());
+          // A missing object is Put's to report.
+          if (current.ok()) SB_RETURN_IF_ERROR(check(current->object));
+        }
         SB_ASSIGN_OR_RETURN(StoredObject stored, store.Put(mode, object, expected_revision, actor));
         PublishAfterWrite(store);
         log::Info(mode == WriteMode::kCreate ? "object created" : "object updated",

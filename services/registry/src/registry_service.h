@@ -75,9 +75,10 @@ class RegistryService {
   void CreateApiKey(const v1::CreateApiKeyRequest& request, Done<v1::CreateApiKeyResponse> done,
                     std::string actor = kUnknownActor);
 
-  // Deletes one object by kind and key (revoking an API key); see ConfigStore::Delete.
+  // Deletes one object by kind and key (revoking an API key); see ConfigStore::Delete. `check`
+  // (optional) may refuse it by the stored object.
   void Delete(v1::DeleteRequest request, Done<v1::DeleteResponse> done,
-              std::string actor = kUnknownActor);
+              std::string actor = kUnknownActor, StoredCheck check = {});
 
   // One object (server, namespace, endpoint, user or tool override) with the revision at
   // which it last changed, server secrets blanked. NotFound when it does not exist.
@@ -86,9 +87,11 @@ class RegistryService {
   // Creates or replaces one object: `object` is UpsertChange(the object). See ConfigStore::Put
   // for the checks and errors; an update without expected_revision is InvalidArgument. The
   // write reaches this replica's watchers before the answer, which is the object as stored
-  // (server secrets blanked) with its new revision.
+  // (server secrets blanked) with its new revision. `check` (optional) may refuse an update by
+  // the object it replaces (read first: an update is refused anyway when the object changed
+  // after that read, its expected_revision no longer matching).
   void Put(WriteMode mode, v1::Change object, int64_t expected_revision, std::string actor,
-           Done<StoredObject> done);
+           Done<StoredObject> done, StoredCheck check = {});
 
   // Tool overrides, all or one namespace's, sorted by key.
   void ListToolOverrides(v1::ListToolOverridesRequest request,

@@ -113,8 +113,8 @@ class FakeConfigStore : public ConfigStore {
     out.revision = s.revision();
     return out;
   }
-  absl::StatusOr<int64_t> Delete(Change::Kind kind, const std::string& key,
-                                 const std::string&) override {
+  absl::StatusOr<int64_t> Delete(Change::Kind kind, const std::string& key, const std::string&,
+                                 const StoredCheck&) override {
     std::lock_guard<std::mutex> lock(db_->mu);
     v1::Snapshot& s = db_->snapshot;
     bool found = false;

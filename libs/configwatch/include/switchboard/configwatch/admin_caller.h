@@ -12,11 +12,12 @@
 
 namespace switchboard::configwatch {
 
-// Who is calling an admin API (the registry's, a runner's).
+// Who is calling an admin API (the registry's, a runner's), or one of the registry's internal
+// calls (kService: another Switchboard service, by the service token).
 struct AdminCaller {
-  enum class Role { kNone, kMember, kAdmin };
+  enum class Role { kNone, kMember, kAdmin, kService };
   Role role = Role::kNone;
-  std::string name;    // "admin-token", or the user's email
+  std::string name;    // "admin-token", "service", or the user's email
   std::string reason;  // why the caller is not known (safe to show)
 };
 
@@ -30,26 +31,36 @@ struct AdminCredentialLookup {
 };
 
 // Identifies an admin caller from its `authorization` metadata value ("Bearer <secret>"): the
-// admin token whose SHA-256 is `admin_token_sha256` (empty: none configured) is an admin; an
-// API key of an existing user is an admin when the user is one, else a member. Expired keys,
-// other credentials and none at all are kNone. Secrets are compared by their hashes in constant
-// time and never logged.
+// admin token whose SHA-256 is `admin_token_sha256` (empty: none configured) is an admin; the
+// service token whose SHA-256 is `service_token_sha256` (empty: none) is kService; an API key
+// of an existing user is an admin when the user is one, else a member. Expired keys, other
+// credentials and none at all are kNone. Secrets are compared by their hashes in constant time
+// and never logged.
 AdminCaller IdentifyAdminCaller(std::string_view authorization,
                                 std::string_view admin_token_sha256,
-                                const AdminCredentialLookup& lookup, int64_t now_unix);
+                                const AdminCredentialLookup& lookup, int64_t now_unix,
+                                std::string_view service_token_sha256 = {});
 
 // The same for a gRPC call: its kAdminCredentialHeader metadata, at the current time.
 AdminCaller IdentifyAdminCaller(const grpc::ServerContextBase& context,
                                 std::string_view admin_token_sha256,
-                                const AdminCredentialLookup& lookup);
+                                const AdminCredentialLookup& lookup,
+                                std::string_view service_token_sha256 = {});
 
-// Checks an `admin_token_sha256` setting: empty, or 64 lowercase hex digits (what
-// `printf %s "$TOKEN" | sha256sum` prints).
+// The kAdminCredentialHeader value that presents `token` ("Bearer <token>"); empty for none.
+std::string BearerAuthorization(std::string_view token);
+
+// Checks an `admin_token_sha256` (or `service_token_sha256`) setting: empty, or 64 lowercase
+// hex digits (what `printf %s "$TOKEN" | sha256sum` prints).
 absl::Status CheckAdminTokenSha256(std::string_view value);
+absl::Status CheckServiceTokenSha256(std::string_view value);
 
 // Settles a service's two admin token settings into `*admin_token_sha256`: a clear
 // `*admin_token` (from a secret's environment) is hashed into it and then cleared, so only the
 // hash is kept. InvalidArgument when both are set.
 absl::Status HashAdminToken(std::string* admin_token, std::string* admin_token_sha256);
+
+// The same for the registry's `service_token` and `service_token_sha256`.
+absl::Status HashServiceToken(std::string* service_token, std::string* service_token_sha256);
 
 }  // namespace switchboard::configwatch

@@ -21,11 +21,17 @@ namespace switchboard::configwatch {
 // the revision it holds (WatchRequest.from_revision): the registry answers with the changes
 // since, or with a fresh snapshot when it no longer has them, so a restarted registry is
 // followed either way. Request paths read Current() and never touch the registry.
+//
+// The stream carries the whole configuration, secrets included, so the registry asks for the
+// service token: given one, it is sent as `authorization: Bearer <token>` on every Watch. A
+// refusal (a missing or wrong token) is logged as one error line naming the setting, never the
+// token, and retried with the same backoff as any broken stream.
 class ConfigCache {
  public:
   using Listener = std::function<void(const std::shared_ptr<const ConfigView>&)>;
 
-  ConfigCache(std::shared_ptr<grpc::Channel> channel, std::string watcher);
+  ConfigCache(std::shared_ptr<grpc::Channel> channel, std::string watcher,
+              std::string service_token = {});
   ~ConfigCache();
 
   // Adds a listener called (on the watch thread) with each new view, in revision order: the
@@ -54,6 +60,7 @@ class ConfigCache {
 
   std::unique_ptr<registry::v1::Registry::Stub> stub_;
   std::string watcher_;
+  std::string authorization_;  // "Bearer <service token>", or empty
   std::vector<Listener> listeners_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
