@@ -233,6 +233,7 @@ Tracer& Tracer::Global() {
 
 void Tracer::Configure(TracerConfig config) {
   sampler_ = config.sampler;
+  enabled_ = false;  // until the exporter is ready
   if (!config.enabled) return;
   absl::StatusOr<std::unique_ptr<ExportTransport>> transport = MakeTransport(config);
   if (!transport.ok()) {

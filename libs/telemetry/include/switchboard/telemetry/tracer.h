@@ -124,7 +124,8 @@ class Tracer {
   // The process-wide tracer, disabled until Configure.
   static Tracer& Global();
 
-  // Applies `config` (starting the exporter thread when enabled). Call once at start-up.
+  // Applies `config` (starting the exporter thread when enabled; a disabled config turns
+  // recording off). Call once at start-up, while no span is being started.
   void Configure(TracerConfig config);
   // Exports what is queued (waiting at most `timeout`) and stops the exporter.
   void Shutdown(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
