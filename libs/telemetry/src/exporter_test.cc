@@ -21,8 +21,29 @@ using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
 using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
 using opentelemetry::proto::collector::trace::v1::TraceService;
 
+// The export requests a loopback receiver got, whatever the transport.
+class ReceivedRequests {
+ public:
+  std::vector<ExportTraceServiceRequest> Requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  // Waits (at most ~5 s) until `n` requests have arrived.
+  bool WaitFor(size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      if (Requests().size() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+ protected:
+  std::mutex mu_;
+  std::vector<ExportTraceServiceRequest> requests_;
+};
+
 // A loopback OTLP/HTTP receiver: answers `status` to each POST and keeps the bodies.
-class Receiver {
+class Receiver : public ReceivedRequests {
  public:
   explicit Receiver(int status = 200)
       : acceptor_(context_, {asio::ip::make_address("127.0.0.1"), 0}), status_(status) {
@@ -38,21 +59,9 @@ class Receiver {
     thread_.join();
   }
   int port() const { return acceptor_.local_endpoint().port(); }
-  std::vector<ExportTraceServiceRequest> Requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
   std::vector<std::string> Paths() {
     std::lock_guard<std::mutex> lock(mu_);
     return paths_;
-  }
-  // Waits (at most ~5 s) until `n` requests have arrived.
-  bool WaitFor(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      if (Requests().size() >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
   }
 
  private:
@@ -86,13 +95,11 @@ class Receiver {
   int status_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  std::mutex mu_;
-  std::vector<ExportTraceServiceRequest> requests_;
   std::vector<std::string> paths_;
 };
 
 // A loopback OTLP/gRPC receiver: a TraceService that keeps every request.
-class GrpcReceiver final : public TraceService::Service {
+class GrpcReceiver final : public TraceService::Service, public ReceivedRequests {
  public:
   GrpcReceiver() {
     grpc::ServerBuilder builder;
@@ -109,24 +116,10 @@ class GrpcReceiver final : public TraceService::Service {
     requests_.push_back(*request);
     return grpc::Status::OK;
   }
-  std::vector<ExportTraceServiceRequest> Requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  // Waits (at most ~5 s) until `n` requests have arrived.
-  bool WaitFor(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      if (Requests().size() >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
 
  private:
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
-  std::mutex mu_;
-  std::vector<ExportTraceServiceRequest> requests_;
 };
 
 // A loopback port nothing listens on (it was free a moment ago).
@@ -242,13 +235,7 @@ TEST(BatchExporterTest, ShutdownFlushesWhatIsQueued) {
 }
 
 TEST(BatchExporterTest, ADeadCollectorCostsSpansNotCallers) {
-  // A port that was just free: nothing listens there.
-  int dead_port;
-  {
-    asio::io_context c;
-    asio::ip::tcp::acceptor a(c, {asio::ip::make_address("127.0.0.1"), 0});
-    dead_port = a.local_endpoint().port();
-  }
+  int dead_port = DeadPort();
   auto target = ParseHttpTarget("http://127.0.0.1:" + std::to_string(dead_port) + "/v1/traces");
   BatchExporter exporter(*target, ConfigFor(dead_port, /*max_queue=*/20));
   double before = 0;
