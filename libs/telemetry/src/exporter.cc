@@ -1,12 +1,13 @@
 #include "switchboard/telemetry/exporter.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <grpcpp/grpcpp.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "switchboard/common/log.h"
@@ -80,9 +81,9 @@ class GrpcTransport : public ExportTransport {
     ExportTraceServiceResponse response;
     grpc::Status status = stub_->Export(&context, request, &response);
     if (!status.ok()) {
-      return absl::UnavailableError(
-          StrCat("the collector answered gRPC status ", static_cast<int>(status.error_code()),
-                 ": ", status.error_message()));
+      return absl::UnavailableError(StrCat("the collector answered gRPC status ",
+                                           static_cast<int>(status.error_code()), ": ",
+                                           status.error_message()));
     }
     return absl::OkStatus();
   }

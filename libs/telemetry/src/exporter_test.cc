@@ -1,11 +1,11 @@
 #include "switchboard/telemetry/exporter.h"
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <grpcpp/grpcpp.h>
 #include <thread>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
@@ -288,8 +288,7 @@ TEST(GrpcExporterTest, ExportsBatchesToATraceService) {
   int spans = 0;
   for (const auto& request : receiver.Requests()) {
     ASSERT_EQ(request.resource_spans_size(), 1);
-    EXPECT_EQ(request.resource_spans(0).resource().attributes(0).value().string_value(),
-              "sb-test");
+    EXPECT_EQ(request.resource_spans(0).resource().attributes(0).value().string_value(), "sb-test");
     spans += request.resource_spans(0).scope_spans(0).spans_size();
     EXPECT_LE(request.resource_spans(0).scope_spans(0).spans_size(), 10);
   }

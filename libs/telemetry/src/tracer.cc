@@ -75,8 +75,8 @@ absl::StatusOr<TracerConfig> ConfigFromEnv(std::string_view default_service,
   if (protocol == "grpc") {
     config.protocol = OtlpProtocol::kGrpc;
   } else if (!protocol.empty() && protocol != "http/protobuf") {
-    return absl::InvalidArgumentError(StrCat(protocol_variable, " '", protocol,
-                                             "' is not one of http/protobuf, grpc"));
+    return absl::InvalidArgumentError(
+        StrCat(protocol_variable, " '", protocol, "' is not one of http/protobuf, grpc"));
   }
   auto [insecure_variable, insecure] =
       pick("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE");

@@ -343,8 +343,8 @@ TEST_F(EdgeHttpTest, RequestLogLinesCarryTheEdgeSpanEndpointAndUser) {
   const std::string client_span = "00f067aa0ba902b7";
   std::string body = R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo"}})";
   testing::internal::CaptureStdout();
-  Reply reply =
-      Post(body, WithSession(id, {{"traceparent", "00-" + client_trace + "-" + client_span + "-01"}}));
+  Reply reply = Post(
+      body, WithSession(id, {{"traceparent", "00-" + client_trace + "-" + client_span + "-01"}}));
   // The request's line is written just after its response.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   std::string out = testing::internal::GetCapturedStdout();
