@@ -3,7 +3,8 @@
 // definitions (tools/npm), independent of the C++ encoder. One tools/call must make one trace
 // edge → auth → router → runner under the client's traceparent, and the STDIO server must get
 // the trace context in params._meta. /metrics of every service is parsed while traffic moves
-// the counters; an edge exporting to a dead address still answers and counts its drops.
+// the counters; an edge exporting to a dead address still answers and counts its drops. The
+// services' JSON log lines (stdout) of a call name the exported spans, the endpoint and the user.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -131,8 +132,13 @@ before(async () => {
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${receiver.address().port}`;
   process.env.OTEL_BSP_SCHEDULE_DELAY = '100';
   process.env.OTEL_TRACES_SAMPLER = 'parentbased_always_on';
+  // Debug lines: the edge's per-request line and the router's, which a successful call writes.
+  process.env.SWITCHBOARD_EDGE_LOG_LEVEL = 'debug';
+  process.env.SWITCHBOARD_ROUTER_LOG_LEVEL = 'debug';
   stack = await startStack('it-telemetry');
   delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  delete process.env.SWITCHBOARD_EDGE_LOG_LEVEL;
+  delete process.env.SWITCHBOARD_ROUTER_LOG_LEVEL;
   // The recording STDIO server, alone in its own namespace and endpoint.
   const workDir = fs.mkdtempSync(path.join(stack.stateDir, 'telemetry-'));
   const file = path.join(workDir, 'traced.yaml');
@@ -221,6 +227,50 @@ test('one tools/call is one trace from the edge to the STDIO process, under the 
   // The STDIO server saw the runner's span as its parent, with the client's tracestate.
   assert.equal(meta.traceparent, `00-${clientTrace}-${runner.spanId}-01`);
   assert.equal(meta.tracestate, 'client=1');
+});
+
+// The JSON log lines of `service` (its stdout and stderr both go to <state>/logs/<service>.log).
+function logLines(service) {
+  const text = fs.readFileSync(path.join(stack.stateDir, 'logs', `${service}.log`), 'utf8');
+  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+test('log lines of a tools/call carry the exported spans, the endpoint and the user, never the key', async () => {
+  const clientTrace = crypto.randomBytes(16).toString('hex');
+  const clientSpan = crypto.randomBytes(8).toString('hex');
+  const { call } = await openSession(stack.edge);
+  const result = await call('tools/call', { name: 'metaecho__meta', arguments: {} },
+    { traceparent: `00-${clientTrace}-${clientSpan}-01` });
+  assert.equal(result.status, 200);
+  await until('the edge and router spans of the call', () =>
+    ['sb-edge', 'sb-router'].every((svc) => spansOf(clientTrace).some((s) => s.service === svc)), 20_000);
+  const edgeSpan = only(spansOf(clientTrace).filter((s) => s.service === 'sb-edge'), 'edge spans');
+  const routerSpan = only(spansOf(clientTrace).filter((s) => s.service === 'sb-router' && s.kind === SERVER),
+    'router spans');
+
+  // The edge writes its request line once the response is out.
+  const edgeLine = await until('the edge\'s line of the request', () =>
+    logLines('edge').find((l) => l.message === 'http request' && l.trace_id === clientTrace), 10_000);
+  for (const key of ['time', 'level', 'service', 'message']) assert.ok(key in edgeLine, `${key} in ${JSON.stringify(edgeLine)}`);
+  assert.ok(!('msg' in edgeLine) && !('ts' in edgeLine));
+  assert.equal(edgeLine.service, 'edge');
+  assert.equal(edgeLine.span_id, edgeSpan.spanId, 'the edge\'s own exported span, not the client\'s');
+  assert.notEqual(edgeLine.span_id, clientSpan);
+  assert.equal(edgeLine.endpoint, 'traced');
+  assert.equal(edgeLine.user, 'demo@switchboard.local');
+
+  const routerLine = logLines('router').find((l) => l.message === 'client request' && l.trace_id === clientTrace);
+  assert.ok(routerLine, 'the router logged the call');
+  assert.equal(routerLine.service, 'router');
+  assert.equal(routerLine.method, 'tools/call');
+  assert.equal(routerLine.span_id, routerSpan.spanId);
+  assert.equal(routerLine.endpoint, 'traced');
+  assert.equal(routerLine.user, 'demo@switchboard.local');
+
+  for (const service of ['edge', 'router', 'auth', 'runner']) {
+    const text = fs.readFileSync(path.join(stack.stateDir, 'logs', `${service}.log`), 'utf8');
+    assert.ok(!text.includes(stack.key), `${service}.log holds the API key`);
+  }
 });
 
 test('trace context in params._meta wins over headers and reaches the server with its baggage', async () => {

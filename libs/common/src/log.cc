@@ -15,6 +15,12 @@ std::string g_service = "switchboard";  // set once at start-up, before threads
 std::mutex g_write_mu;
 thread_local const std::string* g_trace_id = nullptr;
 thread_local const std::string* g_span_id = nullptr;
+thread_local const std::string* g_endpoint = nullptr;
+thread_local const std::string* g_user = nullptr;
+
+void AddCurrent(boost::json::object& line, std::string_view key, const std::string* value) {
+  if (value != nullptr && !value->empty() && !line.contains(key)) line[key] = *value;
+}
 
 const char* LevelName(Level level) {
   switch (level) {
@@ -81,17 +87,53 @@ void CurrentTraceIds(const std::string** trace_id, const std::string** span_id) 
   *span_id = g_span_id;
 }
 
+void SetCurrentRequest(const std::string* endpoint, const std::string* user) {
+  g_endpoint = endpoint;
+  g_user = user;
+}
+
+void CurrentRequest(const std::string** endpoint, const std::string** user) {
+  *endpoint = g_endpoint;
+  *user = g_user;
+}
+
+ScopedContext::ScopedContext(const Context* context)
+    : previous_{g_trace_id, g_span_id, g_endpoint, g_user} {
+  if (context == nullptr) {
+    SetCurrentTraceIds(nullptr, nullptr);
+    SetCurrentRequest(nullptr, nullptr);
+    return;
+  }
+  // Pointers even to empty fields: what the request fills in later shows up on later lines.
+  SetCurrentTraceIds(&context->trace_id, &context->span_id);
+  SetCurrentRequest(&context->endpoint, &context->user);
+}
+
+ScopedContext::~ScopedContext() {
+  SetCurrentTraceIds(previous_[0], previous_[1]);
+  SetCurrentRequest(previous_[2], previous_[3]);
+}
+
+ScopedRequest::ScopedRequest(std::string_view endpoint, std::string_view user)
+    : endpoint_(endpoint), user_(user), previous_endpoint_(g_endpoint), previous_user_(g_user) {
+  SetCurrentRequest(&endpoint_, &user_);
+}
+
+ScopedRequest::~ScopedRequest() { SetCurrentRequest(previous_endpoint_, previous_user_); }
+
 std::string Format(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   boost::json::object line;
-  line["ts"] = Timestamp();
+  line["time"] = Timestamp();
   line["level"] = LevelName(level);
   line["service"] = g_service;
-  line["msg"] = msg;
+  line["message"] = msg;
   for (const Field& f : fields) {
     std::visit([&](const auto& v) { line[f.key] = v; }, f.value);
   }
-  if (g_trace_id != nullptr && !line.contains("trace_id")) line["trace_id"] = *g_trace_id;
-  if (g_span_id != nullptr && !line.contains("span_id")) line["span_id"] = *g_span_id;
+  AddCurrent(line, "trace_id", g_trace_id);
+  AddCurrent(line, "span_id", g_span_id);
+  AddCurrent(line, "endpoint", g_endpoint);
+  AddCurrent(line, "user", g_user);
   return boost::json::serialize(line);
 }
 
@@ -100,8 +142,8 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
   std::string text = Format(level, msg, fields);
   text.push_back('\n');
   std::lock_guard<std::mutex> lock(g_write_mu);
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
 }
 
 }  // namespace switchboard::log

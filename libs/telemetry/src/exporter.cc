@@ -1,5 +1,7 @@
 #include "switchboard/telemetry/exporter.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,7 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/status.h"
 #include "switchboard/common/strings.h"
@@ -22,6 +24,8 @@ namespace http = beast::http;
 namespace otlp_common = opentelemetry::proto::common::v1;
 namespace otlp_trace = opentelemetry::proto::trace::v1;
 using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
+using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
+using opentelemetry::proto::collector::trace::v1::TraceService;
 
 constexpr char kScopeName[] = "switchboard";
 
@@ -50,9 +54,53 @@ prometheus::Family<prometheus::Counter>& SpanCounters() {
   return family;
 }
 
+// OTLP/HTTP: the request's bytes POSTed to the traces URL.
+class HttpTransport : public ExportTransport {
+ public:
+  explicit HttpTransport(HttpTarget target) : target_(std::move(target)) {}
+  absl::Status Export(const ExportTraceServiceRequest& request,
+                      std::chrono::milliseconds timeout) override {
+    return PostProtobuf(target_, request.SerializeAsString(), timeout);
+  }
+
+ private:
+  HttpTarget target_;
+};
+
+// OTLP/gRPC: TraceService/Export on one long-lived channel (gRPC reconnects it as needed).
+class GrpcTransport : public ExportTransport {
+ public:
+  explicit GrpcTransport(const GrpcTarget& target)
+      : stub_(TraceService::NewStub(grpc::CreateChannel(
+            target.address, target.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                                       : grpc::InsecureChannelCredentials()))) {}
+  absl::Status Export(const ExportTraceServiceRequest& request,
+                      std::chrono::milliseconds timeout) override {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    ExportTraceServiceResponse response;
+    grpc::Status status = stub_->Export(&context, request, &response);
+    if (!status.ok()) {
+      return absl::UnavailableError(StrCat("the collector answered gRPC status ",
+                                           static_cast<int>(status.error_code()), ": ",
+                                           status.error_message()));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<TraceService::Stub> stub_;
+};
+
 }  // namespace
 
 std::string EncodeExportRequest(
+    const std::vector<std::pair<std::string, std::string>>& resource_attributes,
+    const std::vector<std::unique_ptr<SpanData>>& spans) {
+  return BuildExportRequest(resource_attributes, spans).SerializeAsString();
+}
+
+ExportTraceServiceRequest BuildExportRequest(
     const std::vector<std::pair<std::string, std::string>>& resource_attributes,
     const std::vector<std::unique_ptr<SpanData>>& spans) {
   ExportTraceServiceRequest request;
@@ -91,7 +139,7 @@ std::string EncodeExportRequest(
       span->mutable_status()->set_message(data->status_message);
     }
   }
-  return request.SerializeAsString();
+  return request;
 }
 
 absl::StatusOr<HttpTarget> ParseHttpTarget(std::string_view url) {
@@ -165,8 +213,54 @@ absl::Status PostProtobuf(const HttpTarget& target, const std::string& body,
   return result;
 }
 
+absl::StatusOr<GrpcTarget> ParseGrpcTarget(std::string_view endpoint, bool insecure) {
+  GrpcTarget target;
+  std::string_view rest = endpoint;
+  if (rest.starts_with("http://")) {
+    target.tls = false;
+    rest.remove_prefix(7);
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.find("://") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("'", endpoint, "': a gRPC endpoint is http://, https:// or host:port"));
+  } else {
+    target.tls = !insecure;
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("'", endpoint, "': a gRPC endpoint has no path (it is host:port)"));
+  }
+  if (rest.empty() || rest.front() == ':') {
+    return absl::InvalidArgumentError(StrCat("'", endpoint, "' has no host"));
+  }
+  target.address = std::string(rest);
+  // Without a port, the scheme's (as for OTLP/HTTP URLs).
+  size_t colon = target.address.rfind(':');
+  size_t bracket = target.address.rfind(']');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+    target.address += target.tls ? ":443" : ":80";
+  }
+  return target;
+}
+
+absl::StatusOr<std::unique_ptr<ExportTransport>> MakeTransport(const TracerConfig& config) {
+  if (config.protocol == OtlpProtocol::kGrpc) {
+    absl::StatusOr<GrpcTarget> target = ParseGrpcTarget(config.endpoint, config.insecure);
+    if (!target.ok()) return target.status();
+    return std::unique_ptr<ExportTransport>(std::make_unique<GrpcTransport>(*target));
+  }
+  absl::StatusOr<HttpTarget> target = ParseHttpTarget(config.endpoint);
+  if (!target.ok()) return target.status();
+  return std::unique_ptr<ExportTransport>(std::make_unique<HttpTransport>(std::move(*target)));
+}
+
 BatchExporter::BatchExporter(HttpTarget target, TracerConfig config)
-    : target_(std::move(target)), config_(std::move(config)) {
+    : BatchExporter(std::make_unique<HttpTransport>(std::move(target)), std::move(config)) {}
+
+BatchExporter::BatchExporter(std::unique_ptr<ExportTransport> transport, TracerConfig config)
+    : transport_(std::move(transport)), config_(std::move(config)) {
   SpanCounters().Add({{"outcome", "exported"}});
   SpanCounters().Add({{"outcome", "dropped"}});
   thread_ = std::thread([this] { Run(); });
@@ -238,7 +332,7 @@ void BatchExporter::Run() {
       last = stopping_ && queue_.empty();
     }
     absl::Status sent =
-        PostProtobuf(target_, EncodeExportRequest(config_.resource_attributes, batch), timeout);
+        transport_->Export(BuildExportRequest(config_.resource_attributes, batch), timeout);
     if (sent.ok()) {
       exported_.fetch_add(batch.size());
       exported.Increment(static_cast<double>(batch.size()));

@@ -1,5 +1,6 @@
 #include "switchboard/telemetry/exporter.h"
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -7,7 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "switchboard/telemetry/metrics.h"
 
 namespace switchboard::telemetry {
@@ -17,9 +18,32 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
+using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
+using opentelemetry::proto::collector::trace::v1::TraceService;
+
+// The export requests a loopback receiver got, whatever the transport.
+class ReceivedRequests {
+ public:
+  std::vector<ExportTraceServiceRequest> Requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  // Waits (at most ~5 s) until `n` requests have arrived.
+  bool WaitFor(size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      if (Requests().size() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+ protected:
+  std::mutex mu_;
+  std::vector<ExportTraceServiceRequest> requests_;
+};
 
 // A loopback OTLP/HTTP receiver: answers `status` to each POST and keeps the bodies.
-class Receiver {
+class Receiver : public ReceivedRequests {
  public:
   explicit Receiver(int status = 200)
       : acceptor_(context_, {asio::ip::make_address("127.0.0.1"), 0}), status_(status) {
@@ -35,21 +59,9 @@ class Receiver {
     thread_.join();
   }
   int port() const { return acceptor_.local_endpoint().port(); }
-  std::vector<ExportTraceServiceRequest> Requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
   std::vector<std::string> Paths() {
     std::lock_guard<std::mutex> lock(mu_);
     return paths_;
-  }
-  // Waits (at most ~5 s) until `n` requests have arrived.
-  bool WaitFor(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      if (Requests().size() >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
   }
 
  private:
@@ -83,10 +95,39 @@ class Receiver {
   int status_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  std::mutex mu_;
-  std::vector<ExportTraceServiceRequest> requests_;
   std::vector<std::string> paths_;
 };
+
+// A loopback OTLP/gRPC receiver: a TraceService that keeps every request.
+class GrpcReceiver final : public TraceService::Service, public ReceivedRequests {
+ public:
+  GrpcReceiver() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~GrpcReceiver() override { server_->Shutdown(); }
+  int port() const { return port_; }
+
+  grpc::Status Export(grpc::ServerContext* /*context*/, const ExportTraceServiceRequest* request,
+                      ExportTraceServiceResponse* /*response*/) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(*request);
+    return grpc::Status::OK;
+  }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// A loopback port nothing listens on (it was free a moment ago).
+int DeadPort() {
+  asio::io_context c;
+  asio::ip::tcp::acceptor a(c, {asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
 
 std::unique_ptr<SpanData> MakeSpan(std::string name) {
   auto span = std::make_unique<SpanData>();
@@ -194,13 +235,7 @@ TEST(BatchExporterTest, ShutdownFlushesWhatIsQueued) {
 }
 
 TEST(BatchExporterTest, ADeadCollectorCostsSpansNotCallers) {
-  // A port that was just free: nothing listens there.
-  int dead_port;
-  {
-    asio::io_context c;
-    asio::ip::tcp::acceptor a(c, {asio::ip::make_address("127.0.0.1"), 0});
-    dead_port = a.local_endpoint().port();
-  }
+  int dead_port = DeadPort();
   auto target = ParseHttpTarget("http://127.0.0.1:" + std::to_string(dead_port) + "/v1/traces");
   BatchExporter exporter(*target, ConfigFor(dead_port, /*max_queue=*/20));
   double before = 0;
@@ -214,6 +249,67 @@ TEST(BatchExporterTest, ADeadCollectorCostsSpansNotCallers) {
   std::string metrics = SerializeMetrics();
   EXPECT_NE(metrics.find("sb_otel_spans_total{outcome=\"dropped\"}"), std::string::npos);
   (void)before;
+}
+
+TracerConfig GrpcConfigFor(int port, size_t max_queue = 100) {
+  TracerConfig config = ConfigFor(port, max_queue);
+  config.protocol = OtlpProtocol::kGrpc;
+  config.endpoint = "http://127.0.0.1:" + std::to_string(port);
+  return config;
+}
+
+TEST(ParseGrpcTargetTest, FollowsTheOtlpEndpointRules) {
+  auto plain = ParseGrpcTarget("http://collector:4317", false);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->address, "collector:4317");
+  EXPECT_FALSE(plain->tls);
+  auto tls = ParseGrpcTarget("https://collector:4317/", false);
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ(tls->address, "collector:4317");
+  EXPECT_TRUE(tls->tls);
+  // A bare host:port is TLS unless OTEL_EXPORTER_OTLP_INSECURE says otherwise.
+  EXPECT_TRUE(ParseGrpcTarget("collector:4317", false)->tls);
+  EXPECT_FALSE(ParseGrpcTarget("collector:4317", true)->tls);
+  EXPECT_EQ(ParseGrpcTarget("http://[::1]", false)->address, "[::1]:80");
+  EXPECT_FALSE(ParseGrpcTarget("http://collector:4317/v1/traces", false).ok());
+  EXPECT_FALSE(ParseGrpcTarget("ftp://collector:4317", false).ok());
+  EXPECT_FALSE(ParseGrpcTarget("http://", false).ok());
+}
+
+TEST(GrpcExporterTest, ExportsBatchesToATraceService) {
+  GrpcReceiver receiver;
+  TracerConfig config = GrpcConfigFor(receiver.port());
+  auto transport = MakeTransport(config);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  BatchExporter exporter(std::move(*transport), config);
+  for (int i = 0; i < 25; ++i) EXPECT_TRUE(exporter.Enqueue(MakeSpan("s" + std::to_string(i))));
+  ASSERT_TRUE(receiver.WaitFor(3));
+  exporter.Shutdown(std::chrono::milliseconds(1000));
+  int spans = 0;
+  for (const auto& request : receiver.Requests()) {
+    ASSERT_EQ(request.resource_spans_size(), 1);
+    EXPECT_EQ(request.resource_spans(0).resource().attributes(0).value().string_value(), "sb-test");
+    spans += request.resource_spans(0).scope_spans(0).spans_size();
+    EXPECT_LE(request.resource_spans(0).scope_spans(0).spans_size(), 10);
+  }
+  EXPECT_EQ(spans, 25);
+  EXPECT_EQ(receiver.Requests()[0].resource_spans(0).scope_spans(0).spans(0).name(), "s0");
+  EXPECT_EQ(exporter.exported(), 25u);
+  EXPECT_EQ(exporter.dropped(), 0u);
+}
+
+TEST(GrpcExporterTest, ADeadAddressCountsDropsWithoutBlocking) {
+  int dead_port = DeadPort();
+  TracerConfig config = GrpcConfigFor(dead_port, /*max_queue=*/20);
+  config.export_timeout = std::chrono::milliseconds(500);
+  BatchExporter exporter(*MakeTransport(config), config);
+  for (int i = 0; i < 200; ++i) exporter.Enqueue(MakeSpan("x"));  // never blocks
+  for (int i = 0; i < 500 && exporter.dropped() < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  exporter.Shutdown(std::chrono::milliseconds(100));
+  EXPECT_EQ(exporter.dropped(), 200u);  // the queue's overflow, then the failed exports
+  EXPECT_EQ(exporter.exported(), 0u);
 }
 
 TEST(BatchExporterTest, RefusesSpansAfterShutdown) {

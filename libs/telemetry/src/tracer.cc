@@ -63,23 +63,52 @@ absl::StatusOr<TracerConfig> ConfigFromEnv(std::string_view default_service,
     const char* value = getenv(name);
     return std::string(value == nullptr ? "" : value);
   };
+  // The signal-specific variable wins over the general one.
+  auto pick = [&](const char* traces_name, const char* name) {
+    std::string value = get(traces_name);
+    return value.empty() ? std::pair(std::string(name), get(name))
+                         : std::pair(std::string(traces_name), value);
+  };
   TracerConfig config;
+  auto [protocol_variable, protocol] =
+      pick("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL");
+  if (protocol == "grpc") {
+    config.protocol = OtlpProtocol::kGrpc;
+  } else if (!protocol.empty() && protocol != "http/protobuf") {
+    return absl::InvalidArgumentError(
+        StrCat(protocol_variable, " '", protocol, "' is not one of http/protobuf, grpc"));
+  }
+  auto [insecure_variable, insecure] =
+      pick("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE");
+  if (!insecure.empty() && insecure != "true" && insecure != "false") {
+    return absl::InvalidArgumentError(
+        StrCat(insecure_variable, " must be true or false, not '", insecure, "'"));
+  }
+  config.insecure = insecure == "true";
   std::string traces_endpoint = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
   std::string endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
+  std::string endpoint_variable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
   if (!traces_endpoint.empty()) {
     config.endpoint = traces_endpoint;
   } else if (!endpoint.empty()) {
-    while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-    config.endpoint = endpoint + "/v1/traces";
+    endpoint_variable = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    // OTLP/HTTP appends the signal's path to the general endpoint; gRPC takes it as it is.
+    while (config.protocol == OtlpProtocol::kHttpProtobuf && !endpoint.empty() &&
+           endpoint.back() == '/') {
+      endpoint.pop_back();
+    }
+    config.endpoint =
+        config.protocol == OtlpProtocol::kHttpProtobuf ? endpoint + "/v1/traces" : endpoint;
   }
   std::string disabled = get("OTEL_SDK_DISABLED");
   std::string exporter = get("OTEL_TRACES_EXPORTER");
   config.enabled = !config.endpoint.empty() && disabled != "true" && exporter != "none";
   if (config.enabled) {
-    absl::StatusOr<HttpTarget> target = ParseHttpTarget(config.endpoint);
-    if (!target.ok()) {
-      return absl::InvalidArgumentError(
-          StrCat("OTEL_EXPORTER_OTLP_ENDPOINT: ", MessageOf(target.status())));
+    absl::Status valid = config.protocol == OtlpProtocol::kGrpc
+                             ? ParseGrpcTarget(config.endpoint, config.insecure).status()
+                             : ParseHttpTarget(config.endpoint).status();
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(StrCat(endpoint_variable, ": ", MessageOf(valid)));
     }
   }
 
@@ -204,15 +233,18 @@ Tracer& Tracer::Global() {
 
 void Tracer::Configure(TracerConfig config) {
   sampler_ = config.sampler;
+  enabled_ = false;  // until the exporter is ready
   if (!config.enabled) return;
-  absl::StatusOr<HttpTarget> target = ParseHttpTarget(config.endpoint);
-  if (!target.ok()) {
-    log::Error("tracing stays off", {{"error", std::string(MessageOf(target.status()))}});
+  absl::StatusOr<std::unique_ptr<ExportTransport>> transport = MakeTransport(config);
+  if (!transport.ok()) {
+    log::Error("tracing stays off", {{"error", std::string(MessageOf(transport.status()))}});
     return;
   }
   log::Info("exporting traces",
-            {{"endpoint", config.endpoint}, {"service_name", config.service_name}});
-  exporter_ = std::make_unique<BatchExporter>(std::move(*target), std::move(config));
+            {{"collector", config.endpoint},
+             {"protocol", config.protocol == OtlpProtocol::kGrpc ? "grpc" : "http/protobuf"},
+             {"service_name", config.service_name}});
+  exporter_ = std::make_unique<BatchExporter>(std::move(*transport), std::move(config));
   enabled_ = true;
 }
 

@@ -64,6 +64,39 @@ TEST(ConfigFromEnvTest, ReadsTheStandardVariables) {
   EXPECT_FALSE(config->enabled);
 }
 
+TEST(ConfigFromEnvTest, ChoosesTheOtlpProtocol) {
+  auto config = ConfigWith({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"}});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->protocol, OtlpProtocol::kHttpProtobuf);
+  // gRPC takes the endpoint as it is: no /v1/traces.
+  config = ConfigWith({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"},
+                       {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->enabled);
+  EXPECT_EQ(config->protocol, OtlpProtocol::kGrpc);
+  EXPECT_EQ(config->endpoint, "http://127.0.0.1:4317");
+  // The traces variable wins over the general one.
+  config = ConfigWith({{"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"},
+                       {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"},
+                       {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"},
+                       {"OTEL_EXPORTER_OTLP_INSECURE", "true"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->protocol, OtlpProtocol::kGrpc);
+  EXPECT_TRUE(config->insecure);
+
+  config = ConfigWith({{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_EXPORTER_OTLP_PROTOCOL"),
+            std::string::npos);
+  config = ConfigWith({{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "carrier-pigeon"}});
+  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+            std::string::npos);
+  config = ConfigWith({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317/v1/traces"},
+                       {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}});
+  EXPECT_NE(std::string(MessageOf(config.status())).find("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            std::string::npos);
+}
+
 TEST(ConfigFromEnvTest, NamesTheBadVariable) {
   auto config = ConfigWith({{"OTEL_TRACES_SAMPLER", "sometimes"}});
   EXPECT_FALSE(config.ok());

@@ -6,6 +6,7 @@
 #include "services/auth/src/auth_service.h"
 #include "services/auth/src/auth_telemetry.h"
 #include "services/auth/src/rate_limits.h"
+#include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
 #include "switchboard/telemetry/tracer.h"
 
@@ -58,6 +59,8 @@ void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequ
   MissingKey missing;
   *response = AuthService::Authorize(*request, view.get(), now,
                                      jwks_ != nullptr ? &oauth_ : nullptr, &missing);
+  // Once the principal is known, the call's log lines name it (never its credential).
+  log::ScopedRequest request_log(request->endpoint(), response->user_email());
   if (may_fetch && !missing.jwks_url.empty() &&
       jwks_->Refresh(missing.jwks_url, missing.kid, [this, reactor, request, response, telemetry] {
         telemetry::ScopedActive active(telemetry->span());

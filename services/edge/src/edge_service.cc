@@ -448,6 +448,8 @@ asio::awaitable<std::optional<HttpResponse>> EdgeService::Authorize(
     co_return JsonRpcErrorResponse(503, raw_id, kHttpLayerError,
                                    "Service Unavailable: authorization is unreachable");
   }
+  // From here on the request's log lines name who it is for (a user, never a credential).
+  if (request.log_context != nullptr) request.log_context->user = decision->user_email;
   auto reason = [&](std::string_view fallback) {
     return decision->reason.empty() ? std::string(fallback)
                                     : StrCat(fallback, ": ", decision->reason);

@@ -146,6 +146,14 @@ RequestTelemetry::RequestTelemetry(HttpRequest* request, const Route& route)
   if (parent || span_.context().valid()) {
     request->trace = span_.Headers(parent ? incoming.baggage : std::string());
   }
+  if (request->log_context != nullptr) {
+    // The request's log lines name the edge's own span (the one exported), not the client's.
+    if (span_.context().valid()) {
+      request->log_context->trace_id = telemetry::ToHex(span_.context().trace_id);
+      request->log_context->span_id = telemetry::ToHex(span_.context().span_id);
+    }
+    request->log_context->endpoint = route.endpoint;
+  }
   if (!span_.recording()) return;
   span_.SetAttribute("http.request.method", request->method);
   if (!route_template.empty()) span_.SetAttribute("http.route", route_template);

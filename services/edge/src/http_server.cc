@@ -15,6 +15,7 @@
 #include <future>
 #include <vector>
 
+#include "services/edge/src/log_context.h"
 #include "services/edge/src/request.h"
 #include "switchboard/common/log.h"
 #include "switchboard/common/strings.h"
@@ -152,10 +153,20 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
     http::request<http::string_body> message = parser.release();
     bool keep_alive = message.keep_alive();
     HttpRequest request = ToRequest(std::move(message), remote_);
+    stream_.expires_never();
+    // The rest runs on an executor that keeps the request's log fields current whenever its
+    // work runs, however it interleaves with other connections on this thread.
+    auto context = std::make_shared<log::Context>();
+    request.log_context = context;
+    LogContextExecutor executor(stream_.get_executor(), std::move(context));
+    asio::awaitable<bool> respond = Respond(std::move(request), version, keep_alive);
+    co_return co_await asio::co_spawn(executor, std::move(respond), asio::use_awaitable);
+  }
+
+  // Handles one request and writes its response; true when the connection may carry another.
+  asio::awaitable<bool> Respond(HttpRequest request, unsigned version, bool keep_alive) {
     std::string method = request.method;
     std::string path = request.path;
-    std::string trace_id = TraceIdOf(request.Header("traceparent").value_or(""));
-    stream_.expires_never();
     auto started = std::chrono::steady_clock::now();
 
     auto outcome = co_await (Dispatch(std::move(request)) || WatchDisconnect());
@@ -170,10 +181,11 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
     bool written = co_await Write(response, version, &keep_alive);
     auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
+    // trace_id and span_id are the edge's span of the request (the one exported), from the
+    // request's log context.
     log::Write(status >= 500 ? log::Level::kWarn : log::Level::kDebug, "http request",
                {{"method", method},
                 {"path", path},
-                {"trace_id", trace_id},
                 {"status", status},
                 {"duration_ms", static_cast<double>(elapsed.count()) / 1000.0},
                 {"remote", remote_},

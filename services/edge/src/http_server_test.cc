@@ -18,6 +18,8 @@
 #include "services/edge/src/edge_fakes.h"
 #include "services/edge/src/edge_service.h"
 #include "services/edge/src/edge_test_http.h"
+#include "switchboard/common/log.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace switchboard::edge {
 namespace {
@@ -325,6 +327,51 @@ TEST_F(EdgeHttpTest, RequestInSessionIsForwardedAndAnsweredAsJson) {
   auto queries = auth_.queries();
   EXPECT_EQ(queries.back().tool, "echo");
   EXPECT_EQ(queries.back().session_id, id);
+}
+
+TEST_F(EdgeHttpTest, RequestLogLinesCarryTheEdgeSpanEndpointAndUser) {
+  // Spans are recorded (and queued for a collector that is never reached), so the edge's span
+  // differs from the client's.
+  telemetry::TracerConfig tracing;
+  tracing.enabled = true;
+  tracing.endpoint = "http://127.0.0.1:9/v1/traces";
+  tracing.schedule_delay = std::chrono::milliseconds(600000);
+  telemetry::Tracer::Global().Configure(tracing);
+  log::Init("edge", log::Level::kDebug);
+  std::string id = OpenSession();
+  const std::string client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string client_span = "00f067aa0ba902b7";
+  std::string body = R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo"}})";
+  testing::internal::CaptureStdout();
+  Reply reply = Post(
+      body, WithSession(id, {{"traceparent", "00-" + client_trace + "-" + client_span + "-01"}}));
+  // The request's line is written just after its response.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string out = testing::internal::GetCapturedStdout();
+  log::Init("edge", log::Level::kInfo);
+  telemetry::Tracer::Global().Configure(telemetry::TracerConfig{});  // the other tests' default
+  ASSERT_EQ(reply.status, 200);
+
+  // The span the edge passed on to the router is the one its log lines must name.
+  std::string traceparent = router_.calls().back().trace.traceparent;
+  ASSERT_EQ(traceparent.size(), 55u) << traceparent;
+  std::string edge_span = traceparent.substr(36, 16);
+  EXPECT_NE(edge_span, client_span);
+  std::optional<json::object> line;
+  std::istringstream lines(out);
+  for (std::string text; std::getline(lines, text);) {
+    if (text.empty() || text[0] != '{') continue;
+    json::object parsed = json::parse(text).as_object();
+    if (parsed["message"] == "http request" && parsed["trace_id"] == json::value(client_trace)) {
+      line = parsed;
+    }
+  }
+  ASSERT_TRUE(line.has_value()) << out;
+  EXPECT_EQ((*line)["span_id"], json::value(edge_span));
+  EXPECT_EQ((*line)["endpoint"], "team");
+  EXPECT_EQ((*line)["user"], "ada@example.com");
+  EXPECT_EQ((*line)["status"], 200);
+  EXPECT_EQ(out.find("good-key"), std::string::npos);
 }
 
 TEST_F(EdgeHttpTest, NotificationsAndResponsesGet202AndReachTheRouter) {

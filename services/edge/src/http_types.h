@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "switchboard/common/log.h"
 #include "switchboard/telemetry/trace_context.h"
 
 namespace switchboard::edge {
@@ -27,6 +28,9 @@ struct HttpRequest {
   // The context of the edge's span for this request, passed on to auth and the router; empty
   // when it is not traced.
   telemetry::TraceHeaders trace;
+  // What the request's log lines carry (its span, endpoint and user), filled in as the
+  // handler learns them; null when the request is not served by HttpServer (tests).
+  std::shared_ptr<log::Context> log_context;
 
   // The first value of header `name` (lowercase), or nullopt when absent.
   std::optional<std::string_view> Header(std::string_view name) const;

@@ -309,21 +309,6 @@ HttpResponse Accepted() {
   return response;
 }
 
-std::string TraceIdOf(std::string_view traceparent) {
-  // version "-" trace-id "-" parent-id "-" flags: 00-<32 hex>-<16 hex>-<2 hex>
-  if (traceparent.size() < 55 || traceparent[2] != '-' || traceparent[35] != '-' ||
-      traceparent[52] != '-') {
-    return "";
-  }
-  std::string_view id = traceparent.substr(3, 32);
-  bool all_zero = true;
-  for (char c : id) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return "";
-    all_zero = all_zero && c == '0';
-  }
-  return all_zero ? "" : std::string(id);
-}
-
 std::string SseEvent(std::string_view data) { return SseFrame("message", "", data); }
 
 }  // namespace switchboard::edge

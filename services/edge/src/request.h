@@ -110,10 +110,6 @@ HttpResponse MethodNotAllowed(std::string_view allow);
 // 202 Accepted with no body.
 HttpResponse Accepted();
 
-// The trace id (32 lowercase hex digits) of a W3C `traceparent` header value, or "" when the
-// value is not a valid traceparent.
-std::string TraceIdOf(std::string_view traceparent);
-
 // One Server-Sent Event `event: message` carrying `data` (a line break in the data becomes a
 // further data: line, as SSE requires).
 std::string SseEvent(std::string_view data);

@@ -264,15 +264,6 @@ TEST(ResponsesTest, MethodNotAllowedCarriesAllow) {
   EXPECT_TRUE(Accepted().body.empty());
 }
 
-TEST(TraceIdTest, ReadsW3cTraceparent) {
-  EXPECT_EQ(TraceIdOf("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-            "4bf92f3577b34da6a3ce929d0e0e4736");
-  EXPECT_EQ(TraceIdOf(""), "");
-  EXPECT_EQ(TraceIdOf("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), "");
-  EXPECT_EQ(TraceIdOf("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), "");
-  EXPECT_EQ(TraceIdOf("00-4bf92f3577b34da6a3ce929d0e0e4736"), "");
-}
-
 TEST(SseEventTest, OneDataLinePerLine) {
   EXPECT_EQ(SseEvent(R"({"a":1})"), "event: message\ndata: {\"a\":1}\n\n");
   EXPECT_EQ(SseEvent("{\n\"a\":1\r\n}"), "event: message\ndata: {\ndata: \"a\":1\ndata: }\n\n");

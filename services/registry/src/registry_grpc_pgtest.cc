@@ -344,10 +344,12 @@ TEST_F(RegistryGrpcTest, ShutdownEndsWatchStreams) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
 }
 
-// Runs `argv` with extra environment, returning the exit code and what it wrote on stderr.
-// Sends SIGTERM once `ready` (polled) holds, when given.
+// Runs `argv` with extra environment, returning the exit code and what it wrote on stdout (its
+// JSON log lines) and stderr (a fatal start-up error). Sends SIGTERM once `ready` (polled)
+// holds, when given.
 struct ProcessResult {
   int exit_code = -1;
+  std::string stdout_text;
   std::string stderr_text;
 };
 
@@ -364,24 +366,29 @@ ProcessResult RunBinary(const std::vector<std::string>& env, const std::function
   std::string binary = SB_REGISTRY_BINARY;
   char* argv[] = {binary.data(), nullptr};
 
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) return {};
+  int out_fds[2];
+  int err_fds[2];
+  if (pipe(out_fds) != 0) return {};
+  if (pipe(err_fds) != 0) return {};
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive a test run that died
-    dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
+    dup2(out_fds[1], STDOUT_FILENO);
+    dup2(err_fds[1], STDERR_FILENO);
+    for (int fd : {out_fds[0], out_fds[1], err_fds[0], err_fds[1]}) close(fd);
     execve(binary.c_str(), argv, envp.data());
     _exit(127);
   }
-  close(pipe_fds[1]);
-  std::string text;
-  std::thread drain([&] {
+  close(out_fds[1]);
+  close(err_fds[1]);
+  ProcessResult result;
+  auto drain_into = [](int fd, std::string* text) {
     char buf[4096];
     ssize_t n;
-    while ((n = read(pipe_fds[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
-  });
+    while ((n = read(fd, buf, sizeof(buf))) > 0) text->append(buf, static_cast<size_t>(n));
+  };
+  std::thread drain_out(drain_into, out_fds[0], &result.stdout_text);
+  std::thread drain_err(drain_into, err_fds[0], &result.stderr_text);
   if (ready) {
     bool up = WaitUntil(ready, 15s);
     EXPECT_TRUE(up) << "sb-registry did not start serving";
@@ -389,11 +396,11 @@ ProcessResult RunBinary(const std::vector<std::string>& env, const std::function
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  drain.join();
-  close(pipe_fds[0]);
-  ProcessResult result;
+  drain_out.join();
+  drain_err.join();
+  close(out_fds[0]);
+  close(err_fds[0]);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.stderr_text = text;
   return result;
 }
 
@@ -407,7 +414,8 @@ TEST(SbRegistryBinaryTest, UnreachableDatabaseIsOneLineWithoutThePassword) {
             0u)
       << result.stderr_text;
   EXPECT_EQ(result.stderr_text.find("hunter2"), std::string::npos) << result.stderr_text;
-  // One line of explanation, after any structured log lines.
+  EXPECT_EQ(result.stdout_text.find("hunter2"), std::string::npos) << result.stdout_text;
+  // One line of explanation on stderr; the structured log lines go to stdout.
   EXPECT_EQ(std::count(result.stderr_text.begin(), result.stderr_text.end(), '\n'), 1)
       << result.stderr_text;
 }
@@ -458,12 +466,16 @@ TEST(SbRegistryBinaryTest, MigratesServesAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(watch_without_credential, grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(watch_with_service_token);
   EXPECT_EQ(result.stderr_text.find("binary-test-admin-token"), std::string::npos);
-  EXPECT_EQ(result.stderr_text.find("binary-test-service-token"), std::string::npos);
-  EXPECT_EQ(result.stderr_text.find(crypto::Sha256Hex("binary-test-service-token")),
-            std::string::npos);
-  EXPECT_NE(result.stderr_text.find("\"msg\":\"migration applied\""), std::string::npos);
-  EXPECT_NE(result.stderr_text.find("\"msg\":\"stopped\""), std::string::npos)
-      << result.stderr_text;
+  EXPECT_EQ(result.stdout_text.find("binary-test-admin-token"), std::string::npos);
+  for (const std::string* text : {&result.stdout_text, &result.stderr_text}) {
+    EXPECT_EQ(text->find("binary-test-service-token"), std::string::npos);
+    EXPECT_EQ(text->find(crypto::Sha256Hex("binary-test-service-token")), std::string::npos);
+  }
+  // The log lines are on stdout, none on stderr.
+  EXPECT_NE(result.stdout_text.find("\"message\":\"migration applied\""), std::string::npos);
+  EXPECT_NE(result.stdout_text.find("\"message\":\"stopped\""), std::string::npos)
+      << result.stdout_text;
+  EXPECT_EQ(result.stderr_text.find("\"message\""), std::string::npos) << result.stderr_text;
   EXPECT_EQ((*db)->Query("SELECT count(*) FROM schema_migrations")[0][0],
             std::to_string(EmbeddedMigrationFiles().size()));
 }

@@ -191,6 +191,8 @@ void RouterService::HandleOnExecutor(std::shared_ptr<ClientSink> sink,
   }
   std::optional<telemetry::ScopedActive> active;
   if (call.trace) active.emplace(call.trace->span);
+  // The edge names the endpoint and the authenticated user of every message it forwards.
+  log::ScopedRequest request_log(call.request.endpoint(), call.request.principal().user_email());
   CallSpan outer = std::exchange(active_trace_, call.trace);
   switch (call.envelope.kind) {
     case jsonrpc::Kind::kRequest:
@@ -213,6 +215,7 @@ void RouterService::Reply(const Call& call, std::string message) {
 void RouterService::HandleRequest(Call& call) {
   const std::string& method = call.envelope.method;
   std::string raw_id(call.envelope.id.In(call.request.message()));
+  log::Debug("client request", {{"method", method}});
   if (call.stateless && IsRemovedInStateless(method)) {
     Reply(call, jsonrpc::MakeError(raw_id, jsonrpc::kMethodNotFound,
                                    StrCat("Method not found: ", method, " (not in ",

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "services/runner/src/runner_telemetry.h"
+#include "switchboard/common/log.h"
 #include "switchboard/grpcutil/server.h"
 #include "switchboard/grpcutil/write_queue.h"
 
@@ -104,14 +105,18 @@ class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, Attach
         return;
       }
       v1::Open* open = request_.mutable_open();
+      user_ = open->user();
+      log::ScopedRequest request_log({}, user_);  // the runner knows users, not endpoints
       sink_->telemetry().SetServer(open->server());
       RouteContext context{std::move(*open->mutable_user()), std::move(*open->mutable_session())};
       attachment_ = service_->Attach(open->server(), sink_, std::move(context));
     } else if (request_.has_message()) {
+      log::ScopedRequest request_log({}, user_);
       attachment_->Send(
           sink_->telemetry().OnRequest(std::move(*request_.mutable_message()), request_));
     } else if (request_.has_routed()) {
       v1::Routed* routed = request_.mutable_routed();
+      log::ScopedRequest request_log({}, routed->user());
       attachment_->Send(
           sink_->telemetry().OnRequest(std::move(*routed->mutable_message()), request_),
           RouteContext{std::move(*routed->mutable_user()), std::move(*routed->mutable_session())});
@@ -137,6 +142,7 @@ class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, Attach
   std::shared_ptr<StreamSink> sink_;
   std::unique_ptr<Attachment> attachment_;
   AttachRequest request_;
+  std::string user_;  // Open's user, for the stream's log lines
 };
 
 }  // namespace

@@ -41,11 +41,57 @@ bool ParseLevel(std::string_view name, Level* out);
 void SetCurrentTraceIds(const std::string* trace_id, const std::string* span_id);
 void CurrentTraceIds(const std::string** trace_id, const std::string** span_id);
 
+// The request that lines written on this thread belong to, added to them as `endpoint` (the
+// MCP endpoint's name) and `user` (the principal's user id or email, never a credential) unless
+// a line names its own. Null pointers or empty strings leave a field out. The strings must
+// outlive their setting.
+void SetCurrentRequest(const std::string* endpoint, const std::string* user);
+void CurrentRequest(const std::string** endpoint, const std::string** user);
+
+// Everything a request adds to its lines; empty fields are left out.
+struct Context {
+  std::string trace_id;
+  std::string span_id;
+  std::string endpoint;
+  std::string user;
+};
+
+// Makes `context` (all four fields; null: none) current on this thread for the scope's
+// lifetime and restores what was current before. Fields filled in meanwhile show up on the
+// lines written after. `context` must outlive the scope.
+class ScopedContext {
+ public:
+  explicit ScopedContext(const Context* context);
+  ~ScopedContext();
+  ScopedContext(const ScopedContext&) = delete;
+  ScopedContext& operator=(const ScopedContext&) = delete;
+
+ private:
+  const std::string* previous_[4];
+};
+
+// Sets the current request's endpoint and user for the scope's lifetime (the trace ids are
+// left as they are) and restores the previous ones after.
+class ScopedRequest {
+ public:
+  ScopedRequest(std::string_view endpoint, std::string_view user);
+  ~ScopedRequest();
+  ScopedRequest(const ScopedRequest&) = delete;
+  ScopedRequest& operator=(const ScopedRequest&) = delete;
+
+ private:
+  std::string endpoint_;
+  std::string user_;
+  const std::string* previous_endpoint_;
+  const std::string* previous_user_;
+};
+
 // Formats one JSON log line (no trailing newline). Exposed for tests.
 std::string Format(Level level, std::string_view msg, std::initializer_list<Field> fields);
 
-// Writes one JSON line to stderr: {"ts","level","service","msg",...fields}. Callers never
-// pass secrets (keys, tokens, server env) as fields.
+// Writes one JSON line to stdout: {"time","level","service","message",...fields}, then the
+// current trace_id, span_id, endpoint and user. Callers never pass secrets (keys, tokens,
+// server env) as fields. (Fatal start-up errors are not log lines: see ExitWithError.)
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields);
 
 inline void Debug(std::string_view msg, std::initializer_list<Field> f = {}) {

@@ -14,11 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "switchboard/telemetry/tracer.h"
 
 namespace switchboard::telemetry {
 
-// Encodes spans as one OTLP ExportTraceServiceRequest (protobuf bytes) under one resource.
+// Builds one OTLP ExportTraceServiceRequest of `spans` under one resource.
+opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest BuildExportRequest(
+    const std::vector<std::pair<std::string, std::string>>& resource_attributes,
+    const std::vector<std::unique_ptr<SpanData>>& spans);
+
+// BuildExportRequest as protobuf bytes (the OTLP/HTTP body).
 std::string EncodeExportRequest(
     const std::vector<std::pair<std::string, std::string>>& resource_attributes,
     const std::vector<std::unique_ptr<SpanData>>& spans);
@@ -36,11 +42,38 @@ absl::StatusOr<HttpTarget> ParseHttpTarget(std::string_view url);
 absl::Status PostProtobuf(const HttpTarget& target, const std::string& body,
                           std::chrono::milliseconds timeout);
 
+// Where an OTLP/gRPC endpoint points: a gRPC target ("host:port") and whether to use TLS.
+struct GrpcTarget {
+  std::string address;
+  bool tls = true;
+};
+// Parses an OTLP/gRPC endpoint as the OpenTelemetry spec has it: "http://host:port"
+// (plaintext), "https://host:port" (TLS), or "host:port" (TLS unless `insecure`); no path.
+absl::StatusOr<GrpcTarget> ParseGrpcTarget(std::string_view endpoint, bool insecure);
+
+// How one export request reaches the collector: the only part OTLP/HTTP and OTLP/gRPC do not
+// share. Called from the exporter's thread only.
+class ExportTransport {
+ public:
+  virtual ~ExportTransport() = default;
+  // Sends `request`, waiting at most `timeout`; OK when the collector accepted it.
+  virtual absl::Status Export(
+      const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
+      std::chrono::milliseconds timeout) = 0;
+};
+
+// The transport `config` asks for (http/protobuf POSTs to config.endpoint; grpc calls
+// opentelemetry.proto.collector.trace.v1.TraceService/Export at config.endpoint). An error when
+// the endpoint does not parse.
+absl::StatusOr<std::unique_ptr<ExportTransport>> MakeTransport(const TracerConfig& config);
+
 // Batches finished spans and exports them from its own thread: a batch leaves when it is full
 // or `schedule_delay` after its first span. The queue is bounded: a span that finds it full is
 // dropped and counted, never waited for, so a dead collector costs callers nothing but spans.
 class BatchExporter {
  public:
+  BatchExporter(std::unique_ptr<ExportTransport> transport, TracerConfig config);
+  // Exports over OTLP/HTTP to `target`.
   BatchExporter(HttpTarget target, TracerConfig config);
   ~BatchExporter();
 
@@ -56,7 +89,7 @@ class BatchExporter {
  private:
   void Run();
 
-  HttpTarget target_;
+  std::unique_ptr<ExportTransport> transport_;
   TracerConfig config_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

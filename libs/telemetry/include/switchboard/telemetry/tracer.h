@@ -41,10 +41,17 @@ struct SamplerConfig {
   bool parent_based = true;  // a span with a parent follows the parent's sampled flag
 };
 
+// How spans travel to the collector (OTEL_EXPORTER_OTLP_PROTOCOL).
+enum class OtlpProtocol { kHttpProtobuf, kGrpc };
+
 // The tracer's configuration, normally from the standard OTEL_* environment variables.
 struct TracerConfig {
   bool enabled = false;  // false: spans are never recorded, contexts only passed on
-  std::string endpoint;  // full URL of the OTLP/HTTP traces endpoint (…/v1/traces)
+  OtlpProtocol protocol = OtlpProtocol::kHttpProtobuf;
+  // http/protobuf: full URL of the traces endpoint (…/v1/traces). grpc: the collector's
+  // address as given (http://host:port, https://host:port or host:port), no path.
+  std::string endpoint;
+  bool insecure = false;  // grpc with a host:port endpoint: plaintext instead of TLS
   std::string service_name;
   std::vector<std::pair<std::string, std::string>> resource_attributes;  // service.name first
   SamplerConfig sampler;
@@ -54,10 +61,12 @@ struct TracerConfig {
   std::chrono::milliseconds export_timeout{5000};
 };
 
-// Reads OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), OTEL_SERVICE_NAME,
-// OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED and
-// OTEL_BSP_* through `getenv` (std::getenv by default). Tracing is enabled when an endpoint is
-// set. An invalid value is an error naming the variable.
+// Reads OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+// OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL (http/protobuf, the default, or grpc),
+// OTEL_EXPORTER_OTLP_(TRACES_)INSECURE, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER,
+// OTEL_TRACES_SAMPLER_ARG, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED and OTEL_BSP_* through
+// `getenv` (std::getenv by default). Tracing is enabled when an endpoint is set. An invalid
+// value is an error naming the variable.
 absl::StatusOr<TracerConfig> ConfigFromEnv(std::string_view default_service,
                                            const char* (*getenv)(const char*) = nullptr);
 
@@ -115,7 +124,8 @@ class Tracer {
   // The process-wide tracer, disabled until Configure.
   static Tracer& Global();
 
-  // Applies `config` (starting the exporter thread when enabled). Call once at start-up.
+  // Applies `config` (starting the exporter thread when enabled; a disabled config turns
+  // recording off). Call once at start-up, while no span is being started.
   void Configure(TracerConfig config);
   // Exports what is queued (waiting at most `timeout`) and stops the exporter.
   void Shutdown(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
