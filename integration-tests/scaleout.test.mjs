@@ -230,13 +230,24 @@ test('50 sessions through 3 edges and 2 routers behind nginx keep working when a
   // edge served requests, sessions' calls landed on several edges, and GET streams that were
   // on the killed edge were resumed with Last-Event-ID on another.
   await Promise.all(sessions.map((s) => s.client.close()));
-  await sleep(500);
-  const log = accessLog();
   const victimAddr = `127.0.0.1:${victim.port}`;
+  const ids = new Set(sessions.map((s) => s.id));
+  const getsOnVictimIn = (lines) => new Set(lines.filter((l) => l.method === 'GET' &&
+    l.served === victimAddr && ids.has(l.session)).map((l) => l.session));
+  const resumedElsewhere = (lines, id) => lines.some((l) => l.method === 'GET' && l.session === id &&
+    l.lastEventId !== '' && l.served !== victimAddr && l.status === 200);
+  // nginx notices a client has closed an SSE stream when it next has something to write to it
+  // (a keep-alive comes every 500 ms), so a resumed stream's line may come a little after the
+  // close: wait for the lines (at most 10 s), then check them.
+  let log = [];
+  await until('nginx to log the resumed GET streams', () => {
+    log = accessLog();
+    const moved = getsOnVictimIn(log);
+    return moved.size > 0 && [...moved].every((id) => resumedElsewhere(log, id));
+  }, 10_000).catch(() => {});
   for (const e of edges) {
     assert.ok(log.some((l) => l.served === `127.0.0.1:${e.port}` && l.method === 'POST'), `edge ${e.port} served POSTs`);
   }
-  const ids = new Set(sessions.map((s) => s.id));
   const edgesOf = new Map();
   for (const l of log) {
     if (l.method !== 'POST' || !ids.has(l.session)) continue;
@@ -245,11 +256,10 @@ test('50 sessions through 3 edges and 2 routers behind nginx keep working when a
   }
   const spread = [...edgesOf.values()].filter((set) => set.size >= 2).length;
   assert.ok(spread >= SESSIONS * 0.9, `sessions whose calls used 2+ edges: ${spread}`);
-  const getsOnVictim = new Set(log.filter((l) => l.method === 'GET' && l.served === victimAddr && ids.has(l.session))
-    .map((l) => l.session));
+  const getsOnVictim = getsOnVictimIn(log);
   assert.ok(getsOnVictim.size > 0, 'some GET streams were on the killed edge');
   for (const id of getsOnVictim) {
-    assert.ok(log.some((l) => l.method === 'GET' && l.session === id && l.lastEventId !== '' && l.served !== victimAddr && l.status === 200),
+    assert.ok(resumedElsewhere(log, id),
       `session ${id.slice(0, 8)}: its GET stream on the killed edge ${victimAddr} resumed with Last-Event-ID on another edge`);
   }
   console.log(`sessions ${SESSIONS}, calls ${sessions.reduce((a, s) => a + s.calls, 0)}, ` +
