@@ -86,54 +86,55 @@ void CallAuditDrain::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
     }
-    bool ok = false;
-    bool full = false;
+    Outcome outcome = Outcome::kFailed;
     try {
-      ok = Round(&full);
+      outcome = Round();
     } catch (const std::exception& e) {
-      if (!down_) log::Warn("tool call audit: cannot drain", {{"error", e.what()}});
-      down_ = true;
+      outcome = Failed("cannot drain", e.what());
     }
-    if (!ok) {
-      group_ready_ = false;  // Redis may have restarted without it: make sure of it again
+    if (outcome == Outcome::kFailed) {
+      recovering_ = true;
       Pause(std::chrono::seconds(1));
-    } else if (!full && interval_.count() > 0) {
+    } else if (outcome == Outcome::kCaughtUp && interval_.count() > 0) {
       Pause(interval_);
     }
   }
 }
 
-bool CallAuditDrain::Round(bool* full) {
+CallAuditDrain::Outcome CallAuditDrain::Failed(std::string_view what, std::string_view error) {
+  if (!down_) log::Warn(StrCat("tool call audit: ", what), {{"error", error}});
+  down_ = true;
+  return Outcome::kFailed;
+}
+
+CallAuditDrain::Outcome CallAuditDrain::Round() {
   auto command = [this](std::vector<std::string> args) {
     return redis_->AsyncCommand(std::move(args), boost::asio::use_future).get();
   };
-  if (!group_ready_) {
+  const std::string batch = std::to_string(kBatch);
+  std::vector<std::string> ids;
+  std::vector<std::pair<std::string, v1::ToolCall>> calls;
+  redis::Reply reply;
+  if (recovering_) {
+    // After start-up or a failure: the group may be missing (a new or restarted Redis), and
+    // entries read before but not acknowledged (a failed store, or a crash) come first.
     redis::Reply created =
         command({"XGROUP", "CREATE", kToolCallStream, kToolCallGroup, "0", "MKSTREAM"});
     if (created.IsError() && created.str.rfind("BUSYGROUP", 0) != 0) {
-      if (!down_) log::Warn("tool call audit: cannot create the group", {{"error", created.str}});
-      down_ = true;
-      return false;
+      return Failed("cannot create the group", created.str);
     }
-    group_ready_ = true;
+    reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT", batch,
+                     "STREAMS", kToolCallStream, "0"});
+    calls = ParseToolCallEntries(reply, &ids);
+    recovering_ = !ids.empty();  // until none is left pending
   }
-  // Entries read before but not acknowledged (a failed store, or a crash) come first.
-  redis::Reply reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT",
-                                std::to_string(kBatch), "STREAMS", kToolCallStream, "0"});
-  std::vector<std::string> ids;
-  auto calls = ParseToolCallEntries(reply, &ids);
-  if (ids.empty()) {
-    reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT",
-                     std::to_string(kBatch), "BLOCK", "1000", "STREAMS", kToolCallStream, ">"});
+  if (!reply.IsError() && ids.empty()) {
+    reply = command({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT", batch,
+                     "BLOCK", "1000", "STREAMS", kToolCallStream, ">"});
     calls = ParseToolCallEntries(reply, &ids);
   }
-  if (reply.IsError()) {
-    if (!down_) log::Warn("tool call audit: cannot read", {{"error", reply.str}});
-    down_ = true;
-    return false;
-  }
-  if (ids.empty()) return true;
-  *full = ids.size() >= kBatch;
+  if (reply.IsError()) return Failed("cannot read", reply.str);
+  if (ids.empty()) return Outcome::kCaughtUp;
   if (!calls.empty()) {
     auto stored = std::make_shared<std::promise<absl::Status>>();
     std::future<absl::Status> result = stored->get_future();
@@ -141,16 +142,10 @@ bool CallAuditDrain::Round(bool* full) {
       stored->set_value(done.status());
     });
     if (result.wait_for(kStoreTimeout) != std::future_status::ready) {
-      if (!down_) log::Warn("tool call audit: storing timed out");
-      down_ = true;
-      return false;
+      return Failed("storing timed out", "no answer from the database");
     }
     absl::Status status = result.get();
-    if (!status.ok()) {
-      if (!down_) log::Warn("tool call audit: cannot store", {{"error", MessageOf(status)}});
-      down_ = true;
-      return false;
-    }
+    if (!status.ok()) return Failed("cannot store", MessageOf(status));
     batches_stored_.fetch_add(1, std::memory_order_relaxed);
   }
   std::vector<std::string> ack = {"XACK", kToolCallStream, kToolCallGroup};
@@ -159,11 +154,10 @@ bool CallAuditDrain::Round(bool* full) {
     ack.push_back(id);
     del.push_back(id);
   }
-  command(std::move(ack));
-  command(std::move(del));
+  redis_->AsyncPipeline({std::move(ack), std::move(del)}, boost::asio::use_future).get();
   if (down_) log::Info("tool call audit: draining again");
   down_ = false;
-  return true;
+  return ids.size() >= kBatch ? Outcome::kMore : Outcome::kCaughtUp;
 }
 
 }  // namespace switchboard::registry

@@ -2,11 +2,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -52,9 +53,14 @@ class CallAuditDrain {
 
  private:
   void Run();
-  // One read-store-acknowledge round; false when it failed (then the caller waits a little).
-  // `*full` says whether it read a whole batch (then more are likely waiting).
-  bool Round(bool* full);
+  enum class Outcome {
+    kFailed,    // logged (once until a round succeeds); the caller waits a little
+    kCaughtUp,  // read less than a full batch: the caller pauses `interval_`
+    kMore,      // read a full batch: more are likely waiting
+  };
+  // One read-store-acknowledge round.
+  Outcome Round();
+  Outcome Failed(std::string_view what, std::string_view error);
   void Pause(std::chrono::milliseconds how_long);
 
   std::shared_ptr<redis::RedisClient> redis_;
@@ -65,8 +71,10 @@ class CallAuditDrain {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool down_ = false;  // the last round failed (logged once until one succeeds)
-  bool group_ready_ = false;
-  std::atomic<uint64_t> batches_stored_{0};  // the consumer group exists (created once, again after a failure)
+  // At start-up and after a failed round: make sure of the consumer group and read the
+  // pending (read but unacknowledged) entries first, until none is left.
+  bool recovering_ = true;
+  std::atomic<uint64_t> batches_stored_{0};
 };
 
 }  // namespace switchboard::registry

@@ -24,8 +24,8 @@ namespace asio = boost::asio;
 class CallAuditDrainPgTest : public testing::Test {
  protected:
   // Each test names a Redis database of its own (tests run in parallel), so no other test's
-  // stream entries mix in; then a drain pausing `interval` runs over it and a fresh database.
-  void Start(int redis_db, std::chrono::milliseconds interval) {
+  // stream entries mix in; and a fresh Postgres database.
+  void Connect(int redis_db) {
     const char* url = std::getenv("SB_TEST_REDIS_URL");
     ASSERT_TRUE(url != nullptr && *url != '\0') << "run through ctest -L db";
     auto endpoint = redis::ParseRedisUrl(std::string(url) + "/" + std::to_string(redis_db));
@@ -43,6 +43,10 @@ class CallAuditDrainPgTest : public testing::Test {
         [db_url] { return std::make_unique<PgConfigStore>(db_url); },
         RegistryOptions{.poll_interval = 200ms, .retry_backoff = 200ms});
     ASSERT_TRUE(service_->Start().ok());
+  }
+
+  // Starts a drain that pauses `interval` once it has caught up.
+  void StartDrain(std::chrono::milliseconds interval) {
     drain_ = std::make_unique<CallAuditDrain>(redis_, service_.get(), interval);
     drain_->Start();
   }
@@ -98,7 +102,8 @@ class CallAuditDrainPgTest : public testing::Test {
 };
 
 TEST_F(CallAuditDrainPgTest, CallsArrivingDuringThePauseAreStoredInOneBatch) {
-  ASSERT_NO_FATAL_FAILURE(Start(11, 2000ms));
+  ASSERT_NO_FATAL_FAILURE(Connect(11));
+  StartDrain(2000ms);
   AddCall(0);
   ASSERT_TRUE(WaitStored(1));
   // The first call was stored alone, and the drain now pauses: the next ten, arriving one by
@@ -119,12 +124,30 @@ TEST_F(CallAuditDrainPgTest, CallsArrivingDuringThePauseAreStoredInOneBatch) {
 }
 
 TEST_F(CallAuditDrainPgTest, WithoutAPauseEachCallIsStoredAsItArrives) {
-  ASSERT_NO_FATAL_FAILURE(Start(12, 0ms));
+  ASSERT_NO_FATAL_FAILURE(Connect(12));
+  StartDrain(0ms);
   for (int i = 0; i < 3; ++i) {
     AddCall(i);
     ASSERT_TRUE(WaitStored(i + 1));
   }
   EXPECT_EQ(drain_->batches_stored(), 3u);
+}
+
+TEST_F(CallAuditDrainPgTest, EntriesReadButNeverStoredBeforeAreStoredFirst) {
+  ASSERT_NO_FATAL_FAILURE(Connect(13));
+  // An earlier drain read three entries and stopped (crashed) before storing them: they are
+  // pending in the group, and a read of new entries (">") would never return them.
+  for (int i = 0; i < 3; ++i) AddCall(i);
+  ASSERT_FALSE(Redis({"XGROUP", "CREATE", kToolCallStream, kToolCallGroup, "0"}).IsError());
+  redis::Reply read = Redis({"XREADGROUP", "GROUP", kToolCallGroup, kToolCallGroup, "COUNT",
+                             "10", "STREAMS", kToolCallStream, ">"});
+  ASSERT_FALSE(read.IsError()) << read.str;
+  ASSERT_EQ(Redis({"XPENDING", kToolCallStream, kToolCallGroup}).elements.at(0).integer, 3);
+  AddCall(3);  // and one that nobody has read yet
+
+  StartDrain(0ms);
+  ASSERT_TRUE(WaitStored(4));
+  EXPECT_EQ(Redis({"XPENDING", kToolCallStream, kToolCallGroup}).elements.at(0).integer, 0);
 }
 
 }  // namespace
