@@ -8,13 +8,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-#include <cstdlib>
 #include <future>
 #include <mutex>
 #include <thread>
 
 #include "switchboard/common/crypto.h"
 #include "switchboard/redis/client.h"
+#include "switchboard/redis/testing.h"
 
 namespace switchboard::redis {
 namespace {
@@ -22,18 +22,6 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-RedisEndpoint TestEndpoint() {
-  const char* url = std::getenv("SB_TEST_REDIS_URL");
-  if (url == nullptr || *url == '\0') {
-    ADD_FAILURE() << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis, whose "
-                     "`backing` fixture starts a private Redis";
-    return RedisEndpoint{};
-  }
-  auto ep = ParseRedisUrl(url);
-  EXPECT_TRUE(ep.ok()) << ep.status();
-  return ep.ok() ? *ep : RedisEndpoint{};
-}
 
 class RedisClientTest : public ::testing::Test {
  protected:
@@ -44,8 +32,9 @@ class RedisClientTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    endpoint_ = TestEndpoint();
-    ASSERT_FALSE(HasFailure());
+    auto endpoint = testing::TestRedisEndpoint();
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    endpoint_ = *endpoint;
     prefix_ = "sbtest:redis:" + crypto::RandomHex(8) + ":";
     thread_ = std::thread([this] { ctx_.run(); });
   }

@@ -7,13 +7,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <condition_variable>
-#include <cstdlib>
 #include <mutex>
 #include <thread>
 
 #include "switchboard/common/crypto.h"
 #include "switchboard/redis/client.h"
 #include "switchboard/redis/subscriber.h"
+#include "switchboard/redis/testing.h"
 
 namespace switchboard::redis {
 namespace {
@@ -25,12 +25,9 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 class RedisSubscriberTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* url = std::getenv("SB_TEST_REDIS_URL");
-    ASSERT_TRUE(url != nullptr && *url != '\0')
-        << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis";
-    auto ep = ParseRedisUrl(url);
-    ASSERT_TRUE(ep.ok()) << ep.status();
-    endpoint_ = *ep;
+    auto endpoint = testing::TestRedisEndpoint();
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    endpoint_ = *endpoint;
     prefix_ = "sbtest:sub:" + crypto::RandomHex(8) + ":";
     thread_ = std::thread([this] { ctx_.run(); });
     publisher_ = RedisClient::Create(ctx_.get_executor(), endpoint_);

@@ -2,19 +2,16 @@
 // request reaches the edge as RATE_LIMITED and is counted as such.
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <cstdlib>
-#include <thread>
+#include <memory>
 
 #include "services/auth/src/auth_grpc.h"
 #include "services/auth/src/auth_grpc_testing.h"
 #include "switchboard/common/crypto.h"
+#include "switchboard/redis/testing.h"
 
 namespace switchboard::auth {
 namespace {
 
-namespace asio = boost::asio;
 using testing::Decisions;
 using v1::AuthorizeRequest;
 using v1::AuthorizeResponse;
@@ -22,31 +19,21 @@ using v1::AuthorizeResponse;
 class AuthGrpcRedisTest : public testing::AuthGrpcFixture {
  protected:
   void SetUp() override {
-    const char* url = std::getenv("SB_TEST_REDIS_URL");
-    ASSERT_TRUE(url != nullptr && *url != '\0')
-        << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis";
-    auto endpoint = redis::ParseRedisUrl(url);
+    auto endpoint = redis::testing::TestRedisEndpoint();
     ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-    redis_ = redis::RedisClient::Create(io_.get_executor(), *endpoint);
-    thread_ = std::thread([this] { io_.run(); });
+    redis_ = std::make_unique<redis::testing::ThreadedClient>(*endpoint);
   }
 
   void TearDown() override {
     AuthGrpcFixture::TearDown();
-    if (!thread_.joinable()) return;
-    redis_->Close();
-    work_.reset();
-    thread_.join();
+    redis_.reset();
   }
 
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  std::shared_ptr<redis::RedisClient> redis_;
-  std::thread thread_;
+  std::unique_ptr<redis::testing::ThreadedClient> redis_;
 };
 
 TEST_F(AuthGrpcRedisTest, ARateLimitedRequestIsAnsweredAndCountedAsRateLimited) {
-  RateLimiter limiter(redis_, RedisDownPolicy::kFailClosed);
+  RateLimiter limiter(redis_->client(), RedisDownPolicy::kFailClosed);
   // A fresh endpoint name: its buckets and counters start empty on every run.
   std::string name = "rl-" + crypto::RandomHex(6);
   registry::v1::Snapshot s;

@@ -3,30 +3,18 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <cstdlib>
 #include <future>
-#include <thread>
+#include <memory>
 
 #include "switchboard/common/crypto.h"
+#include "switchboard/redis/testing.h"
 
 namespace switchboard::auth {
 namespace {
 
 namespace asio = boost::asio;
-
-redis::RedisEndpoint TestEndpoint() {
-  const char* url = std::getenv("SB_TEST_REDIS_URL");
-  if (url == nullptr || *url == '\0') {
-    ADD_FAILURE() << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis";
-    return redis::RedisEndpoint{};
-  }
-  auto ep = redis::ParseRedisUrl(url);
-  EXPECT_TRUE(ep.ok()) << ep.status();
-  return ep.ok() ? *ep : redis::RedisEndpoint{};
-}
 
 // A port on 127.0.0.1 where nothing listens (bound, then released).
 uint16_t ClosedPort() {
@@ -38,30 +26,21 @@ uint16_t ClosedPort() {
 class RateLimiterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    endpoint_ = TestEndpoint();
-    ASSERT_FALSE(HasFailure());
+    auto endpoint = redis::testing::TestRedisEndpoint();
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    endpoint_ = *endpoint;
     prefix_ = "sbtest:rl:{" + crypto::RandomHex(8) + "}:";
-    redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint_);
-    thread_ = std::thread([this] { io_.run(); });
+    redis_ = std::make_unique<redis::testing::ThreadedClient>(endpoint_);
   }
 
   void TearDown() override {
-    if (!thread_.joinable()) return;
+    if (redis_ == nullptr) return;
     Command({"EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end",
              "0", prefix_ + "*"});
-    redis_->Close();
-    work_.reset();
-    thread_.join();
+    redis_.reset();
   }
 
-  redis::Reply Command(std::vector<std::string> args) {
-    std::promise<redis::Reply> p;
-    redis_->AsyncCommand(std::move(args), [&p](boost::system::error_code ec, redis::Reply r) {
-      EXPECT_FALSE(ec) << ec.message();
-      p.set_value(std::move(r));
-    });
-    return p.get_future().get();
-  }
+  redis::Reply Command(std::vector<std::string> args) { return redis_->Command(std::move(args)); }
 
   static absl::StatusOr<LimitDecision> Check(RateLimiter& limiter, std::vector<Limit> limits) {
     std::promise<absl::StatusOr<LimitDecision>> p;
@@ -87,15 +66,11 @@ class RateLimiterTest : public ::testing::Test {
 
   redis::RedisEndpoint endpoint_;
   std::string prefix_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ =
-      asio::make_work_guard(io_);
-  std::shared_ptr<redis::RedisClient> redis_;
-  std::thread thread_;
+  std::unique_ptr<redis::testing::ThreadedClient> redis_;
 };
 
 TEST_F(RateLimiterTest, AMinutesWorthAtOnceThenRefusedWithRetryAfter) {
-  RateLimiter limiter(redis_, RedisDownPolicy::kFailClosed);
+  RateLimiter limiter(redis_->client(), RedisDownPolicy::kFailClosed);
   std::vector<Limit> limits = {L("u", 10)};
   EXPECT_EQ(Allowed(limiter, limits, 10), 10);
   auto refused = Check(limiter, limits);
@@ -112,7 +87,7 @@ TEST_F(RateLimiterTest, AMinutesWorthAtOnceThenRefusedWithRetryAfter) {
 }
 
 TEST_F(RateLimiterTest, EveryLimitMustAllowAndARefusalChargesNone) {
-  RateLimiter limiter(redis_, RedisDownPolicy::kFailClosed);
+  RateLimiter limiter(redis_->client(), RedisDownPolicy::kFailClosed);
   // The tool limit (2) is the tighter one: the third call is refused by it, and the user's and
   // endpoint's buckets are not charged for refused calls.
   std::vector<Limit> both = {L("user", 5, "user"), L("all", 100, "endpoint"),
@@ -129,14 +104,14 @@ TEST_F(RateLimiterTest, EveryLimitMustAllowAndARefusalChargesNone) {
 }
 
 TEST_F(RateLimiterTest, BucketsAreIndependent) {
-  RateLimiter limiter(redis_, RedisDownPolicy::kFailClosed);
+  RateLimiter limiter(redis_->client(), RedisDownPolicy::kFailClosed);
   EXPECT_EQ(Allowed(limiter, {L("alice", 3)}, 5), 3);
   EXPECT_EQ(Allowed(limiter, {L("bob", 3)}, 5), 3);
 }
 
 TEST_F(RateLimiterTest, SharedAcrossLimitersAsAcrossReplicas) {
-  RateLimiter a(redis_, RedisDownPolicy::kFailClosed);
-  auto other = redis::RedisClient::Create(io_.get_executor(), endpoint_);
+  RateLimiter a(redis_->client(), RedisDownPolicy::kFailClosed);
+  auto other = redis::RedisClient::Create(redis_->executor(), endpoint_);
   RateLimiter b(other, RedisDownPolicy::kFailClosed);
   std::vector<Limit> limits = {L("shared", 6)};
   int allowed = 0;
@@ -148,7 +123,7 @@ TEST_F(RateLimiterTest, SharedAcrossLimitersAsAcrossReplicas) {
 }
 
 TEST_F(RateLimiterTest, ReloadsTheScriptAfterRedisForgetsIt) {
-  RateLimiter limiter(redis_, RedisDownPolicy::kFailClosed);
+  RateLimiter limiter(redis_->client(), RedisDownPolicy::kFailClosed);
   EXPECT_EQ(Allowed(limiter, {L("flush", 4)}, 1), 1);
   EXPECT_TRUE(Command({"SCRIPT", "FLUSH"}).IsOk());
   EXPECT_EQ(Allowed(limiter, {L("flush", 4)}, 5), 3);
@@ -160,7 +135,7 @@ TEST_F(RateLimiterTest, ReloadsTheScriptAfterRedisForgetsIt) {
 TEST_F(RateLimiterTest, NoLimitsNeedNoRedis) {
   redis::RedisEndpoint nowhere;
   nowhere.port = ClosedPort();
-  RateLimiter limiter(redis::RedisClient::Create(io_.get_executor(), nowhere),
+  RateLimiter limiter(redis::RedisClient::Create(redis_->executor(), nowhere),
                       RedisDownPolicy::kFailClosed);
   auto d = Check(limiter, {});
   ASSERT_TRUE(d.ok());
@@ -171,7 +146,7 @@ TEST_F(RateLimiterTest, NoLimitsNeedNoRedis) {
 TEST_F(RateLimiterTest, UnreachableRedisFollowsThePolicy) {
   redis::RedisEndpoint nowhere;
   nowhere.port = ClosedPort();
-  auto client = redis::RedisClient::Create(io_.get_executor(), nowhere);
+  auto client = redis::RedisClient::Create(redis_->executor(), nowhere);
   RateLimiter closed(client, RedisDownPolicy::kFailClosed);
   auto refused = Check(closed, {L("x", 1)});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);

@@ -1,5 +1,5 @@
 // Test-only helpers shared by the edge's HTTP and Redis-backed tests: a plain HTTP/1.1 client
-// for the real server, and the Redis that `ctest -L redis` starts.
+// for the real server, and a /metrics sample reader.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,7 +10,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,7 +18,6 @@
 #include <vector>
 
 #include "services/edge/src/http_types.h"
-#include "switchboard/redis/endpoint.h"
 
 namespace switchboard::edge::testing_http {
 
@@ -79,18 +77,6 @@ inline Reply Send(uint16_t port, boost::beast::http::verb method, std::string_vi
   boost::beast::flat_buffer buffer;
   if (wait) stream.expires_after(*wait);
   return ReadReply(stream, buffer);
-}
-
-// The private Redis of `ctest -L redis` (its `backing` fixture sets SB_TEST_REDIS_URL).
-// Call as ASSERT_NO_FATAL_FAILURE(TestRedisEndpoint(&endpoint)).
-inline void TestRedisEndpoint(redis::RedisEndpoint* out) {
-  const char* url = std::getenv("SB_TEST_REDIS_URL");
-  ASSERT_TRUE(url != nullptr && *url != '\0')
-      << "SB_TEST_REDIS_URL is not set: run this test through ctest -L redis, whose `backing` "
-         "fixture starts a private Redis";
-  auto endpoint = redis::ParseRedisUrl(url);
-  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-  *out = *std::move(endpoint);
 }
 
 // The value of one sample line (`series` with its labels) of a /metrics page, 0 when absent.

@@ -25,6 +25,7 @@
 #include "services/edge/src/http_server.h"
 #include "services/edge/src/redis_session_store.h"
 #include "services/edge/src/session_events.h"
+#include "switchboard/redis/testing.h"
 
 namespace switchboard::edge {
 namespace {
@@ -205,8 +206,9 @@ struct Replica {
 class EventStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    redis::RedisEndpoint endpoint;
-    ASSERT_NO_FATAL_FAILURE(testing_http::TestRedisEndpoint(&endpoint));
+    auto found = redis::testing::TestRedisEndpoint();
+    ASSERT_TRUE(found.ok()) << found.status();
+    const redis::RedisEndpoint& endpoint = *found;
     a_ = std::make_unique<Replica>(endpoint, auth_);
     b_ = std::make_unique<Replica>(endpoint, auth_);
   }

@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <thread>
 
-#include "services/edge/src/edge_test_http.h"
 #include "services/edge/src/redis_session_store.h"
 #include "switchboard/common/crypto.h"
+#include "switchboard/redis/testing.h"
 
 namespace switchboard::edge {
 namespace {
@@ -21,8 +21,9 @@ namespace asio = boost::asio;
 class RedisSessionStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    redis::RedisEndpoint endpoint;
-    ASSERT_NO_FATAL_FAILURE(testing_http::TestRedisEndpoint(&endpoint));
+    auto found = redis::testing::TestRedisEndpoint();
+    ASSERT_TRUE(found.ok()) << found.status();
+    const redis::RedisEndpoint& endpoint = *found;
     thread_ = std::thread([this] { io_.run(); });
     redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint);
     // A second client stands for another edge replica sharing the same Redis.

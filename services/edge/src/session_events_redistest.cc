@@ -15,9 +15,9 @@
 #include <cstdlib>
 #include <thread>
 
-#include "services/edge/src/edge_test_http.h"
 #include "services/edge/src/session_events.h"
 #include "switchboard/common/crypto.h"
+#include "switchboard/redis/testing.h"
 
 // GCC 12 reports a false -Wmismatched-new-delete on some Asio coroutine frames.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -31,7 +31,9 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 class SessionEventsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(testing_http::TestRedisEndpoint(&endpoint_));
+    auto found = redis::testing::TestRedisEndpoint();
+    ASSERT_TRUE(found.ok()) << found.status();
+    endpoint_ = *found;
     thread_ = std::thread([this] { io_.run(); });
     redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint_);
     other_redis_ = redis::RedisClient::Create(io_.get_executor(), endpoint_);

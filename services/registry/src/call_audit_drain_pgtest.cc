@@ -4,34 +4,28 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <future>
 #include <thread>
 
 #include "services/registry/src/pg_config_store.h"
 #include "services/registry/src/test_database.h"
+#include "switchboard/redis/testing.h"
 
 namespace switchboard::registry {
 namespace {
 
 using namespace std::chrono_literals;
-namespace asio = boost::asio;
 
 class CallAuditDrainPgTest : public testing::Test {
  protected:
   // Each test names a Redis database of its own (tests run in parallel), so no other test's
   // stream entries mix in; and a fresh Postgres database.
   void Connect(int redis_db) {
-    const char* url = std::getenv("SB_TEST_REDIS_URL");
-    ASSERT_TRUE(url != nullptr && *url != '\0') << "run through ctest -L db";
-    auto endpoint = redis::ParseRedisUrl(std::string(url) + "/" + std::to_string(redis_db));
+    auto endpoint = redis::testing::TestRedisEndpoint(redis_db);
     ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-    redis_ = redis::RedisClient::Create(io_.get_executor(), *endpoint);
-    thread_ = std::thread([this] { io_.run(); });
+    endpoint_ = *endpoint;
+    redis_ = std::make_unique<redis::testing::ThreadedClient>(endpoint_);
     Redis({"DEL", kToolCallStream});
 
     auto db = TestDatabase::Create();
@@ -45,25 +39,20 @@ class CallAuditDrainPgTest : public testing::Test {
     ASSERT_TRUE(service_->Start().ok());
   }
 
-  // Starts a drain that pauses `interval` once it has caught up.
+  // Starts a drain, on a connection of its own (its reads block), that pauses `interval` once
+  // it has caught up.
   void StartDrain(std::chrono::milliseconds interval) {
-    drain_ = std::make_unique<CallAuditDrain>(redis_, service_.get(), interval);
+    drain_ = std::make_unique<CallAuditDrain>(
+        redis::RedisClient::Create(redis_->executor(), endpoint_), service_.get(), interval);
     drain_->Start();
   }
 
   void TearDown() override {
     if (drain_ != nullptr) drain_->Stop();
     if (service_ != nullptr) service_->Stop();
-    if (thread_.joinable()) {
-      redis_->Close();
-      work_.reset();
-      thread_.join();
-    }
   }
 
-  redis::Reply Redis(std::vector<std::string> args) {
-    return redis_->AsyncCommand(std::move(args), asio::use_future).get();
-  }
+  redis::Reply Redis(std::vector<std::string> args) { return redis_->Command(std::move(args)); }
 
   void AddCall(int n) {
     redis::Reply r = Redis({"XADD", kToolCallStream, "*", "at_ms", "1795000000000", "user",
@@ -92,10 +81,8 @@ class CallAuditDrainPgTest : public testing::Test {
     return false;
   }
 
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  std::shared_ptr<redis::RedisClient> redis_;
-  std::thread thread_;
+  redis::RedisEndpoint endpoint_;
+  std::unique_ptr<redis::testing::ThreadedClient> redis_;
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<RegistryService> service_;
   std::unique_ptr<CallAuditDrain> drain_;
