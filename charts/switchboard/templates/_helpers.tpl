@@ -99,6 +99,37 @@ name: {{ include "sb.name" (list . "service") }}
 key: token
 {{- end -}}
 
+{{/*
+A generated secret kept across upgrades: the `key` of Secret <release>-<name> as installed, else
+`length` random letters and digits (helm template, a first install). Call with
+(list . name key length).
+*/}}
+{{- define "sb.keptSecretValue" -}}
+{{- $ctx := index . 0 -}}
+{{- $key := index . 2 -}}
+{{- $old := lookup "v1" "Secret" $ctx.Release.Namespace (include "sb.name" (list $ctx (index . 1))) -}}
+{{- if and $old $old.data (index $old.data $key) -}}
+{{- index $old.data $key | b64dec -}}
+{{- else -}}
+{{- randAlphaNum (index . 3) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret <release>-<name> holding `value` under `key`. Call with (list . name key value). */}}
+{{- define "sb.oneKeySecret" -}}
+{{- $ctx := index . 0 -}}
+{{- $name := index . 1 -}}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ include "sb.name" (list $ctx $name) }}
+  labels:
+    {{- include "sb.labels" (list $ctx $name) | nindent 4 }}
+type: Opaque
+stringData:
+  {{ index . 2 }}: {{ index . 3 | quote }}
+{{- end -}}
+
 {{- define "sb.redisSecretRef" -}}
 {{- $r := .Values.global.redis | default dict -}}
 {{- if $r.existingSecret -}}

@@ -102,9 +102,12 @@ class ConfigStore {
   // configuration (see registry ValidateObject); AlreadyExists when creating an existing key;
   // NotFound when updating a missing one; FailedPrecondition naming the current revision when
   // an update's `expected_revision` is not the object's revision. An update's server secrets
-  // that read "***" keep their stored values.
+  // that read "***" keep their stored values. `check` (when set) sees the stored object it would
+  // replace before any of that, in the same transaction: its refusal is returned and nothing
+  // written.
   virtual absl::StatusOr<StoredObject> Put(WriteMode mode, const v1::Change& object,
-                                           int64_t expected_revision, const std::string& actor) = 0;
+                                           int64_t expected_revision, const std::string& actor,
+                                           const StoredCheck& check) = 0;
 
   // Audit rows matching the request's filters, newest first, at most `request.limit()` (the
   // caller has bounded it).

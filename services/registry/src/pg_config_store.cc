@@ -756,22 +756,23 @@ absl::StatusOr<StoredObject> PgConfigStore::Get(Change::Kind kind, const std::st
 }
 
 absl::StatusOr<StoredObject> PgConfigStore::Put(WriteMode mode, const Change& object,
-                                                int64_t expected_revision,
-                                                const std::string& actor) {
+                                                int64_t expected_revision, const std::string& actor,
+                                                const StoredCheck& check) {
   const bool create = mode == WriteMode::kCreate;
   return Run<StoredObject>(
       create ? "create" : "update", [&](Conn& c) -> absl::StatusOr<StoredObject> {
         pqxx::work tx(c.db);
         // Writers take turns, so the checks below hold until the commit.
         tx.exec_params("SELECT pg_advisory_xact_lock($1)", kWriteLockKey);
-        Snapshot current = LoadState(tx);
         Change incoming = object;
         incoming.clear_op();
-        SB_RETURN_IF_ERROR(ValidateObject(current, incoming));
         const Change::Kind kind = incoming.kind();
         const std::string& key = incoming.name();
         std::string_view label = KindLabel(kind);
         std::optional<StoredObject> before = ReadObject(tx, kind, key);
+        if (before && check) SB_RETURN_IF_ERROR(check(before->object));
+        Snapshot current = LoadState(tx);
+        SB_RETURN_IF_ERROR(ValidateObject(current, incoming));
         if (create && before) {
           return absl::AlreadyExistsError(StrCat(label, " '", key, "' already exists"));
         }

@@ -38,7 +38,8 @@ class PgConfigStore final : public ConfigStore {
   absl::StatusOr<v1::ApiKey> InsertApiKey(const v1::ApiKey& key, const std::string& actor) override;
   absl::StatusOr<StoredObject> Get(v1::Change::Kind kind, const std::string& key) override;
   absl::StatusOr<StoredObject> Put(WriteMode mode, const v1::Change& object,
-                                   int64_t expected_revision, const std::string& actor) override;
+                                   int64_t expected_revision, const std::string& actor,
+                                   const StoredCheck& check) override;
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(
       const v1::ListAuditRequest& request) override;
   absl::Status RecordApiKeyUse(const std::vector<v1::ApiKeyUse>& uses) override;

@@ -483,6 +483,43 @@ TEST_F(PgStoreTest, DeleteRefusesObjectsInUse) {
   EXPECT_EQ(db_->Query("SELECT count(*) FROM namespace_servers")[0][0], "0");
 }
 
+TEST_F(PgStoreTest, AWritesCheckSeesTheStoredObjectAndItsRefusalWritesNothing) {
+  MustApply(Demo());
+  int64_t before = Revision();
+  std::vector<std::string> seen;  // the stored servers' "name type" each check was shown
+  StoredCheck refuse_stdio = [&seen](const Change& stored) {
+    seen.push_back(stored.server().name() + " " + stored.server().type());
+    return stored.server().type() == "STDIO" ? absl::PermissionDeniedError("no STDIO")
+                                             : absl::OkStatus();
+  };
+  v1::Server changed;
+  changed.set_name("everything");
+  changed.set_type("STREAMABLE_HTTP");
+  changed.set_url("https://example.test/other");
+  // Refused ahead of the revision check: its expected_revision is not even right.
+  auto put = store_->Put(WriteMode::kUpdate, UpsertChange(changed), 0, "dev", refuse_stdio);
+  EXPECT_EQ(put.status(), absl::PermissionDeniedError("no STDIO"));
+  auto deleted = store_->Delete(Change::SERVER, "everything", "dev", refuse_stdio);
+  EXPECT_EQ(deleted.status(), absl::PermissionDeniedError("no STDIO"));
+  EXPECT_EQ(Revision(), before);
+  EXPECT_EQ(db_->Query("SELECT type FROM servers WHERE name = 'everything'")[0][0], "STDIO");
+
+  // A create has no stored object to show; a remote server passes.
+  v1::Server fresh;
+  fresh.set_name("fresh");
+  fresh.set_type("STREAMABLE_HTTP");
+  fresh.set_url("https://example.test/fresh");
+  ASSERT_TRUE(store_->Put(WriteMode::kCreate, UpsertChange(fresh), 0, "dev", refuse_stdio).ok());
+  auto stored = store_->Get(Change::SERVER, "fresh");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  fresh.set_description("moved");
+  ASSERT_TRUE(
+      store_->Put(WriteMode::kUpdate, UpsertChange(fresh), stored->revision, "dev", refuse_stdio)
+          .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"everything STDIO", "everything STDIO",
+                                            "fresh STREAMABLE_HTTP"}));
+}
+
 TEST_F(PgStoreTest, DeletingAUserDeletesItsKeys) {
   MustApply(Demo());
   v1::ApiKey key;

@@ -96,6 +96,13 @@ grpc::ServerUnaryReactor* PutObject(RegistryService* service, grpc::CallbackServ
   return reactor;
 }
 
+// A unary call ended at once with `status` (a refusal).
+grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
 // Starts a unary call: `start` hands the service a callback that copies its result into the
 // response and finishes the call.
 template <typename Response, typename Start>
@@ -262,9 +269,7 @@ RegistryGrpc::Admission RegistryGrpc::Admit(grpc::CallbackServerContext* context
     return {nullptr, caller.role == Role::kMember, ActorOf(context, caller)};
   }
   log::Info("admin call refused", {{"caller", caller.name}, {"code", refusal.error_code()}});
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(refusal);
-  return {reactor, false, ""};
+  return {Finished(context, std::move(refusal)), false, ""};
 }
 
 RegistryGrpc::Admission RegistryGrpc::AdmitServerWrite(grpc::CallbackServerContext* context,
@@ -531,9 +536,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::RecordApiKeyUse(grpc::CallbackServerCont
                                                         const v1::RecordApiKeyUseRequest* request,
                                                         v1::RecordApiKeyUseResponse* response) {
   if (grpc::Status refused = CheckServiceCaller(context, "RecordApiKeyUse"); !refused.ok()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(refused);
-    return reactor;
+    return Finished(context, std::move(refused));
   }
   return Unary(context, response,
                [&](auto done) { service_->RecordApiKeyUse(*request, std::move(done)); });
@@ -543,9 +546,7 @@ grpc::ServerUnaryReactor* RegistryGrpc::RecordServerTools(
     grpc::CallbackServerContext* context, const v1::RecordServerToolsRequest* request,
     v1::RecordServerToolsResponse* response) {
   if (grpc::Status refused = CheckServiceCaller(context, "RecordServerTools"); !refused.ok()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(refused);
-    return reactor;
+    return Finished(context, std::move(refused));
   }
   return Unary(context, response,
                [&](auto done) { service_->RecordServerTools(*request, std::move(done)); });

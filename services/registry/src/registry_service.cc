@@ -295,12 +295,8 @@ void RegistryService::Put(WriteMode mode, Change object, int64_t expected_revisi
       mode == WriteMode::kCreate ? "create" : "update", std::move(done),
       [this, mode, object = std::move(object), expected_revision, actor = std::move(actor),
        check = std::move(check)](ConfigStore& store) -> absl::StatusOr<StoredObject> {
-        if (check && mode == WriteMode::kUpdate) {
-          absl::StatusOr<StoredObject> current = store.Get(object.kind(), object.name());
-          // A missing object is Put's to report.
-          if (current.ok()) SB_RETURN_IF_ERROR(check(current->object));
-        }
-        SB_ASSIGN_OR_RETURN(StoredObject stored, store.Put(mode, object, expected_revision, actor));
+        SB_ASSIGN_OR_RETURN(StoredObject stored,
+                            store.Put(mode, object, expected_revision, actor, check));
         PublishAfterWrite(store);
         log::Info(mode == WriteMode::kCreate ? "object created" : "object updated",
                   {{"kind", ObjectField(stored.object.kind())},

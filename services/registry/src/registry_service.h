@@ -87,9 +87,8 @@ class RegistryService {
   // Creates or replaces one object: `object` is UpsertChange(the object). See ConfigStore::Put
   // for the checks and errors; an update without expected_revision is InvalidArgument. The
   // write reaches this replica's watchers before the answer, which is the object as stored
-  // (server secrets blanked) with its new revision. `check` (optional) may refuse an update by
-  // the object it replaces (read first: an update is refused anyway when the object changed
-  // after that read, its expected_revision no longer matching).
+  // (server secrets blanked) with its new revision. `check` (optional) may refuse the write by
+  // the object it would replace; see ConfigStore::Put.
   void Put(WriteMode mode, v1::Change object, int64_t expected_revision, std::string actor,
            Done<StoredObject> done, StoredCheck check = {});
 

@@ -129,7 +129,8 @@ class FakeConfigStore : public ConfigStore {
   absl::StatusOr<StoredObject> Get(Change::Kind, const std::string&) override {
     return absl::UnimplementedError("not faked");
   }
-  absl::StatusOr<StoredObject> Put(WriteMode, const Change&, int64_t, const std::string&) override {
+  absl::StatusOr<StoredObject> Put(WriteMode, const Change&, int64_t, const std::string&,
+                                   const StoredCheck&) override {
     return absl::UnimplementedError("not faked");
   }
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const v1::ListAuditRequest&) override {
