@@ -149,6 +149,37 @@ std::unique_ptr<SpanData> MakeSpan(std::string name) {
   return span;
 }
 
+// Enqueues 25 spans into an exporter configured by ConfigFor (batches of at most 10) and
+// expects `receiver` to get all of them, in order, under the exporter's resource.
+void ExportAndExpectBatches(BatchExporter& exporter, ReceivedRequests& receiver) {
+  for (int i = 0; i < 25; ++i) EXPECT_TRUE(exporter.Enqueue(MakeSpan("s" + std::to_string(i))));
+  ASSERT_TRUE(receiver.WaitFor(3));
+  exporter.Shutdown(std::chrono::milliseconds(1000));
+  int spans = 0;
+  for (const auto& request : receiver.Requests()) {
+    ASSERT_EQ(request.resource_spans_size(), 1);
+    EXPECT_EQ(request.resource_spans(0).resource().attributes(0).value().string_value(), "sb-test");
+    spans += request.resource_spans(0).scope_spans(0).spans_size();
+    EXPECT_LE(request.resource_spans(0).scope_spans(0).spans_size(), 10);
+  }
+  EXPECT_EQ(spans, 25);
+  EXPECT_EQ(receiver.Requests()[0].resource_spans(0).scope_spans(0).spans(0).name(), "s0");
+  EXPECT_EQ(exporter.exported(), 25u);
+  EXPECT_EQ(exporter.dropped(), 0u);
+}
+
+// Enqueues 200 spans into an exporter whose collector is unreachable (its queue holds 20) and
+// expects every one dropped: the queue's overflow at once, then the failed exports.
+void EnqueueAndExpectAllDropped(BatchExporter& exporter) {
+  for (int i = 0; i < 200; ++i) exporter.Enqueue(MakeSpan("x"));  // never blocks
+  for (int i = 0; i < 500 && exporter.dropped() < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  exporter.Shutdown(std::chrono::milliseconds(100));
+  EXPECT_EQ(exporter.dropped(), 200u);
+  EXPECT_EQ(exporter.exported(), 0u);
+}
+
 TracerConfig ConfigFor(int port, size_t max_queue = 100) {
   TracerConfig config;
   config.enabled = true;
@@ -208,17 +239,7 @@ TEST(BatchExporterTest, PostsBatchesToTheReceiver) {
   auto target =
       ParseHttpTarget("http://127.0.0.1:" + std::to_string(receiver.port()) + "/v1/traces");
   BatchExporter exporter(*target, ConfigFor(receiver.port()));
-  for (int i = 0; i < 25; ++i) EXPECT_TRUE(exporter.Enqueue(MakeSpan("s" + std::to_string(i))));
-  ASSERT_TRUE(receiver.WaitFor(3));
-  exporter.Shutdown(std::chrono::milliseconds(1000));
-  int spans = 0;
-  for (const auto& request : receiver.Requests()) {
-    spans += request.resource_spans(0).scope_spans(0).spans_size();
-    EXPECT_LE(request.resource_spans(0).scope_spans(0).spans_size(), 10);
-  }
-  EXPECT_EQ(spans, 25);
-  EXPECT_EQ(exporter.exported(), 25u);
-  EXPECT_EQ(exporter.dropped(), 0u);
+  ASSERT_NO_FATAL_FAILURE(ExportAndExpectBatches(exporter, receiver));
   EXPECT_EQ(receiver.Paths()[0], "/v1/traces");
 }
 
@@ -238,17 +259,9 @@ TEST(BatchExporterTest, ADeadCollectorCostsSpansNotCallers) {
   int dead_port = DeadPort();
   auto target = ParseHttpTarget("http://127.0.0.1:" + std::to_string(dead_port) + "/v1/traces");
   BatchExporter exporter(*target, ConfigFor(dead_port, /*max_queue=*/20));
-  double before = 0;
-  for (int i = 0; i < 200; ++i) exporter.Enqueue(MakeSpan("x"));  // never blocks
-  for (int i = 0; i < 500 && exporter.dropped() < 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  exporter.Shutdown(std::chrono::milliseconds(100));
-  EXPECT_EQ(exporter.dropped(), 200u);  // the queue's overflow, then the failed exports
-  EXPECT_EQ(exporter.exported(), 0u);
+  EnqueueAndExpectAllDropped(exporter);
   std::string metrics = SerializeMetrics();
   EXPECT_NE(metrics.find("sb_otel_spans_total{outcome=\"dropped\"}"), std::string::npos);
-  (void)before;
 }
 
 TracerConfig GrpcConfigFor(int port, size_t max_queue = 100) {
@@ -282,20 +295,7 @@ TEST(GrpcExporterTest, ExportsBatchesToATraceService) {
   auto transport = MakeTransport(config);
   ASSERT_TRUE(transport.ok()) << transport.status();
   BatchExporter exporter(std::move(*transport), config);
-  for (int i = 0; i < 25; ++i) EXPECT_TRUE(exporter.Enqueue(MakeSpan("s" + std::to_string(i))));
-  ASSERT_TRUE(receiver.WaitFor(3));
-  exporter.Shutdown(std::chrono::milliseconds(1000));
-  int spans = 0;
-  for (const auto& request : receiver.Requests()) {
-    ASSERT_EQ(request.resource_spans_size(), 1);
-    EXPECT_EQ(request.resource_spans(0).resource().attributes(0).value().string_value(), "sb-test");
-    spans += request.resource_spans(0).scope_spans(0).spans_size();
-    EXPECT_LE(request.resource_spans(0).scope_spans(0).spans_size(), 10);
-  }
-  EXPECT_EQ(spans, 25);
-  EXPECT_EQ(receiver.Requests()[0].resource_spans(0).scope_spans(0).spans(0).name(), "s0");
-  EXPECT_EQ(exporter.exported(), 25u);
-  EXPECT_EQ(exporter.dropped(), 0u);
+  ExportAndExpectBatches(exporter, receiver);
 }
 
 TEST(GrpcExporterTest, ADeadAddressCountsDropsWithoutBlocking) {
@@ -303,13 +303,7 @@ TEST(GrpcExporterTest, ADeadAddressCountsDropsWithoutBlocking) {
   TracerConfig config = GrpcConfigFor(dead_port, /*max_queue=*/20);
   config.export_timeout = std::chrono::milliseconds(500);
   BatchExporter exporter(*MakeTransport(config), config);
-  for (int i = 0; i < 200; ++i) exporter.Enqueue(MakeSpan("x"));  // never blocks
-  for (int i = 0; i < 500 && exporter.dropped() < 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  exporter.Shutdown(std::chrono::milliseconds(100));
-  EXPECT_EQ(exporter.dropped(), 200u);  // the queue's overflow, then the failed exports
-  EXPECT_EQ(exporter.exported(), 0u);
+  EnqueueAndExpectAllDropped(exporter);
 }
 
 TEST(BatchExporterTest, RefusesSpansAfterShutdown) {

@@ -85,21 +85,15 @@ absl::StatusOr<TracerConfig> ConfigFromEnv(std::string_view default_service,
         StrCat(insecure_variable, " must be true or false, not '", insecure, "'"));
   }
   config.insecure = insecure == "true";
-  std::string traces_endpoint = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-  std::string endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
-  std::string endpoint_variable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-  if (!traces_endpoint.empty()) {
-    config.endpoint = traces_endpoint;
-  } else if (!endpoint.empty()) {
-    endpoint_variable = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    // OTLP/HTTP appends the signal's path to the general endpoint; gRPC takes it as it is.
-    while (config.protocol == OtlpProtocol::kHttpProtobuf && !endpoint.empty() &&
-           endpoint.back() == '/') {
-      endpoint.pop_back();
-    }
-    config.endpoint =
-        config.protocol == OtlpProtocol::kHttpProtobuf ? endpoint + "/v1/traces" : endpoint;
+  auto [endpoint_variable, endpoint] =
+      pick("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT");
+  // OTLP/HTTP appends the signal's path to the general endpoint; gRPC takes it as it is.
+  if (config.protocol == OtlpProtocol::kHttpProtobuf && !endpoint.empty() &&
+      endpoint_variable == "OTEL_EXPORTER_OTLP_ENDPOINT") {
+    while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+    endpoint += "/v1/traces";
   }
+  config.endpoint = std::move(endpoint);
   std::string disabled = get("OTEL_SDK_DISABLED");
   std::string exporter = get("OTEL_TRACES_EXPORTER");
   config.enabled = !config.endpoint.empty() && disabled != "true" && exporter != "none";
