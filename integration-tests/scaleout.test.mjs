@@ -113,9 +113,11 @@ before(async () => {
   const { ports } = stack;
   router2 = await startRouter(stack, 'router2');
   const routers = `127.0.0.1:${ports.SB_ROUTER_PORT},127.0.0.1:${router2.port}`;
+  const wireRouters = `127.0.0.1:${ports.SB_ROUTER_WIRE_PORT},127.0.0.1:${router2.wirePort}`;
   for (let i = 0; i < 3; i++) {
     const edge = await startEdge(stack, `edge-scale${i}`, {
       SWITCHBOARD_EDGE_ROUTER_ADDRESS: routers,
+      SWITCHBOARD_EDGE_ROUTER_WIRE_ADDRESS: wireRouters,
       SWITCHBOARD_EDGE_SSE_KEEPALIVE_MS: '500',
       SWITCHBOARD_EDGE_SSE_RETRY_MS: '200',
       SWITCHBOARD_EDGE_HEARTBEAT_MS: '300',

@@ -17,7 +17,7 @@ export const require = createRequire(path.join(repo, 'tools/npm/package.json'));
 const launcher = path.join(repo, 'deploy/local/switchboard-local');
 const portNames = ['SB_EDGE_PORT', 'SB_ROUTER_PORT', 'SB_RUNNER_PORT', 'SB_REGISTRY_PORT',
   'SB_AUTH_PORT', 'SB_PG_PORT', 'SB_REDIS_PORT', 'SB_ROUTER_METRICS_PORT', 'SB_RUNNER_METRICS_PORT',
-  'SB_REGISTRY_METRICS_PORT', 'SB_AUTH_METRICS_PORT'];
+  'SB_REGISTRY_METRICS_PORT', 'SB_AUTH_METRICS_PORT', 'SB_ROUTER_WIRE_PORT', 'SB_RUNNER_WIRE_PORT'];
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -72,6 +72,7 @@ export async function until(what, check, ms = 20_000) {
 // { port, origin, pid, stop }.
 async function startExtra(stack, service, name, env, ready) {
   const port = await freePort();
+  const wirePort = service === 'router' ? await freePort() : undefined;
   const { ports, stateDir } = stack;
   const build = process.env.SB_BUILD_DIR ?? path.join(repo, 'build');
   const log = fs.openSync(path.join(stateDir, `logs/${name}.log`), 'a');
@@ -86,10 +87,12 @@ async function startExtra(stack, service, name, env, ready) {
         // No metrics server: the config file's fixed metrics port may be another stack's.
         [`SWITCHBOARD_${upper}_METRICS_LISTEN`]: '',
         ...(service === 'router' ? {
+          SWITCHBOARD_ROUTER_WIRE_LISTEN: `127.0.0.1:${wirePort}`,
           SWITCHBOARD_ROUTER_RUNNER_ADDRESS: `127.0.0.1:${ports.SB_RUNNER_PORT}`,
         } : { [`SWITCHBOARD_${upper}_REDIS_URL`]: `redis://127.0.0.1:${ports.SB_REDIS_PORT}` }),
         ...(service === 'edge' ? {
           SWITCHBOARD_EDGE_ROUTER_ADDRESS: `127.0.0.1:${ports.SB_ROUTER_PORT}`,
+          SWITCHBOARD_EDGE_ROUTER_WIRE_ADDRESS: `127.0.0.1:${ports.SB_ROUTER_WIRE_PORT}`,
           SWITCHBOARD_EDGE_AUTH_ADDRESS: `127.0.0.1:${ports.SB_AUTH_PORT}`,
         } : {}),
         ...env,
@@ -120,7 +123,7 @@ async function startExtra(stack, service, name, env, ready) {
     child.kill('SIGKILL');
     await exited;
   };
-  return { port, origin: `http://127.0.0.1:${port}`, pid: child.pid, stop, kill };
+  return { port, wirePort, origin: `http://127.0.0.1:${port}`, pid: child.pid, stop, kill };
 }
 
 // True once something accepts connections on 127.0.0.1:`port`.
@@ -148,8 +151,9 @@ export function startAuth(stack, name = 'auth2', env = {}) {
   return startExtra(stack, 'auth', name, env, portOpen);
 }
 
-// Another router of `stack` (see startExtra): same registry and runner, ready once its port
-// accepts connections.
+// Another router of `stack` (see startExtra): same registry and runner, with its own wire port
+// (`wirePort`, for edges' SWITCHBOARD_EDGE_ROUTER_WIRE_ADDRESS), ready once its port accepts
+// connections.
 export function startRouter(stack, name = 'router2', env = {}) {
   return startExtra(stack, 'router', name, env, portOpen);
 }

@@ -6,6 +6,7 @@
 #include "services/edge/src/grpc_auth_client.h"
 #include "services/edge/src/grpc_router_client.h"
 #include "services/edge/src/router_pool.h"
+#include "services/edge/src/wire_router_client.h"
 #include "services/edge/src/http_server.h"
 #include "services/edge/src/io_pool.h"
 #include "services/edge/src/redis_session_store.h"
@@ -49,13 +50,26 @@ int main(int argc, char** argv) {
                                         cfg.service_token);
   edge::GrpcAuthClient auth(grpcutil::MakeChannel(cfg.auth_address), kAuthTimeout);
   std::vector<edge::RouterPool::Member> routers;
-  for (const std::string& address : SplitList(cfg.router_address)) {
-    auto client = std::make_unique<edge::GrpcRouterClient>(grpcutil::MakeChannel(address));
-    edge::GrpcRouterClient* raw = client.get();
-    routers.push_back({address, std::move(client), [raw] { return raw->Available(); }});
+  std::vector<edge::WireRouterClient*> wire_routers;  // bound to the io threads below
+  if (cfg.router_transport == "wire") {
+    for (const std::string& address : SplitList(cfg.router_wire_address)) {
+      auto client = std::make_unique<edge::WireRouterClient>(address);
+      edge::WireRouterClient* raw = client.get();
+      wire_routers.push_back(raw);
+      routers.push_back({address, std::move(client), [raw] { return raw->Available(); }});
+    }
+  } else {
+    for (const std::string& address : SplitList(cfg.router_address)) {
+      auto client = std::make_unique<edge::GrpcRouterClient>(grpcutil::MakeChannel(address));
+      edge::GrpcRouterClient* raw = client.get();
+      routers.push_back({address, std::move(client), [raw] { return raw->Available(); }});
+    }
   }
   edge::RouterPool router(std::move(routers));
   edge::IoContextPool pool(static_cast<size_t>(cfg.threads));
+  std::vector<boost::asio::io_context::executor_type> io_executors;
+  for (size_t i = 0; i < pool.size(); ++i) io_executors.push_back(pool.At(i).get_executor());
+  for (edge::WireRouterClient* client : wire_routers) client->Bind(io_executors);
   auto redis = redis::RedisClient::Create(pool.At(0).get_executor(), redis_endpoint);
   edge::RedisSessionStore sessions(redis, std::chrono::seconds(cfg.session_ttl_seconds));
   edge::SessionEvents events(redis, redis_endpoint, pool.At(0).get_executor(),
@@ -84,7 +98,10 @@ int main(int argc, char** argv) {
   pool.Start();
   log::Info("edge listening", {{"listen", cfg.listen},
                                {"threads", static_cast<int64_t>(pool.size())},
-                               {"router", cfg.router_address},
+                               {"router", cfg.router_transport == "wire"
+                                              ? cfg.router_wire_address
+                                              : cfg.router_address},
+                               {"router_transport", cfg.router_transport},
                                {"auth", cfg.auth_address},
                                {"registry", cfg.registry_address},
                                {"redis", redis_endpoint.Describe()}});
@@ -95,6 +112,7 @@ int main(int argc, char** argv) {
   server.Stop(kShutdownGrace);
   config_cache.Stop();
   redis->Close();
+  for (edge::WireRouterClient* client : wire_routers) client->Shutdown();
   pool.Stop();
   telemetry::Tracer::Global().Shutdown();
   log::Info("stopped");

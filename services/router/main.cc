@@ -11,6 +11,7 @@
 
 #include "services/router/src/http_upstream.h"
 #include "services/router/src/router_grpc.h"
+#include "services/router/src/router_wire.h"
 #include "services/router/src/router_service.h"
 #include "services/router/src/runner_upstream.h"
 #include "switchboard/common/log.h"
@@ -30,6 +31,7 @@ namespace {
 
 struct RouterConfig {
   std::string listen = "127.0.0.1:7101";
+  std::string wire_listen = "127.0.0.1:9101";  // the edge's calls over wire; empty: gRPC only
   std::string registry_address = "127.0.0.1:7103";
   std::string runner_address = "127.0.0.1:7102";
   int64_t request_timeout_ms = 300000;
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   RouterConfig cfg;
   config::Schema schema("router");
   schema.String("listen", &cfg.listen, config::CheckHostPort)
+      .String("wire_listen", &cfg.wire_listen, config::CheckOptionalHostPort)
       .String("registry_address", &cfg.registry_address, config::CheckHostPort)
       .String("runner_address", &cfg.runner_address, config::CheckHostPort)
       .Int("request_timeout_ms", &cfg.request_timeout_ms, 100, 24LL * 3600 * 1000)
@@ -136,10 +139,17 @@ int main(int argc, char** argv) {
   if (!server.ok()) {
     ExitWithError("sb-router", MessageOf(server.status()));
   }
-  log::Info("router listening", {{"address", cfg.listen}});
+  std::unique_ptr<wire::Listener> wire_listener;
+  if (!cfg.wire_listen.empty()) {
+    auto listener = router::ServeExchange(io.get_executor(), cfg.wire_listen, &service);
+    if (!listener.ok()) ExitWithError("sb-router", MessageOf(listener.status()));
+    wire_listener = std::move(*listener);
+  }
+  log::Info("router listening", {{"address", cfg.listen}, {"wire", cfg.wire_listen}});
   int sig = WaitForTerminationSignal();
   log::Info("router stopping", {{"signal", sig}});
   grpcutil::StopServer(server->get(), 1000);
+  if (wire_listener != nullptr) wire_listener->Stop();
   std::promise<void> closed;
   asio::post(io, [&] {
     service.Shutdown();

@@ -7,17 +7,30 @@
 
 namespace switchboard::edge {
 
+namespace {
+
+// One host:port or several, comma-separated.
+absl::Status CheckAddressList(std::string_view value) {
+  std::vector<std::string> addresses = SplitList(value);
+  if (addresses.empty()) return absl::InvalidArgumentError("no router address");
+  for (const std::string& address : addresses) {
+    SB_RETURN_IF_ERROR(config::CheckHostPort(address));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 void BindSchema(config::Schema& schema, EdgeConfig* config) {
   schema.String("listen", &config->listen, config::CheckHostPort)
-      .String("router_address", &config->router_address,
+      .String("router_address", &config->router_address, CheckAddressList)
+      .String("router_transport", &config->router_transport,
               [](std::string_view value) -> absl::Status {
-                std::vector<std::string> addresses = SplitList(value);
-                if (addresses.empty()) return absl::InvalidArgumentError("no router address");
-                for (const std::string& address : addresses) {
-                  SB_RETURN_IF_ERROR(config::CheckHostPort(address));
-                }
-                return absl::OkStatus();
+                if (value == "wire" || value == "grpc") return absl::OkStatus();
+                return absl::InvalidArgumentError(
+                    StrCat("must be \"wire\" or \"grpc\", not \"", value, "\""));
               })
+      .String("router_wire_address", &config->router_wire_address, CheckAddressList)
       .String("auth_address", &config->auth_address, config::CheckHostPort)
       .String("registry_address", &config->registry_address, config::CheckHostPort)
       .String("redis_url", &config->redis_url, config::CheckNotEmpty)

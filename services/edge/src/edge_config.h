@@ -14,6 +14,8 @@ namespace switchboard::edge {
 struct EdgeConfig {
   std::string listen = "127.0.0.1:12008";
   std::string router_address = "127.0.0.1:7101";
+  std::string router_transport = "wire";  // "wire": router_wire_address; "grpc": router_address
+  std::string router_wire_address = "127.0.0.1:9101";
   std::string auth_address = "127.0.0.1:7104";
   std::string registry_address = "127.0.0.1:7103";
   std::string redis_url = "redis://127.0.0.1:6379";

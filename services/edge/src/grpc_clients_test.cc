@@ -1,4 +1,5 @@
-// The gRPC clients against in-process fake router and auth servers on 127.0.0.1.
+// The router clients (gRPC and wire) and the auth client against in-process fake router and
+// auth servers on 127.0.0.1.
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -20,7 +21,10 @@
 
 #include "services/edge/src/grpc_auth_client.h"
 #include "services/edge/src/grpc_router_client.h"
+#include "services/edge/src/wire_router_client.h"
 #include "switchboard/grpcutil/server.h"
+#include "switchboard/wire/connection.h"
+#include "switchboard/wire/protocols.h"
 
 namespace switchboard::edge {
 namespace {
@@ -35,6 +39,7 @@ using router::v1::RouterResponse;
 // A router that answers each request on its stream: "hang" gets nothing, "notify:x" gets a
 // notification and then "reply:x", "session:x" first sends x for the request's session under
 // call_id 0, "break" ends the stream with UNAVAILABLE, anything else gets "reply:<message>".
+// It serves both transports: gRPC Exchange streams, and wire connections (ServeWire).
 class FakeRouterService : public router::v1::Router::Service {
  public:
   grpc::Status Exchange(grpc::ServerContext*,
@@ -42,40 +47,71 @@ class FakeRouterService : public router::v1::Router::Service {
     ++streams;
     RouterRequest request;
     while (stream->Read(&request)) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        requests.push_back(request);
+      std::vector<RouterResponse> answers;
+      if (!Answer(request, &answers)) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "going away");
       }
-      cv.notify_all();
-      if (request.cancel()) continue;
-      const std::string& message = request.message();
-      if (message == "hang") continue;
-      if (message == "break") return grpc::Status(grpc::StatusCode::UNAVAILABLE, "going away");
-      if (message.rfind("session:", 0) == 0) {
-        // A message for the session, not tied to the call (call_id 0), before the reply.
-        RouterResponse unsolicited;
-        unsolicited.set_call_id(0);
-        unsolicited.set_session_id(request.session_id());
-        unsolicited.set_message(message.substr(8));
-        stream->Write(unsolicited);
-        RouterResponse orphan;  // call_id 0 without a session: dropped
-        orphan.set_call_id(0);
-        orphan.set_message("orphan");
-        stream->Write(orphan);
-      }
-      if (message.rfind("notify:", 0) == 0) {
-        RouterResponse note;
-        note.set_call_id(request.call_id());
-        note.set_message("note");
-        stream->Write(note);
-      }
-      RouterResponse reply;
-      reply.set_call_id(request.call_id());
-      reply.set_message("reply:" + message);
-      reply.set_final(true);
-      stream->Write(reply);
+      for (const RouterResponse& a : answers) stream->Write(a);
     }
     return grpc::Status::OK;
+  }
+
+  // Serves wire connections on `executor`; the listener's address is "127.0.0.1:<port>".
+  std::unique_ptr<wire::Listener> ServeWire(asio::any_io_executor executor) {
+    auto listener = wire::Listener::Start(
+        {std::move(executor)}, "127.0.0.1:0", wire::kRouterExchange,
+        [this](std::shared_ptr<wire::Connection> connection) {
+          ++streams;
+          std::weak_ptr<wire::Connection> weak = connection;
+          connection->Start(
+              [this, weak](std::string_view frame) {
+                auto c = weak.lock();
+                RouterRequest request;
+                if (c == nullptr || !request.ParseFromArray(frame.data(), int(frame.size()))) return;
+                std::vector<RouterResponse> answers;
+                if (!Answer(request, &answers)) {
+                  c->Close();
+                  return;
+                }
+                for (const RouterResponse& a : answers) c->Send(a);
+              },
+              [](absl::Status) {});
+        });
+    EXPECT_TRUE(listener.ok()) << listener.status();
+    return listener.ok() ? std::move(*listener) : nullptr;
+  }
+
+  // Records `request` and puts its answers in `out`; false when the stream must break.
+  bool Answer(const RouterRequest& request, std::vector<RouterResponse>* out) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      requests.push_back(request);
+    }
+    cv.notify_all();
+    if (request.cancel()) return true;
+    const std::string& message = request.message();
+    if (message == "hang") return true;
+    if (message == "break") return false;
+    if (message.rfind("session:", 0) == 0) {
+      // A message for the session, not tied to the call (call_id 0), before the reply.
+      RouterResponse& unsolicited = out->emplace_back();
+      unsolicited.set_call_id(0);
+      unsolicited.set_session_id(request.session_id());
+      unsolicited.set_message(message.substr(8));
+      RouterResponse& orphan = out->emplace_back();  // call_id 0 without a session: dropped
+      orphan.set_call_id(0);
+      orphan.set_message("orphan");
+    }
+    if (message.rfind("notify:", 0) == 0) {
+      RouterResponse& note = out->emplace_back();
+      note.set_call_id(request.call_id());
+      note.set_message("note");
+    }
+    RouterResponse& reply = out->emplace_back();
+    reply.set_call_id(request.call_id());
+    reply.set_message("reply:" + message);
+    reply.set_final(true);
+    return true;
   }
 
   bool WaitFor(const std::function<bool(const std::vector<RouterRequest>&)>& predicate) {
@@ -136,9 +172,17 @@ class GrpcClientsTest : public ::testing::Test {
     ASSERT_NE(port_, 0);
     address_ = "127.0.0.1:" + std::to_string(port_);
     io_thread_ = std::thread([this] { io_.run(); });
+    wire_thread_ = std::thread([this] { wire_io_.run(); });
+    wire_listener_ = router_service_.ServeWire(wire_io_.get_executor());
+    ASSERT_NE(wire_listener_, nullptr);
+    wire_address_ = "127.0.0.1:" + std::to_string(wire_listener_->port());
   }
 
   void TearDown() override {
+    wire_listener_.reset();
+    wire_work_.reset();
+    wire_io_.stop();
+    wire_thread_.join();
     work_.reset();
     io_thread_.join();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
@@ -179,10 +223,34 @@ class GrpcClientsTest : public ::testing::Test {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   std::thread io_thread_;
+  // The fake router's wire side runs on its own thread, as a router does.
+  asio::io_context wire_io_;
+  asio::executor_work_guard<asio::io_context::executor_type> wire_work_{wire_io_.get_executor()};
+  std::thread wire_thread_;
+  std::unique_ptr<wire::Listener> wire_listener_;
+  std::string wire_address_;
 };
 
-TEST_F(GrpcClientsTest, RouterCallsShareOneStreamAndCarryTheirContext) {
-  GrpcRouterClient client(grpcutil::MakeChannel(address_));
+// The router client's behaviour, the same over either transport.
+class RouterClientTest : public GrpcClientsTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::unique_ptr<StreamRouterClient> MakeRouter(std::string address = "") {
+    if (GetParam() == "grpc") {
+      return std::make_unique<GrpcRouterClient>(
+          grpcutil::MakeChannel(address.empty() ? address_ : address));
+    }
+    auto client = std::make_unique<WireRouterClient>(address.empty() ? wire_address_ : address);
+    client->Bind({io_.get_executor()});
+    return client;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, RouterClientTest, ::testing::Values("grpc", "wire"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_P(RouterClientTest, RouterCallsShareOneStreamAndCarryTheirContext) {
+  auto router = MakeRouter();
+  RouterClient& client = *router;
   constexpr int kCalls = 40;
   std::vector<std::string> replies = Run([&]() -> asio::awaitable<std::vector<std::string>> {
     std::vector<std::unique_ptr<RouterCall>> calls;
@@ -210,8 +278,9 @@ TEST_F(GrpcClientsTest, RouterCallsShareOneStreamAndCarryTheirContext) {
   EXPECT_FALSE(first.cancel());
 }
 
-TEST_F(GrpcClientsTest, NotificationsArriveBeforeTheFinalFrame) {
-  GrpcRouterClient client(grpcutil::MakeChannel(address_));
+TEST_P(RouterClientTest, NotificationsArriveBeforeTheFinalFrame) {
+  auto router = MakeRouter();
+  RouterClient& client = *router;
   auto call = client.Call(Message("notify:x"));
   auto frames = Run(AllFrames(*call));
   ASSERT_EQ(frames.size(), 2u);
@@ -221,8 +290,9 @@ TEST_F(GrpcClientsTest, NotificationsArriveBeforeTheFinalFrame) {
   EXPECT_TRUE(frames[1]->final);
 }
 
-TEST_F(GrpcClientsTest, CallIdZeroFramesGoToTheSessionHandler) {
-  GrpcRouterClient client(grpcutil::MakeChannel(address_));
+TEST_P(RouterClientTest, CallIdZeroFramesGoToTheSessionHandler) {
+  auto router = MakeRouter();
+  RouterClient& client = *router;
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> received;
   client.SetSessionMessageHandler([&](std::string session_id, std::string message) {
@@ -239,8 +309,9 @@ TEST_F(GrpcClientsTest, CallIdZeroFramesGoToTheSessionHandler) {
   EXPECT_EQ(received[0].second, "list_changed");
 }
 
-TEST_F(GrpcClientsTest, BrokenStreamFailsPendingCallsAndTheNextCallReconnects) {
-  GrpcRouterClient client(grpcutil::MakeChannel(address_));
+TEST_P(RouterClientTest, BrokenStreamFailsPendingCallsAndTheNextCallReconnects) {
+  auto router = MakeRouter();
+  RouterClient& client = *router;
   auto pending = client.Call(Message("hang"));
   ASSERT_TRUE(router_service_.WaitFor([](const auto& r) { return r.size() == 1; }));
   auto breaker = client.Call(Message("break"));
@@ -256,8 +327,9 @@ TEST_F(GrpcClientsTest, BrokenStreamFailsPendingCallsAndTheNextCallReconnects) {
   EXPECT_EQ(router_service_.streams.load(), 2);
 }
 
-TEST_F(GrpcClientsTest, DroppingAnUnfinishedCallCancelsItAtTheRouter) {
-  GrpcRouterClient client(grpcutil::MakeChannel(address_));
+TEST_P(RouterClientTest, DroppingAnUnfinishedCallCancelsItAtTheRouter) {
+  auto router = MakeRouter();
+  RouterClient& client = *router;
   auto call = client.Call(Message("hang"));
   ASSERT_TRUE(router_service_.WaitFor([](const auto& r) { return r.size() == 1; }));
   uint64_t call_id = router_service_.requests[0].call_id();
@@ -273,16 +345,18 @@ TEST_F(GrpcClientsTest, DroppingAnUnfinishedCallCancelsItAtTheRouter) {
   EXPECT_EQ(router_service_.requests.size(), 3u);
 }
 
-TEST_F(GrpcClientsTest, SendIsFireAndForget) {
-  GrpcRouterClient client(grpcutil::MakeChannel(address_));
+TEST_P(RouterClientTest, SendIsFireAndForget) {
+  auto router = MakeRouter();
+  RouterClient& client = *router;
   client.Send(Message("hang"));
   ASSERT_TRUE(router_service_.WaitFor([](const auto& r) { return r.size() == 1; }));
   EXPECT_EQ(router_service_.requests[0].message(), "hang");
   EXPECT_NE(router_service_.requests[0].call_id(), 0u);
 }
 
-TEST_F(GrpcClientsTest, UnreachableRouterFailsCallsQuickly) {
-  GrpcRouterClient client(grpcutil::MakeChannel("127.0.0.1:1"));
+TEST_P(RouterClientTest, UnreachableRouterFailsCallsQuickly) {
+  auto router = MakeRouter("127.0.0.1:1");
+  RouterClient& client = *router;
   auto start = std::chrono::steady_clock::now();
   auto call = client.Call(Message("x"));
   auto frames = Run(AllFrames(*call));
@@ -337,9 +411,10 @@ TEST_F(GrpcClientsTest, AuthDeadlineAndUnreachableAreUnavailable) {
 
 // Inside `a || b` the awaiting coroutine has a connected cancellation slot, as every request
 // handler of the HTTP server does.
-TEST_F(GrpcClientsTest, AwaitsInsideCancellableGroupsCompleteOrCancel) {
+TEST_P(RouterClientTest, AwaitsInsideCancellableGroupsCompleteOrCancel) {
   GrpcAuthClient auth(grpcutil::MakeChannel(address_), std::chrono::seconds(2));
-  GrpcRouterClient router(grpcutil::MakeChannel(address_));
+  auto router_client = MakeRouter();
+  RouterClient& router = *router_client;
   constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
   std::string outcome = Run([&]() -> asio::awaitable<std::string> {
     auto ex = co_await asio::this_coro::executor;
