@@ -135,7 +135,7 @@ test('after a runner receives SIGTERM, no server process remains', async () => {
     ['--config', path.join(repo, 'services/runner/config/runner.yaml')], {
       // No metrics server: runner.yaml's fixed metrics port may be another stack's.
       env: { ...process.env, SWITCHBOARD_RUNNER_LISTEN: `127.0.0.1:${port}`,
-        SWITCHBOARD_RUNNER_METRICS_LISTEN: '',
+        SWITCHBOARD_RUNNER_METRICS_LISTEN: '', SWITCHBOARD_RUNNER_WIRE_LISTEN: '',
         SWITCHBOARD_RUNNER_REGISTRY_ADDRESS: `127.0.0.1:${stack.ports.SB_REGISTRY_PORT}`,
         SWITCHBOARD_RUNNER_SERVICE_TOKEN: stack.serviceToken },
       stdio: 'ignore',

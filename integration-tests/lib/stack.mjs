@@ -89,6 +89,7 @@ async function startExtra(stack, service, name, env, ready) {
         ...(service === 'router' ? {
           SWITCHBOARD_ROUTER_WIRE_LISTEN: `127.0.0.1:${wirePort}`,
           SWITCHBOARD_ROUTER_RUNNER_ADDRESS: `127.0.0.1:${ports.SB_RUNNER_PORT}`,
+          SWITCHBOARD_ROUTER_RUNNER_WIRE_ADDRESS: `127.0.0.1:${ports.SB_RUNNER_WIRE_PORT}`,
         } : { [`SWITCHBOARD_${upper}_REDIS_URL`]: `redis://127.0.0.1:${ports.SB_REDIS_PORT}` }),
         ...(service === 'edge' ? {
           SWITCHBOARD_EDGE_ROUTER_ADDRESS: `127.0.0.1:${ports.SB_ROUTER_PORT}`,

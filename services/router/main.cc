@@ -34,6 +34,7 @@ struct RouterConfig {
   std::string wire_listen = "127.0.0.1:9101";  // the edge's calls over wire; empty: gRPC only
   std::string registry_address = "127.0.0.1:7103";
   std::string runner_address = "127.0.0.1:7102";
+  std::string runner_wire_address = "127.0.0.1:9102";  // empty: Attach over gRPC at runner_address
   int64_t request_timeout_ms = 300000;
   int64_t list_timeout_ms = 15000;
   int64_t list_page_size = 100;
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
       .String("wire_listen", &cfg.wire_listen, config::CheckOptionalHostPort)
       .String("registry_address", &cfg.registry_address, config::CheckHostPort)
       .String("runner_address", &cfg.runner_address, config::CheckHostPort)
+      .String("runner_wire_address", &cfg.runner_wire_address, config::CheckOptionalHostPort)
       .Int("request_timeout_ms", &cfg.request_timeout_ms, 100, 24LL * 3600 * 1000)
       .Int("list_timeout_ms", &cfg.list_timeout_ms, 100, 600000)
       .Int("list_page_size", &cfg.list_page_size, 1, 10000)
@@ -108,13 +110,23 @@ int main(int argc, char** argv) {
 
   configwatch::ConfigCache cache(grpcutil::MakeChannel(cfg.registry_address), "router",
                                  cfg.service_token);
-  router::RunnerUpstreamFactory runners(grpcutil::MakeChannel(cfg.runner_address),
-                                        io.get_executor());
+  std::unique_ptr<router::RunnerUpstreamFactory> grpc_runners;
+  std::unique_ptr<router::WireRunnerUpstreamFactory> wire_runners;
+  router::UpstreamFactory* runners;
+  if (cfg.runner_wire_address.empty()) {
+    grpc_runners = std::make_unique<router::RunnerUpstreamFactory>(
+        grpcutil::MakeChannel(cfg.runner_address), io.get_executor());
+    runners = grpc_runners.get();
+  } else {
+    wire_runners = std::make_unique<router::WireRunnerUpstreamFactory>(cfg.runner_wire_address,
+                                                                       io.get_executor());
+    runners = wire_runners.get();
+  }
   router::HttpUpstreamOptions http_options;
   http_options.ca_file = cfg.upstream_ca_file;
   router::HttpUpstreamFactory remotes(io.get_executor(), http_options);
   auto registry = registry::v1::Registry::NewStub(grpcutil::MakeChannel(cfg.registry_address));
-  router::CompositeUpstreamFactory upstreams(&runners, &remotes);
+  router::CompositeUpstreamFactory upstreams(runners, &remotes);
   router::RouterOptions options;
   options.request_timeout_ms = cfg.request_timeout_ms;
   options.list_timeout_ms = cfg.list_timeout_ms;
@@ -156,7 +168,8 @@ int main(int argc, char** argv) {
     closed.set_value();
   });
   closed.get_future().wait();
-  runners.CloseAll(2000);
+  if (grpc_runners != nullptr) grpc_runners->CloseAll(2000);
+  if (wire_runners != nullptr) wire_runners->CloseAll(2000);
   cache.Stop();
   work.reset();
   io.stop();

@@ -7,6 +7,7 @@
 #include "services/runner/src/config_cache_catalog.h"
 #include "services/runner/src/process_launcher.h"
 #include "services/runner/src/runner_grpc.h"
+#include "services/runner/src/runner_wire.h"
 #include "services/runner/src/runner_service.h"
 #include "services/runner/src/runner_telemetry.h"
 #include "switchboard/common/log.h"
@@ -25,6 +26,7 @@ namespace {
 
 struct RunnerConfig {
   std::string listen = "127.0.0.1:7102";
+  std::string wire_listen = "127.0.0.1:9102";  // the routers' attachments over wire; empty: none
   std::string registry_address = "127.0.0.1:7103";
   int64_t init_timeout_ms = 60000;
   int64_t max_line_bytes = int64_t{16} * 1024 * 1024;
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
   RunnerConfig cfg;
   config::Schema schema("runner");
   schema.String("listen", &cfg.listen, config::CheckHostPort)
+      .String("wire_listen", &cfg.wire_listen, config::CheckOptionalHostPort)
       .String("registry_address", &cfg.registry_address, config::CheckHostPort)
       .Int("init_timeout_ms", &cfg.init_timeout_ms, 100, int64_t{3600} * 1000)
       .Int("max_line_bytes", &cfg.max_line_bytes, 1024, int64_t{1} << 30)
@@ -137,9 +140,22 @@ int main(int argc, char** argv) {
     cache.Stop();
     ExitWithError("sb-runner", MessageOf(server.status()));
   }
-  log::Info("runner listening", {{"address", cfg.listen}, {"registry", cfg.registry_address}});
+  std::unique_ptr<wire::Listener> wire_listener;
+  if (!cfg.wire_listen.empty()) {
+    auto listener = runner::ServeAttach(&service, cfg.wire_listen);
+    if (!listener.ok()) {
+      service.Shutdown();
+      cache.Stop();
+      ExitWithError("sb-runner", MessageOf(listener.status()));
+    }
+    wire_listener = std::move(*listener);
+  }
+  log::Info("runner listening", {{"address", cfg.listen},
+                                 {"wire", cfg.wire_listen},
+                                 {"registry", cfg.registry_address}});
   int sig = WaitForTerminationSignal();
   log::Info("runner stopping", {{"signal", sig}});
+  if (wire_listener != nullptr) wire_listener->Stop();
   // Refuse new attachments and stop every child first: that also ends every Attach stream, so
   // the gRPC server then stops at once.
   service.Shutdown();

@@ -9,6 +9,8 @@
 
 #include "services/router/src/router_telemetry.h"
 #include "switchboard/grpcutil/write_queue.h"
+#include "switchboard/wire/connection.h"
+#include "switchboard/wire/protocols.h"
 
 namespace switchboard::router {
 
@@ -207,6 +209,194 @@ std::shared_ptr<Upstream> RunnerUpstreamFactory::Connect(const registry::v1::Ser
 void RunnerUpstreamFactory::CloseAll(int timeout_ms) {
   std::unique_lock<std::mutex> lock(shared_->mu);
   for (AttachReactor* r : shared_->live) r->Cancel();
+  shared_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                       [&] { return shared_->live.empty(); });
+}
+
+}  // namespace switchboard::router
+
+// Over wire ---------------------------------------------------------------------------------
+
+namespace switchboard::router {
+
+namespace {
+class WireAttach;
+}  // namespace
+
+struct WireRunnerUpstreamFactory::Shared {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::shared_ptr<WireAttach>> live;
+};
+
+namespace {
+
+// One attachment over one wire connection. Everything runs on the router's executor.
+class WireAttach final : public Upstream, public std::enable_shared_from_this<WireAttach> {
+ public:
+  WireAttach(std::string server, UpstreamEvents events,
+             std::shared_ptr<WireRunnerUpstreamFactory::Shared> shared)
+      : server_(std::move(server)), events_(std::move(events)), shared_(std::move(shared)) {}
+
+  void Open(asio::any_io_executor executor, const std::string& address) {
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->live.insert(shared_from_this());
+    }
+    wire::Dial(executor, address, wire::kRunnerAttach, 5000,
+               [self = shared_from_this()](absl::StatusOr<std::shared_ptr<wire::Connection>> c) {
+                 self->OnDialled(std::move(c));
+               });
+  }
+
+  void Send(std::string message) override {
+    AttachRequest r;
+    r.set_message(std::move(message));
+    Queue(std::move(r));
+  }
+
+  void SendFor(std::string message, const std::string& user, const std::string& session) override {
+    if (user.empty() && session.empty()) {
+      Send(std::move(message));
+      return;
+    }
+    AttachRequest r;
+    runner::v1::Routed* routed = r.mutable_routed();
+    routed->set_message(std::move(message));
+    routed->set_user(user);
+    routed->set_session(session);
+    Queue(std::move(r));
+  }
+
+  void Close() override {
+    closed_by_router_ = true;
+    if (connection_ != nullptr) {
+      connection_->Close();
+    } else if (!dialling_) {
+      Ended();
+    }
+  }
+
+ private:
+  // Sends now if the runner has said Opened, otherwise holds the message until it does.
+  void Queue(AttachRequest r) {
+    // The upstream call's span, made current by the router around this Send.
+    if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
+      r.set_traceparent(std::move(trace.traceparent));
+      r.set_tracestate(std::move(trace.tracestate));
+      r.set_baggage(std::move(trace.baggage));
+    }
+    if (ended_) return;  // on_closed told the router; it reconnects with a new upstream
+    if (!opened_ || connection_ == nullptr) {
+      held_.push_back(std::move(r));
+      return;
+    }
+    connection_->Send(r);
+  }
+
+  void OnDialled(absl::StatusOr<std::shared_ptr<wire::Connection>> dialled) {
+    dialling_ = false;
+    if (!dialled.ok()) {
+      Report(std::string(dialled.status().message()));
+      Ended();
+      return;
+    }
+    connection_ = std::move(*dialled);
+    connection_->Start(
+        [self = shared_from_this()](std::string_view frame) { self->OnFrame(frame); },
+        [self = shared_from_this()](absl::Status status) {
+          self->Report(status.ok() ? "runner closed the stream" : std::string(status.message()));
+          self->Ended();
+        });
+    AttachRequest open;
+    open.mutable_open()->set_server(server_);
+    connection_->Send(open);
+    if (closed_by_router_) connection_->Close();
+  }
+
+  void OnFrame(std::string_view frame) {
+    AttachResponse response;
+    if (!response.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+      Report("the runner sent a frame that is not an AttachResponse");
+      connection_->Close();
+      return;
+    }
+    if (response.has_opened()) {
+      opened_ = true;
+      for (const AttachRequest& r : held_) connection_->Send(r);
+      held_.clear();
+    } else if (response.has_routed() && events_.on_scoped_message &&
+               (!response.routed().user().empty() || !response.routed().session().empty())) {
+      // A per-user or per-session process's notification goes only to that user's or that
+      // session's clients.
+      runner::v1::Routed* routed = response.mutable_routed();
+      events_.on_scoped_message(std::move(*routed->mutable_message()),
+                                std::move(*routed->mutable_user()),
+                                std::move(*routed->mutable_session()));
+    } else if (response.has_message() || response.has_routed()) {
+      events_.on_message(response.has_message()
+                             ? std::move(*response.mutable_message())
+                             : std::move(*response.mutable_routed()->mutable_message()));
+    } else if (response.has_closed()) {
+      Report(response.closed().message().empty() ? "runner closed the stream"
+                                                 : response.closed().message());
+      connection_->Close();
+    }
+  }
+
+  // Tells the router once why the connection is gone, unless the router closed it.
+  void Report(std::string reason) {
+    if (closed_by_router_ || reported_) return;
+    reported_ = true;
+    events_.on_closed(std::move(reason));
+  }
+
+  void Ended() {
+    ended_ = true;
+    connection_.reset();
+    held_.clear();
+    std::shared_ptr<WireRunnerUpstreamFactory::Shared> shared = shared_;
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->live.erase(shared_from_this());
+    }
+    shared->cv.notify_all();
+  }
+
+  const std::string server_;
+  UpstreamEvents events_;
+  std::shared_ptr<WireRunnerUpstreamFactory::Shared> shared_;
+  std::shared_ptr<wire::Connection> connection_;
+  std::deque<AttachRequest> held_;
+  bool dialling_ = true;
+  bool opened_ = false;
+  bool closed_by_router_ = false;
+  bool reported_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+WireRunnerUpstreamFactory::WireRunnerUpstreamFactory(std::string address,
+                                                     asio::any_io_executor executor)
+    : address_(std::move(address)),
+      executor_(std::move(executor)),
+      shared_(std::make_shared<Shared>()) {}
+
+WireRunnerUpstreamFactory::~WireRunnerUpstreamFactory() = default;
+
+std::shared_ptr<Upstream> WireRunnerUpstreamFactory::Connect(const registry::v1::Server& server,
+                                                             UpstreamEvents events) {
+  auto attach = std::make_shared<WireAttach>(server.name(), std::move(events), shared_);
+  attach->Open(executor_, address_);
+  return attach;
+}
+
+void WireRunnerUpstreamFactory::CloseAll(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  for (const std::shared_ptr<WireAttach>& a : shared_->live) {
+    asio::post(executor_, [a] { a->Close(); });
+  }
   shared_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                        [&] { return shared_->live.empty(); });
 }

@@ -34,3 +34,31 @@ class RunnerUpstreamFactory final : public UpstreamFactory {
 };
 
 }  // namespace switchboard::router
+
+namespace switchboard::router {
+
+// The same over wire connections (wire::kRunnerAttach) to the runner's wire port: one
+// connection per server, opened with Open{server}, made, read and written on `executor` (the
+// router's own), where every Upstream call must come from too. Messages sent before the
+// runner says Opened are held and sent after.
+class WireRunnerUpstreamFactory final : public UpstreamFactory {
+ public:
+  WireRunnerUpstreamFactory(std::string address, boost::asio::any_io_executor executor);
+  ~WireRunnerUpstreamFactory() override;
+
+  std::shared_ptr<Upstream> Connect(const registry::v1::Server& server,
+                                    UpstreamEvents events) override;
+
+  // Closes every connection and waits (up to `timeout_ms`) until they have ended. Call while
+  // the executor still runs, from another thread.
+  void CloseAll(int timeout_ms);
+
+  struct Shared;
+
+ private:
+  std::string address_;
+  boost::asio::any_io_executor executor_;
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace switchboard::router

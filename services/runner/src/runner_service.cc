@@ -281,6 +281,8 @@ void RunnerService::Detach(uint64_t attachment) {
   asio::post(impl_->io, [impl = impl_.get(), attachment] { impl->DoDetach(attachment); });
 }
 
+boost::asio::any_io_executor RunnerService::executor() const { return impl_->io.get_executor(); }
+
 void RunnerService::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(impl_->shutdown_mu);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
@@ -155,6 +157,10 @@ class RunnerService {
   // (SIGTERM to its process group, SIGKILL after stop_grace_ms) and returns once all are reaped
   // and the I/O thread has ended. Idempotent; must not be called from a sink callback.
   void Shutdown();
+
+  // The I/O thread's executor, where sink callbacks run: a transport served on it calls the
+  // service, and is called by it, without crossing a thread.
+  boost::asio::any_io_executor executor() const;
 
  private:
   friend class Attachment;
