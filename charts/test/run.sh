@@ -118,6 +118,19 @@ if grep -q 'SWITCHBOARD_ROUTER_RUNNER_ADDRESS: "sb-runner:7102"' "$work/default.
 else
   fail "in-cluster wiring"
 fi
+# The call path's wire hops: routers and runner listen on their port + 2000, which their
+# Services, the router's headless Service and the NetworkPolicies open, and the edge and the
+# router dial.
+if grep -q 'SWITCHBOARD_ROUTER_WIRE_LISTEN: "0.0.0.0:9101"' "$work/default.yaml" &&
+   grep -q 'SWITCHBOARD_RUNNER_WIRE_LISTEN: "0.0.0.0:9102"' "$work/default.yaml" &&
+   grep -q 'SWITCHBOARD_ROUTER_RUNNER_WIRE_ADDRESS: "sb-runner:9102"' "$work/default.yaml" &&
+   grep -q 'SWITCHBOARD_EDGE_ROUTER_WIRE_ADDRESS: "sb-router-0.sb-router-headless:9101,sb-router-1.sb-router-headless:9101"' "$work/default.yaml" &&
+   [[ $(grep -c 'containerPort: 910[12]$' "$work/default.yaml") == 2 ]] &&
+   [[ $(grep -c 'targetPort: wire$' "$work/default.yaml") == 3 ]]; then
+  pass "edge → router → runner calls go over the wire ports"
+else
+  fail "wire ports"
+fi
 # The registry's internal calls need the service token: one generated Secret, and every service
 # (the registry to hash it, the other four to send it) gets it from there and from nowhere else.
 if node -e '

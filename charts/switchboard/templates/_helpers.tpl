@@ -15,6 +15,16 @@ own context.
 {{- add (include "sb.port" . | int) 1000 -}}
 {{- end -}}
 
+{{/* The call path's wire port (`wire_listen`) of router and runner: their port + 2000. */}}
+{{- define "sb.wirePort" -}}
+{{- add (include "sb.port" . | int) 2000 -}}
+{{- end -}}
+
+{{/* Whether a component serves the call path over wire connections too. */}}
+{{- define "sb.hasWire" -}}
+{{- if or (eq . "router") (eq . "runner") }}true{{ end -}}
+{{- end -}}
+
 {{/* "<release>-<component>", the name of a component's objects and its in-cluster Service. */}}
 {{- define "sb.name" -}}
 {{- $root := index . 0 -}}
@@ -242,6 +252,11 @@ spec:
               containerPort: {{ include "sb.metricsPort" $svc }}
               protocol: TCP
             {{- end }}
+            {{- if include "sb.hasWire" $svc }}
+            - name: wire
+              containerPort: {{ include "sb.wirePort" $svc }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "sb.name" (list $ctx $svc) }}-env
@@ -364,10 +379,20 @@ session's messages to the same router (rendezvous hashing over this list), which
 knows of the session; a router that cannot be reached hands its sessions to the next.
 */}}
 {{- define "sb.routerAddresses" -}}
-{{- $name := include "sb.name" (list . "router") -}}
-{{- $port := include "sb.port" "router" -}}
+{{- include "sb.routerAddressesOn" (list . (include "sb.port" "router")) -}}
+{{- end -}}
+
+{{/* The same on the routers' wire port, for the edge's router_wire_address. */}}
+{{- define "sb.routerWireAddresses" -}}
+{{- include "sb.routerAddressesOn" (list . (include "sb.wirePort" "router")) -}}
+{{- end -}}
+
+{{- define "sb.routerAddressesOn" -}}
+{{- $root := index . 0 -}}
+{{- $port := index . 1 -}}
+{{- $name := include "sb.name" (list $root "router") -}}
 {{- $out := list -}}
-{{- range $i := until (int (.Values.global.routerReplicas | default 2)) -}}
+{{- range $i := until (int ($root.Values.global.routerReplicas | default 2)) -}}
 {{- $out = append $out (printf "%s-%d.%s-headless:%s" $name $i $name $port) -}}
 {{- end -}}
 {{- join "," $out -}}
@@ -393,6 +418,12 @@ spec:
       targetPort: grpc
       protocol: TCP
       appProtocol: grpc
+    {{- if include "sb.hasWire" $svc }}
+    - name: wire
+      port: {{ include "sb.wirePort" $svc }}
+      targetPort: wire
+      protocol: TCP
+    {{- end }}
 {{- end -}}
 
 {{/* ClusterIP Service of a component: its main port, plus metrics for gRPC services. */}}
@@ -430,6 +461,12 @@ spec:
       port: {{ include "sb.metricsPort" $svc }}
       targetPort: metrics
       protocol: TCP
+    {{- if include "sb.hasWire" $svc }}
+    - name: wire
+      port: {{ include "sb.wirePort" $svc }}
+      targetPort: wire
+      protocol: TCP
+    {{- end }}
     {{- end }}
 {{- end -}}
 
@@ -460,6 +497,10 @@ spec:
     - ports:
         - port: {{ $port }}
           protocol: TCP
+        {{- if include "sb.hasWire" $svc }}
+        - port: {{ include "sb.wirePort" $svc | int }}
+          protocol: TCP
+        {{- end }}
       {{- if not .anyone }}
       from:
         {{- range .callers }}
