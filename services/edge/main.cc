@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   std::vector<boost::asio::io_context::executor_type> io_executors;
   for (size_t i = 0; i < pool.size(); ++i) io_executors.push_back(pool.At(i).get_executor());
   for (edge::WireRouterClient* client : wire_routers) client->Bind(io_executors);
-  auto redis = redis::RedisClient::Create(pool.At(0).get_executor(), redis_endpoint);
+  // One Redis connection per io thread: a request's session and audit commands stay on its thread.
+  auto redis = redis::RedisClient::Create(io_executors, redis_endpoint);
   edge::RedisSessionStore sessions(redis, std::chrono::seconds(cfg.session_ttl_seconds));
   edge::SessionEvents events(redis, redis_endpoint, pool.At(0).get_executor(),
                              std::chrono::seconds(cfg.session_ttl_seconds),

@@ -359,18 +359,33 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
 
 std::shared_ptr<RedisClient> RedisClient::Create(asio::any_io_executor executor,
                                                  RedisEndpoint endpoint, RedisOptions options) {
-  auto impl = std::make_shared<ClientImpl>(executor, endpoint, options);
+  auto shards = std::make_shared<Shards>();
+  shards->impls.push_back(std::make_shared<ClientImpl>(executor, endpoint, options));
   return std::shared_ptr<RedisClient>(
-      new RedisClient(std::move(impl), std::move(executor), std::move(endpoint)));
+      new RedisClient(std::move(shards), std::move(executor), std::move(endpoint)));
 }
 
-RedisClient::RedisClient(std::shared_ptr<ClientImpl> impl, asio::any_io_executor executor,
+std::shared_ptr<RedisClient> RedisClient::Create(
+    const std::vector<asio::io_context::executor_type>& executors, RedisEndpoint endpoint,
+    RedisOptions options) {
+  auto shards = std::make_shared<Shards>();
+  for (const auto& executor : executors) {
+    shards->impls.push_back(std::make_shared<ClientImpl>(executor, endpoint, options));
+    shards->threads.push_back(executor);
+  }
+  return std::shared_ptr<RedisClient>(
+      new RedisClient(std::move(shards), executors.front(), std::move(endpoint)));
+}
+
+RedisClient::RedisClient(std::shared_ptr<const Shards> shards, asio::any_io_executor executor,
                          RedisEndpoint endpoint)
-    : impl_(std::move(impl)), executor_(std::move(executor)), endpoint_(std::move(endpoint)) {}
+    : shards_(std::move(shards)), executor_(std::move(executor)), endpoint_(std::move(endpoint)) {}
 
-RedisClient::~RedisClient() { impl_->Close(); }
+RedisClient::~RedisClient() { Close(); }
 
-void RedisClient::Close() { impl_->Close(); }
+void RedisClient::Close() {
+  for (const auto& impl : shards_->impls) impl->Close();
+}
 
 void RedisClient::Submit(const std::shared_ptr<ClientImpl>& impl, std::vector<std::string> args,
                          Handler handler, asio::any_io_executor completion_executor) {

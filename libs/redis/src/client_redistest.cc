@@ -276,3 +276,48 @@ TEST_F(RedisClientTest, UnreachableServerFailsFastAndClosedClientRefuses) {
 
 }  // namespace
 }  // namespace switchboard::redis
+
+namespace switchboard::redis {
+namespace {
+
+// With one connection per io thread, each thread's commands go on its own connection, and a
+// thread that is none of them uses the first.
+TEST(RedisClientPerThreadTest, EachIoThreadUsesItsOwnConnection) {
+  auto endpoint = testing::TestRedisEndpoint();
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  asio::io_context first, second;
+  auto work1 = asio::make_work_guard(first);
+  auto work2 = asio::make_work_guard(second);
+  std::thread t1([&] { first.run(); });
+  std::thread t2([&] { second.run(); });
+  auto client = RedisClient::Create({first.get_executor(), second.get_executor()}, *endpoint);
+  auto client_id = [&](asio::io_context& on) {
+    return asio::co_spawn(
+               on,
+               [&]() -> asio::awaitable<int64_t> {
+                 std::vector<std::string> command = {"CLIENT", "ID"};
+                 auto [ec, reply] = co_await client->AsyncCommand(std::move(command), kTuple);
+                 co_return ec ? -1 : reply.integer;
+               },
+               asio::use_future)
+        .get();
+  };
+  int64_t on_first = client_id(first);
+  int64_t on_second = client_id(second);
+  EXPECT_GT(on_first, 0);
+  EXPECT_GT(on_second, 0);
+  EXPECT_NE(on_first, on_second);
+  EXPECT_EQ(client_id(first), on_first);  // the same connection each time
+  std::vector<std::string> command = {"CLIENT", "ID"};
+  Reply elsewhere = client->AsyncCommand(std::move(command), asio::use_future).get();
+  EXPECT_EQ(elsewhere.integer, on_first);
+  client->Close();
+  client.reset();
+  work1.reset();
+  work2.reset();
+  t1.join();
+  t2.join();
+}
+
+}  // namespace
+}  // namespace switchboard::redis

@@ -2,6 +2,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
@@ -65,6 +66,12 @@ class RedisClient {
 
   static std::shared_ptr<RedisClient> Create(boost::asio::any_io_executor executor,
                                              RedisEndpoint endpoint, RedisOptions options = {});
+  // One connection per io thread: a command goes on the connection of the io thread it is sent
+  // from (and is read and answered there, crossing no other thread); from any other thread, on
+  // the first one. Options apply to each connection.
+  static std::shared_ptr<RedisClient> Create(
+      const std::vector<boost::asio::io_context::executor_type>& executors, RedisEndpoint endpoint,
+      RedisOptions options = {});
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -73,9 +80,9 @@ class RedisClient {
   template <typename Token>
   auto AsyncCommand(std::vector<std::string> args, Token&& token) {
     return boost::asio::async_initiate<Token, Signature>(
-        [impl = impl_, fallback = executor_](auto handler, std::vector<std::string> command) {
+        [shards = shards_, fallback = executor_](auto handler, std::vector<std::string> command) {
           boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler, fallback);
-          Submit(impl, std::move(command),
+          Submit(shards->Pick(), std::move(command),
                  boost::asio::any_completion_handler<Signature>(std::move(handler)), std::move(ex));
         },
         token, std::move(args));
@@ -87,10 +94,10 @@ class RedisClient {
   template <typename Token>
   auto AsyncPipeline(std::vector<std::vector<std::string>> commands, Token&& token) {
     return boost::asio::async_initiate<Token, PipelineSignature>(
-        [impl = impl_, fallback = executor_](auto handler,
-                                             std::vector<std::vector<std::string>> batch) {
+        [shards = shards_, fallback = executor_](auto handler,
+                                                 std::vector<std::vector<std::string>> batch) {
           boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler, fallback);
-          SubmitPipeline(impl, std::move(batch),
+          SubmitPipeline(shards->Pick(), std::move(batch),
                          boost::asio::any_completion_handler<PipelineSignature>(std::move(handler)),
                          std::move(ex));
         },
@@ -103,7 +110,20 @@ class RedisClient {
   const RedisEndpoint& endpoint() const { return endpoint_; }
 
  private:
-  RedisClient(std::shared_ptr<ClientImpl> impl, boost::asio::any_io_executor executor,
+  // The connections, and the io thread each belongs to (none for a single connection).
+  struct Shards {
+    std::vector<std::shared_ptr<ClientImpl>> impls;
+    std::vector<boost::asio::io_context::executor_type> threads;
+    // The connection of the calling io thread, else the first.
+    const std::shared_ptr<ClientImpl>& Pick() const {
+      for (size_t i = 0; i < threads.size(); ++i) {
+        if (threads[i].running_in_this_thread()) return impls[i];
+      }
+      return impls.front();
+    }
+  };
+
+  RedisClient(std::shared_ptr<const Shards> shards, boost::asio::any_io_executor executor,
               RedisEndpoint endpoint);
   // `completion_executor` runs the handler: its associated executor, else the client's.
   static void Submit(const std::shared_ptr<ClientImpl>& impl, std::vector<std::string> args,
@@ -114,7 +134,7 @@ class RedisClient {
                              boost::asio::any_completion_handler<PipelineSignature> handler,
                              boost::asio::any_io_executor completion_executor);
 
-  std::shared_ptr<ClientImpl> impl_;
+  std::shared_ptr<const Shards> shards_;
   boost::asio::any_io_executor executor_;
   RedisEndpoint endpoint_;
 };
