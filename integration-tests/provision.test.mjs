@@ -136,6 +136,9 @@ before(async () => {
   process.env.SWITCHBOARD_ROUTER_LIST_TIMEOUT_MS = '3000';
   // auth reports key use every 0.3 s instead of every 30 s.
   process.env.SWITCHBOARD_AUTH_KEY_USE_REPORT_MS = '300';
+  // The edge may reuse auth's answers for a minute: only a configuration change (or the key's
+  // expiry) can end them in time for the tests below.
+  process.env.SWITCHBOARD_AUTH_DECISION_REUSE_MS = '60000';
   stack = await startStack('it-provision');
   workDir = fs.mkdtempSync(path.join(stack.stateDir, 'provision-'));
   ports = { http: Number(await freePort()), sse: Number(await freePort()), hang: Number(await freePort()) };
@@ -296,6 +299,33 @@ test('API keys made with sbctl: scoped to their endpoints, and expiring', async 
   assert.equal(await initializeStatus('lab', scopedKey), 403, 'a key scoped to demo is refused on lab');
   assert.equal(await initializeStatus('lab', expiringKey), 200);
   await until('the key to expire', async () => (await initializeStatus('lab', expiringKey)) === 401);
+});
+
+// The registry revision of the configuration a service holds (sb_config_revision at `url`).
+async function configRevision(url) {
+  const text = await (await fetch(url)).text();
+  const m = text.match(/^sb_config_revision (\S+)$/m);
+  assert.ok(m, `no sb_config_revision at ${url}`);
+  return Number(m[1]);
+}
+
+test('a deleted API key is refused as soon as the edge and auth have the change', async () => {
+  const users = sbctl('get', 'users', '-o', 'json');
+  assert.equal(users.status, 0, users.err);
+  const user = ['--user', JSON.parse(users.out).users[0].email];
+  const created = sbctl('create', 'apikey', ...user, '--name', 'revoked-soon', '-o', 'json');
+  assert.equal(created.status, 0, created.err);
+  const { id, key } = JSON.parse(created.out);
+  await until('the new key at auth', async () => (await initializeStatus('lab', key)) === 200);
+  // Allowed just now: the edge may give that answer again for the next minute.
+  assert.equal(await initializeStatus('lab', key), 200);
+  const metrics = [`${stack.edge}/metrics`, `http://127.0.0.1:${stack.ports.SB_AUTH_METRICS_PORT}/metrics`];
+  const before = await configRevision(metrics[0]);
+  const deleted = sbctl('delete', 'apikey', id);
+  assert.equal(deleted.status, 0, deleted.err);
+  await until('the deletion at the edge and auth', async () =>
+    (await configRevision(metrics[0])) > before && (await configRevision(metrics[1])) > before, 10_000);
+  assert.equal(await initializeStatus('lab', key), 401);
 });
 
 test('sbctl shows when each API key was last used', async () => {

@@ -28,6 +28,7 @@ struct AuthConfig {
   std::string listen = "127.0.0.1:7104";
   std::string registry_address = "127.0.0.1:7103";
   int64_t key_use_report_ms = 30000;
+  int64_t decision_reuse_ms = 1000;  // how long the edge may reuse an unlimited ALLOW; 0: never
   std::string log_level = "info";
   std::string redis_url;  // empty: no rate limits
   std::string on_redis_unavailable = "fail-closed";
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   schema.String("listen", &cfg.listen, config::CheckHostPort)
       .String("registry_address", &cfg.registry_address, config::CheckHostPort)
       .Int("key_use_report_ms", &cfg.key_use_report_ms, 100, int64_t{3600} * 1000)
+      .Int("decision_reuse_ms", &cfg.decision_reuse_ms, 0, 60000)
       .String("log_level", &cfg.log_level, config::CheckLogLevel)
       .String("redis_url", &cfg.redis_url, CheckRedisUrl)
       .String("on_redis_unavailable", &cfg.on_redis_unavailable, auth::CheckRedisDownPolicy)
@@ -147,7 +149,8 @@ int main(int argc, char** argv) {
       },
       std::chrono::milliseconds(cfg.key_use_report_ms));
   key_use.Start();
-  auth::AuthGrpc service(&cache, &key_use, &jwks, oauth, limiter.get());
+  auth::AuthGrpc service(&cache, &key_use, &jwks, oauth, limiter.get(),
+                         std::chrono::milliseconds(cfg.decision_reuse_ms));
   auto server = grpcutil::StartServer(cfg.listen, {&service});
   if (!server.ok()) {
     ExitWithError("sb-auth", MessageOf(server.status()));

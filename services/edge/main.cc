@@ -1,6 +1,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "services/edge/src/auth_answers.h"
 #include "services/edge/src/edge_config.h"
 #include "services/edge/src/edge_service.h"
 #include "services/edge/src/grpc_auth_client.h"
@@ -46,8 +47,17 @@ int main(int argc, char** argv) {
 
   // Declared in dependency order, so that destruction runs the other way: the pool (and any
   // coroutine frame it still holds) goes before the gRPC clients those frames point at.
+  // Outlives the ConfigCache, whose listener it is.
+  edge::AuthAnswers auth_answers;
   configwatch::ConfigCache config_cache(grpcutil::MakeChannel(cfg.registry_address), "edge",
                                         cfg.service_token);
+  if (cfg.auth_reuse) {
+    // A new configuration may revoke what an answer rests on: every answer goes with it.
+    config_cache.OnChange(
+        [&auth_answers](const std::shared_ptr<const configwatch::ConfigView>& view) {
+          auth_answers.SetRevision(view->revision());
+        });
+  }
   edge::GrpcAuthClient auth(grpcutil::MakeChannel(cfg.auth_address), kAuthTimeout);
   std::vector<edge::RouterPool::Member> routers;
   std::vector<edge::WireRouterClient*> wire_routers;  // bound to the io threads below
@@ -86,6 +96,7 @@ int main(int argc, char** argv) {
   options.config_synced = [&config_cache] { return config_cache.Synced(); };
   edge::RedisCallAudit call_audit(redis, static_cast<size_t>(cfg.audit_stream_max_len));
   options.call_audit = &call_audit;
+  if (cfg.auth_reuse) options.auth_answers = &auth_answers;
   edge::EdgeService service(std::move(options), auth, router, sessions, &events);
 
   edge::HttpServerOptions server_options;

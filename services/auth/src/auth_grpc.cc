@@ -14,8 +14,8 @@ namespace switchboard::auth {
 
 namespace {
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -23,8 +23,13 @@ int64_t NowUnix() {
 }  // namespace
 
 AuthGrpc::AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use, JwksCache* jwks,
-                   OauthOptions oauth, RateLimiter* limiter)
-    : cache_(cache), key_use_(key_use), jwks_(jwks), oauth_(std::move(oauth)), limiter_(limiter) {
+                   OauthOptions oauth, RateLimiter* limiter, std::chrono::milliseconds max_reuse)
+    : cache_(cache),
+      key_use_(key_use),
+      jwks_(jwks),
+      oauth_(std::move(oauth)),
+      limiter_(limiter),
+      max_reuse_(max_reuse) {
   if (jwks_ != nullptr) {
     oauth_.find_key = [jwks = jwks_](const std::string& url, const std::string& kid) {
       return jwks->Find(url, kid);
@@ -55,10 +60,13 @@ void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequ
     finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "configuration not loaded yet"));
     return;
   }
-  int64_t now = NowUnix();
+  int64_t now_ms = NowUnixMs();
+  int64_t now = now_ms / 1000;
   MissingKey missing;
+  int64_t valid_until = 0;
   *response = AuthService::Authorize(*request, view.get(), now,
-                                     jwks_ != nullptr ? &oauth_ : nullptr, &missing);
+                                     jwks_ != nullptr ? &oauth_ : nullptr, &missing, &valid_until);
+  response->set_config_revision(view->revision());
   // Once the principal is known, the call's log lines name it (never its credential).
   log::ScopedRequest request_log(request->endpoint(), response->user_email());
   if (may_fetch && !missing.jwks_url.empty() &&
@@ -75,10 +83,16 @@ void AuthGrpc::Decide(grpc::ServerUnaryReactor* reactor, const v1::AuthorizeRequ
   if (key_use_ != nullptr && !response->api_key_id().empty()) {
     key_use_->Note(response->api_key_id(), now);
   }
-  // Limits hold for every principal, API key or bearer token alike.
-  std::vector<Limit> limits;
-  if (limiter_ != nullptr) limits = LimitsFor(*request, *response, *view);
+  // Limits hold for every principal, API key or bearer token alike. Only an answer that no
+  // limit is configured for may be reused (even with no limiter to count it): a limited
+  // request is counted every time.
+  std::vector<Limit> limits = LimitsFor(*request, *response, *view);
   if (limits.empty()) {
+    response->set_reuse_ms(AuthService::ReuseMs(max_reuse_.count(), valid_until, now_ms));
+    finish(grpc::Status::OK);
+    return;
+  }
+  if (limiter_ == nullptr) {
     finish(grpc::Status::OK);
     return;
   }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+
 #include "services/auth/src/auth_service.h"
 #include "services/auth/src/auth_telemetry.h"
 #include "services/auth/src/jwks_cache.h"
@@ -15,15 +17,17 @@ namespace switchboard::auth {
 // exceptions that never block a thread. A bearer token signed with a key that `jwks` does not
 // hold waits for one fetch of the endpoint's JWK Set (rate-limited by the cache), then is
 // decided again; an allowed request that rate limits apply to is answered once Redis has
-// counted it.
+// counted it. An ALLOW that no limit applies to carries reuse_ms: how long the edge may give it
+// again without asking (at most `max_reuse`, never past the credential's expiry).
 class AuthGrpc final : public v1::Auth::CallbackService {
  public:
   // `key_use` (may be null) hears of every key accepted. `jwks` (may be null: no bearer tokens)
   // holds the OAuth endpoints' signing keys; `oauth` says how to check their tokens. `limiter`
   // (may be null: no limits) counts allowed requests, whatever the credential, against the
-  // endpoint's and tools' limits.
+  // endpoint's and tools' limits. `max_reuse` 0: the edge asks about every request.
   AuthGrpc(const configwatch::ConfigCache* cache, KeyUseReporter* key_use, JwksCache* jwks,
-           OauthOptions oauth, RateLimiter* limiter);
+           OauthOptions oauth, RateLimiter* limiter,
+           std::chrono::milliseconds max_reuse = std::chrono::milliseconds(0));
 
   grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* context,
                                       const v1::AuthorizeRequest* request,
@@ -44,6 +48,7 @@ class AuthGrpc final : public v1::Auth::CallbackService {
   JwksCache* jwks_;
   OauthOptions oauth_;
   RateLimiter* limiter_;
+  std::chrono::milliseconds max_reuse_;
 };
 
 }  // namespace switchboard::auth

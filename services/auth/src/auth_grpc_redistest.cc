@@ -41,6 +41,7 @@ TEST_F(AuthGrpcRedisTest, ARateLimitedRequestIsAnsweredAndCountedAsRateLimited) 
   ep->set_name(name);
   ep->set_namespace_("ns");
   ep->set_user_requests_per_minute(1);
+  max_reuse_ = std::chrono::milliseconds(1000);
   Start(&s, nullptr, &limiter);
 
   AuthorizeRequest request;
@@ -49,10 +50,12 @@ TEST_F(AuthGrpcRedisTest, ARateLimitedRequestIsAnsweredAndCountedAsRateLimited) 
   AuthorizeResponse first;
   ASSERT_TRUE(Call(request, &first).ok());
   EXPECT_EQ(first.decision(), AuthorizeResponse::ALLOW) << first.reason();
+  EXPECT_EQ(first.reuse_ms(), 0);  // the next one must be counted too
   AuthorizeResponse second;
   ASSERT_TRUE(Call(request, &second).ok());
   EXPECT_EQ(second.decision(), AuthorizeResponse::RATE_LIMITED);
   EXPECT_GE(second.retry_after_seconds(), 1);
+  EXPECT_EQ(second.reuse_ms(), 0);
   EXPECT_EQ(Decisions(name, "allow"), 1);
   EXPECT_EQ(Decisions(name, "rate_limited"), 1);
 }

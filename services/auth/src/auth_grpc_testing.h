@@ -86,7 +86,7 @@ class AuthGrpcFixture : public ::testing::Test {
     }
     OauthOptions oauth;
     oauth.public_base_url = "https://mcp.example.com";
-    service_ = std::make_unique<AuthGrpc>(cache_.get(), nullptr, jwks, oauth, limiter);
+    service_ = std::make_unique<AuthGrpc>(cache_.get(), nullptr, jwks, oauth, limiter, max_reuse_);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -99,6 +99,7 @@ class AuthGrpcFixture : public ::testing::Test {
     return stub_->Authorize(&context, request, response);
   }
 
+  std::chrono::milliseconds max_reuse_{0};  // AuthGrpc's, set before Start
   std::unique_ptr<OneSnapshotRegistry> registry_;
   std::unique_ptr<grpc::Server> registry_server_;
   std::unique_ptr<configwatch::ConfigCache> cache_;

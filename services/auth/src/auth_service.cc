@@ -60,8 +60,8 @@ AuthorizeResponse BearerRefusal(AuthorizeResponse::Decision decision, std::strin
 
 AuthorizeResponse AuthorizeBearer(const v1::AuthorizeRequest& request,
                                   const registry::v1::Endpoint& endpoint, AuthorizeResponse allow,
-                                  int64_t now_unix, const OauthOptions* oauth,
-                                  MissingKey* missing) {
+                                  int64_t now_unix, const OauthOptions* oauth, MissingKey* missing,
+                                  int64_t* valid_until_unix) {
   using R = AuthorizeResponse;
   if (request.credential().empty()) {
     return BearerRefusal(R::UNAUTHENTICATED,
@@ -120,6 +120,7 @@ AuthorizeResponse AuthorizeBearer(const v1::AuthorizeRequest& request,
                          "invalid_token");
   }
   allow.set_user_email(std::move(principal));
+  *valid_until_unix = jwt->exp;  // not exp + the skew that may still let it in
   return allow;
 }
 
@@ -141,7 +142,11 @@ v1::ResourceMetadataResponse AuthService::ResourceMetadata(const std::string& en
 
 AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view, int64_t now_unix,
-                                         const OauthOptions* oauth, MissingKey* missing) {
+                                         const OauthOptions* oauth, MissingKey* missing,
+                                         int64_t* valid_until_unix) {
+  int64_t ignored_until = 0;
+  if (valid_until_unix == nullptr) valid_until_unix = &ignored_until;
+  *valid_until_unix = 0;
   if (view == nullptr) {
     return Decide(AuthorizeResponse::DECISION_UNSPECIFIED, "configuration not loaded yet");
   }
@@ -156,7 +161,8 @@ AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
     if (request.credential().empty() ||
         (request.credential_source() == "authorization" && LooksLikeJwt(request.credential())) ||
         !endpoint->enable_api_key_auth()) {
-      return AuthorizeBearer(request, *endpoint, std::move(allow), now_unix, oauth, missing);
+      return AuthorizeBearer(request, *endpoint, std::move(allow), now_unix, oauth, missing,
+                             valid_until_unix);
     }
   }
   if (!endpoint->enable_api_key_auth() && !endpoint->enable_oauth()) {
@@ -166,6 +172,7 @@ AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
       if (key != nullptr && !Expired(*key, now_unix) && ScopedTo(*key, request.endpoint())) {
         allow.set_user_email(key->user_email());
         allow.set_api_key_id(key->id());
+        *valid_until_unix = key->expires_unix();  // then it names no one
       }
     }
     return allow;
@@ -188,7 +195,14 @@ AuthorizeResponse AuthService::Authorize(const v1::AuthorizeRequest& request,
   }
   allow.set_user_email(key->user_email());
   allow.set_api_key_id(key->id());
+  *valid_until_unix = key->expires_unix();
   return allow;
+}
+
+int64_t AuthService::ReuseMs(int64_t max_ms, int64_t valid_until_unix, int64_t now_ms) {
+  if (max_ms <= 0) return 0;
+  if (valid_until_unix <= 0) return max_ms;
+  return std::clamp<int64_t>(valid_until_unix * 1000 - now_ms, 0, max_ms);
 }
 
 }  // namespace switchboard::auth

@@ -47,10 +47,16 @@ class AuthService {
   // insufficient_scope); anything else is an API key when the endpoint takes them. The principal
   // is the token's email, else its sub. Refusals on OAuth endpoints carry the metadata URL.
   // `missing` (optional) is set when the token's kid is not among the keys held.
+  // `valid_until_unix` (optional) is set on an ALLOW to when the credential it rests on stops
+  // being accepted (the API key's expiry, the token's exp; seconds), 0 when nothing ends it.
   static v1::AuthorizeResponse Authorize(const v1::AuthorizeRequest& request,
                                          const configwatch::ConfigView* view, int64_t now_unix,
                                          const OauthOptions* oauth = nullptr,
-                                         MissingKey* missing = nullptr);
+                                         MissingKey* missing = nullptr,
+                                         int64_t* valid_until_unix = nullptr);
+  // How long (ms) an ALLOW may be given again without deciding anew: `max_ms`, cut to what is
+  // left at `now_ms` (unix milliseconds) before `valid_until_unix` (0: no end), never below 0.
+  static int64_t ReuseMs(int64_t max_ms, int64_t valid_until_unix, int64_t now_ms);
   // The RFC 9728 metadata of an OAuth endpoint; found = false for any other name.
   static v1::ResourceMetadataResponse ResourceMetadata(const std::string& endpoint,
                                                        const configwatch::ConfigView* view,

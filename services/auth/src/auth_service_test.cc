@@ -109,6 +109,36 @@ TEST(AuthServiceTest, OpenEndpointAllowsAnyone) {
   EXPECT_EQ(Check("open", kKey).user_email(), "dev@example.com");
 }
 
+// When the credential behind an answer stops being accepted, for callers that reuse it.
+int64_t ValidUntil(std::string endpoint, std::string credential) {
+  AuthorizeRequest req;
+  req.set_endpoint(std::move(endpoint));
+  req.set_credential(std::move(credential));
+  req.set_credential_source("authorization");
+  auto view = MakeView();
+  int64_t until = -1;
+  AuthService::Authorize(req, view.get(), kNow, nullptr, nullptr, &until);
+  return until;
+}
+
+TEST(AuthServiceTest, AnAllowSaysWhenItsKeyExpires) {
+  EXPECT_EQ(ValidUntil("demo", "sk_sb_expiring"), kNow + 60);
+  EXPECT_EQ(ValidUntil("open", "sk_sb_expiring"), kNow + 60);
+  EXPECT_EQ(ValidUntil("demo", kKey), 0);  // a key without expiry
+  EXPECT_EQ(ValidUntil("open", ""), 0);
+  EXPECT_EQ(ValidUntil("demo", "sk_sb_wrong"), 0);
+}
+
+TEST(AuthServiceTest, ReuseIsCappedAndNeverOutlivesTheCredential) {
+  constexpr int64_t kNowMs = kNow * 1000 + 250;
+  EXPECT_EQ(AuthService::ReuseMs(1000, 0, kNowMs), 1000);
+  EXPECT_EQ(AuthService::ReuseMs(1000, kNow + 60, kNowMs), 1000);
+  EXPECT_EQ(AuthService::ReuseMs(1000, kNow + 1, kNowMs), 750);
+  EXPECT_EQ(AuthService::ReuseMs(1000, kNow, kNowMs), 0);
+  EXPECT_EQ(AuthService::ReuseMs(1000, kNow - 5, kNowMs), 0);
+  EXPECT_EQ(AuthService::ReuseMs(0, 0, kNowMs), 0);
+}
+
 TEST(AuthServiceTest, NoConfigurationYetRefuses) {
   AuthorizeRequest req;
   req.set_endpoint("demo");

@@ -94,6 +94,23 @@ TEST_F(OauthTest, AValidTokenWithTheScopesIsAllowedAsItsEmail) {
   EXPECT_EQ(Ask("team", MakeJwt(signer_, claims)).user_email(), "auth0|42");
 }
 
+TEST_F(OauthTest, AnAllowedTokenIsValidUntilItsExpNotItsSkew) {
+  AuthorizeRequest r;
+  r.set_endpoint("team");
+  r.set_credential(MakeJwt(signer_, Claims()));
+  r.set_credential_source("authorization");
+  int64_t until = 0;
+  AuthorizeResponse allowed =
+      AuthService::Authorize(r, view_.get(), kNow, &oauth_, nullptr, &until);
+  ASSERT_EQ(allowed.decision(), AuthorizeResponse::ALLOW) << allowed.reason();
+  EXPECT_EQ(until, kNow + 600);
+  // Past exp but within the skew the token is still let in, and may not be reused at all.
+  AuthorizeResponse late =
+      AuthService::Authorize(r, view_.get(), kNow + 603, &oauth_, nullptr, &until);
+  ASSERT_EQ(late.decision(), AuthorizeResponse::ALLOW) << late.reason();
+  EXPECT_EQ(AuthService::ReuseMs(1000, until, (kNow + 603) * 1000), 0);
+}
+
 TEST_F(OauthTest, NoTokenIs401NamingTheMetadata) {
   AuthorizeResponse r = Ask("team", "");
   EXPECT_EQ(r.decision(), AuthorizeResponse::UNAUTHENTICATED);

@@ -3,6 +3,8 @@
 #include <absl/status/statusor.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +38,10 @@ struct AuthResult {
   std::string resource_metadata_url;
   std::string bearer_error;    // "invalid_token", "insufficient_scope", ...
   std::string required_scope;  // with insufficient_scope: the scopes needed, space-separated
+  // How long the edge may give this same answer to the same query without asking (0: ask every
+  // time), while its configuration is at `config_revision`, the one auth decided under.
+  std::chrono::milliseconds reuse{0};
+  int64_t config_revision = 0;
 };
 
 // An OAuth endpoint's RFC 9728 protected-resource metadata.

@@ -38,6 +38,7 @@ void BindSchema(config::Schema& schema, EdgeConfig* config) {
       .Int("max_body_bytes", &config->max_body_bytes, 1024, int64_t{1} << 30)
       .Int("session_ttl_seconds", &config->session_ttl_seconds, 10, 30 * 24 * 3600)
       .Int("request_timeout_ms", &config->request_timeout_ms, 100, 24 * 3600 * 1000)
+      .Bool("auth_reuse", &config->auth_reuse)
       .Int("sse_keepalive_ms", &config->sse_keepalive_ms, 100, 3600 * 1000)
       .Int("sse_retry_ms", &config->sse_retry_ms, 0, 3600 * 1000)
       .Int("event_stream_max_len", &config->event_stream_max_len, 10, 1000000)

@@ -23,6 +23,7 @@ struct EdgeConfig {
   int64_t max_body_bytes = 4 * 1024 * 1024;
   int64_t session_ttl_seconds = 3600;
   int64_t request_timeout_ms = 300000;
+  bool auth_reuse = true;  // give auth's reusable ALLOW answers again without asking
   int64_t sse_keepalive_ms = 15000;     // `:` comment on an idle event stream
   int64_t sse_retry_ms = 3000;          // `retry:` sent to clients of event streams
   int64_t event_stream_max_len = 1000;  // messages kept per session for Last-Event-ID replay

@@ -25,13 +25,16 @@ namespace switchboard::edge {
 
 // Auth with a fixed set of endpoints and keys. "forbidden-key" is refused, "limited-key" is
 // rate limited, and so is a known key's tools/call of "rate-limited"; any other key not in
-// `keys` is unknown. OAuth metadata is served for the endpoints in `metadata`.
+// `keys` is unknown. OAuth metadata is served for the endpoints in `metadata`. Every ALLOW may
+// be reused for `reuse` and names `config_revision`.
 class FakeAuthClient : public AuthClient {
  public:
   std::map<std::string, bool> endpoints{{"team", true}, {"open", false}};  // name → needs a key
   std::map<std::string, std::string> keys{{"good-key", "ada@example.com"},
                                           {"other-key", "bob@example.com"}};
   bool unavailable = false;
+  std::chrono::milliseconds reuse{0};
+  int64_t config_revision = 0;
 
   boost::asio::awaitable<absl::StatusOr<AuthResult>> Authorize(AuthQuery query) override {
     {
@@ -68,6 +71,8 @@ class FakeAuthClient : public AuthClient {
       result.decision = AuthResult::Decision::kUnauthenticated;
       result.reason = "missing or unknown API key";
     }
+    if (result.decision == AuthResult::Decision::kAllow) result.reuse = reuse;
+    result.config_revision = config_revision;
     co_return result;
   }
 

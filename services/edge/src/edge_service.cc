@@ -441,7 +441,25 @@ asio::awaitable<std::optional<HttpResponse>> EdgeService::Authorize(
   AuthQuery query{endpoint,        std::move(credential.value), std::move(credential.source),
                   std::move(tool), std::move(session_id),       request.remote_address};
   query.trace = request.trace;
-  absl::StatusOr<AuthResult> decision = co_await auth_.Authorize(std::move(query));
+  AuthAnswers* answers = options_.auth_answers;
+  std::string answer_key;
+  std::optional<AuthResult> reused;
+  if (answers != nullptr) {
+    answer_key = AuthAnswers::KeyOf(query);
+    reused = answers->Find(answer_key);
+  }
+  absl::StatusOr<AuthResult> decision;
+  if (reused.has_value()) {
+    decision = std::move(*reused);
+    CountAuthReused(endpoint);
+    if (request.span != nullptr) request.span->SetAttribute("switchboard.auth.reused", true);
+  } else {
+    Clock::time_point asked = Clock::now();  // the answer's reuse period counts from here
+    decision = co_await auth_.Authorize(std::move(query));
+    if (answers != nullptr && decision.ok()) {
+      answers->Store(std::move(answer_key), *decision, asked);
+    }
+  }
   if (!decision.ok()) {
     log::Warn("auth unavailable",
               {{"endpoint", endpoint}, {"error", MessageOf(decision.status())}});

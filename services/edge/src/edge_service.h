@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "services/edge/src/auth_answers.h"
 #include "services/edge/src/auth_client.h"
 #include "services/edge/src/call_audit.h"
 #include "services/edge/src/http_types.h"
@@ -29,6 +30,9 @@ struct EdgeOptions {
   std::function<bool()> config_synced = [] { return true; };
   // Hears of every tools/call relayed, once its outcome is known (null: none recorded).
   CallAudit* call_audit = nullptr;
+  // Keeps the ALLOW answers auth lets the edge reuse; a request asks it before auth (null: every
+  // request asks auth).
+  AuthAnswers* auth_answers = nullptr;
 };
 
 // The edge's request logic for MCP Streamable HTTP, free of Beast and gRPC types: checks a
@@ -95,7 +99,8 @@ class EdgeService : public HttpHandler {
   // GET /.well-known/oauth-protected-resource/metamcp/{endpoint}/mcp: the RFC 9728 document.
   boost::asio::awaitable<HttpResponse> ResourceMetadataDocument(const std::string& endpoint);
 
-  // Asks auth; nullopt when the request may proceed, else the refusal to send.
+  // Asks auth, or gives auth's answer again when options_.auth_answers still holds it; nullopt
+  // when the request may proceed, else the refusal to send.
   boost::asio::awaitable<std::optional<HttpResponse>> Authorize(
       const HttpRequest& request, const std::string& endpoint, std::string tool,
       std::string session_id, std::string_view raw_id, AuthResult* result);

@@ -35,6 +35,12 @@ struct EdgeMetrics {
           .Help("Requests refused by the rate limits, by endpoint (429, or on the event stream "
                 "for the 2024-11-05 transport)")
           .Register(telemetry::MetricsRegistry());
+  prometheus::Family<prometheus::Counter>& auth_reused =
+      prometheus::BuildCounter()
+          .Name("sb_edge_auth_reused_total")
+          .Help("Requests let through on an ALLOW that auth had given before and allowed the edge "
+                "to reuse, without asking auth again, by endpoint")
+          .Register(telemetry::MetricsRegistry());
   prometheus::Family<prometheus::Gauge>& sessions_open =
       prometheus::BuildGauge()
           .Name("sb_edge_sessions_open")
@@ -146,6 +152,7 @@ RequestTelemetry::RequestTelemetry(HttpRequest* request, const Route& route)
   if (parent || span_.context().valid()) {
     request->trace = span_.Headers(parent ? incoming.baggage : std::string());
   }
+  request->span = &span_;
   if (request->log_context != nullptr) {
     // The request's log lines name the edge's own span (the one exported), not the client's.
     if (span_.context().valid()) {
@@ -220,6 +227,10 @@ void RequestTelemetry::Finish(HttpResponse* response) {
 
 void CountRateLimited(const std::string& endpoint) {
   Metrics().rate_limited.Add({{"endpoint", endpoint}}).Increment();
+}
+
+void CountAuthReused(const std::string& endpoint) {
+  Metrics().auth_reused.Add({{"endpoint", endpoint}}).Increment();
 }
 
 HttpResponse MetricsResponse() {

@@ -15,7 +15,7 @@ namespace switchboard::edge {
 class RequestTelemetry {
  public:
   // Starts the span of `request` (routed to `route`) and sets `request->trace` to its context,
-  // for auth and the router.
+  // for auth and the router, and `request->span` to it until Finish.
   RequestTelemetry(HttpRequest* request, const Route& route);
 
   // Records the response: status, JSON-RPC error code, metrics. A streamed response's span
@@ -34,6 +34,10 @@ class RequestTelemetry {
 // Counts a request the rate limits refused on `endpoint` (sb_edge_rate_limited_total), however
 // the refusal travels.
 void CountRateLimited(const std::string& endpoint);
+
+// Counts a request on `endpoint` let through on an answer auth had given before
+// (sb_edge_auth_reused_total), instead of asking auth again.
+void CountAuthReused(const std::string& endpoint);
 
 // The edge's /metrics page.
 HttpResponse MetricsResponse();

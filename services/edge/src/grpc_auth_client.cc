@@ -1,5 +1,6 @@
 #include "services/edge/src/grpc_auth_client.h"
 
+#include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "services/edge/src/grpc_bridge.h"
@@ -64,6 +65,8 @@ asio::awaitable<absl::StatusOr<AuthResult>> GrpcAuthClient::Authorize(AuthQuery 
   result.resource_metadata_url = std::move(*response.mutable_resource_metadata_url());
   result.bearer_error = std::move(*response.mutable_bearer_error());
   result.required_scope = std::move(*response.mutable_required_scope());
+  result.reuse = std::chrono::milliseconds(std::max<int64_t>(response.reuse_ms(), 0));
+  result.config_revision = response.config_revision();
   co_return result;
 }
 

@@ -140,6 +140,8 @@ class FakeAuthService : public auth::v1::Auth::Service {
       response->set_user_email("ada@example.com");
       response->set_api_key_id("k1");
       response->set_namespace_("ns");
+      response->set_reuse_ms(1500);
+      response->set_config_revision(42);
     } else if (key == "limited") {
       response->set_decision(AuthorizeResponse::RATE_LIMITED);
       response->set_retry_after_seconds(3);
@@ -373,6 +375,8 @@ TEST_F(GrpcClientsTest, AuthCarriesTheQueryAndMapsDecisions) {
   EXPECT_EQ(allowed->user_email, "ada@example.com");
   EXPECT_EQ(allowed->api_key_id, "k1");
   EXPECT_EQ(allowed->namespace_name, "ns");
+  EXPECT_EQ(allowed->reuse, std::chrono::milliseconds(1500));
+  EXPECT_EQ(allowed->config_revision, 42);
   {
     std::lock_guard<std::mutex> lock(auth_service_.mu);
     EXPECT_EQ(auth_service_.last.endpoint(), "team");
@@ -388,6 +392,7 @@ TEST_F(GrpcClientsTest, AuthCarriesTheQueryAndMapsDecisions) {
   EXPECT_EQ(limited->decision, AuthResult::Decision::kRateLimited);
   EXPECT_EQ(limited->retry_after_seconds, 3);
   EXPECT_EQ(limited->reason, "slow down");
+  EXPECT_EQ(limited->reuse, std::chrono::milliseconds(0));
   query.credential = "forbidden";
   EXPECT_EQ(Run(client.Authorize(query))->decision, AuthResult::Decision::kForbidden);
   query.credential = "nowhere";

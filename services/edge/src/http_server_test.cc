@@ -19,6 +19,7 @@
 #include "services/edge/src/edge_service.h"
 #include "services/edge/src/edge_test_http.h"
 #include "switchboard/common/log.h"
+#include "switchboard/telemetry/metrics.h"
 #include "switchboard/telemetry/tracer.h"
 
 namespace switchboard::edge {
@@ -46,6 +47,7 @@ class EdgeHttpTest : public ::testing::Test {
     EdgeOptions options;
     options.request_timeout = request_timeout;
     options.config_synced = [this] { return config_synced_.load(); };
+    options.auth_answers = auth_answers_;
     service_ = std::make_unique<EdgeService>(std::move(options), auth_, router_, sessions_);
     pool_ = std::make_unique<IoContextPool>(2);
     HttpServerOptions server_options;
@@ -140,6 +142,8 @@ class EdgeHttpTest : public ::testing::Test {
   FakeRouterClient router_;
   FakeSessionStore sessions_;
   std::atomic<bool> config_synced_{true};
+  AuthAnswers answers_;
+  AuthAnswers* auth_answers_ = nullptr;  // &answers_ to reuse auth's answers; before StartServer
   std::unique_ptr<EdgeService> service_;
   std::unique_ptr<IoContextPool> pool_;
   std::unique_ptr<HttpServer> server_;
@@ -165,6 +169,58 @@ TEST_F(EdgeHttpTest, CredentialTravelsToAuthFromEitherHeader) {
   EXPECT_EQ(queries[1].credential, "good-key");
   EXPECT_EQ(queries[1].endpoint, "team");
   EXPECT_EQ(queries[1].remote_address, "127.0.0.1");
+}
+
+// The value of sb_edge_auth_reused_total{endpoint} (0 before its first increment).
+double AuthReused(const std::string& endpoint) {
+  std::istringstream text(telemetry::SerializeMetrics());
+  std::string line;
+  while (std::getline(text, line)) {
+    if (line.rfind("sb_edge_auth_reused_total{", 0) == 0 &&
+        line.find("endpoint=\"" + endpoint + "\"") != std::string::npos) {
+      return std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return 0;
+}
+
+TEST_F(EdgeHttpTest, AReusableAllowIsGivenAgainUntilTheConfigurationChanges) {
+  answers_.SetRevision(3);
+  auth_.reuse = std::chrono::milliseconds(60000);
+  auth_.config_revision = 3;
+  StopServer();
+  auth_answers_ = &answers_;
+  StartServer(std::chrono::milliseconds(500));
+  double reused_before = AuthReused("team");
+
+  EXPECT_EQ(Post(kInitialize).status, 200);
+  EXPECT_EQ(Post(kInitialize).status, 200);
+  EXPECT_EQ(auth_.queries().size(), 1u);  // the second was let in on the first's answer
+  EXPECT_EQ(AuthReused("team"), reused_before + 1);
+
+  // Another credential is another question.
+  EXPECT_EQ(Post(kInitialize, {{"X-API-Key", "other-key"}}).status, 200);
+  EXPECT_EQ(auth_.queries().size(), 2u);
+  // Refusals are never given again.
+  EXPECT_EQ(Post(kInitialize, {{"X-API-Key", "forbidden-key"}}).status, 403);
+  EXPECT_EQ(Post(kInitialize, {{"X-API-Key", "forbidden-key"}}).status, 403);
+  EXPECT_EQ(auth_.queries().size(), 4u);
+
+  // The edge's configuration moves on (a key revoked, say): auth is asked again, and its answer
+  // from the old revision is not kept.
+  answers_.SetRevision(4);
+  EXPECT_EQ(Post(kInitialize).status, 200);
+  EXPECT_EQ(Post(kInitialize).status, 200);
+  EXPECT_EQ(auth_.queries().size(), 6u);
+  // Once auth decides under the new revision too, its answers are reused again.
+  auth_.config_revision = 4;
+  EXPECT_EQ(Post(kInitialize).status, 200);
+  auth_.keys.erase("good-key");  // auth would now refuse, but the configuration says nothing yet
+  EXPECT_EQ(Post(kInitialize).status, 200);
+  EXPECT_EQ(auth_.queries().size(), 7u);
+  answers_.SetRevision(5);  // it does now
+  EXPECT_EQ(Post(kInitialize).status, 401);
+  EXPECT_EQ(auth_.queries().size(), 8u);
 }
 
 TEST_F(EdgeHttpTest, UnknownEndpointIs404) {

@@ -10,6 +10,7 @@
 
 #include "switchboard/common/log.h"
 #include "switchboard/telemetry/trace_context.h"
+#include "switchboard/telemetry/tracer.h"
 
 namespace switchboard::edge {
 
@@ -31,6 +32,9 @@ struct HttpRequest {
   // What the request's log lines carry (its span, endpoint and user), filled in as the
   // handler learns them; null when the request is not served by HttpServer (tests).
   std::shared_ptr<log::Context> log_context;
+  // The edge's span of this request while its handler runs, for what the handler learns (null
+  // when the request is not served through RequestTelemetry).
+  telemetry::Span* span = nullptr;
 
   // The first value of header `name` (lowercase), or nullopt when absent.
   std::optional<std::string_view> Header(std::string_view name) const;
