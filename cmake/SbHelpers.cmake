@@ -43,6 +43,13 @@ function(sb_add_executable name)
   install(TARGETS ${name} RUNTIME DESTINATION bin)
 endfunction()
 
+# sb_use_jemalloc(target): links a service binary with jemalloc when the build found it.
+function(sb_use_jemalloc target)
+  if(TARGET PkgConfig::JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()
+
 # sb_add_test(name SRCS ... DEPS ... [LABELS ...]): a GoogleTest binary registered with ctest.
 function(sb_add_test name)
   if(NOT SB_BUILD_TESTS)

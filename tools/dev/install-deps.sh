@@ -12,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libpqxx-dev libhiredis-dev libyaml-cpp-dev libssl-dev
+  libpqxx-dev libhiredis-dev libyaml-cpp-dev libssl-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   postgresql redis-server redis-tools curl procps
 )
