@@ -1,8 +1,12 @@
 #include "services/router/src/router_service.h"
+#include "services/router/src/router_wire.h"
+#include "switchboard/wire/protocols.h"
 #include "switchboard/common/strings.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -1106,6 +1110,68 @@ TEST_F(RouterServiceTest, TheCallersTraceContextReachesTheUpstream) {
   ASSERT_EQ(beta.traces.size(), 2u);
   EXPECT_TRUE(beta.traces[1].empty());
   EXPECT_EQ(telemetry::CurrentContext(), nullptr);
+}
+
+}  // namespace
+}  // namespace switchboard::router
+
+namespace switchboard::router {
+namespace {
+
+// The edge's calls over a wire connection (ServeExchange): answers come back on it, and a
+// connection that goes away cancels its calls upstream, as a broken Exchange stream does.
+TEST_F(RouterServiceTest, WireConnectionsCarryCallsAndTheirLossCancelsThem) {
+  auto listener = ServeExchange(io_.get_executor(), "127.0.0.1:0", service_.get());
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  asio::io_context client_io;
+  std::optional<absl::StatusOr<std::shared_ptr<wire::Connection>>> dialled;
+  wire::Dial(client_io.get_executor(), "127.0.0.1:" + std::to_string((*listener)->port()),
+             wire::kRouterExchange, 2000,
+             [&](absl::StatusOr<std::shared_ptr<wire::Connection>> c) { dialled = std::move(c); });
+  // Both ends on this thread: the router's io_ and the edge's client_io take turns.
+  auto turn = [&] {
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(5));
+    client_io.restart();
+    client_io.run_for(std::chrono::milliseconds(5));
+  };
+  for (int i = 0; i < 400 && !dialled.has_value(); ++i) turn();
+  ASSERT_TRUE(dialled.has_value() && dialled->ok());
+  std::shared_ptr<wire::Connection> edge = **dialled;
+  std::vector<v1::RouterResponse> responses;
+  edge->Start(
+      [&](std::string_view frame) {
+        v1::RouterResponse r;
+        ASSERT_TRUE(r.ParseFromArray(frame.data(), static_cast<int>(frame.size())));
+        responses.push_back(std::move(r));
+      },
+      [](absl::Status) {});
+  auto request = [&](uint64_t call_id, std::string message) {
+    v1::RouterRequest r;
+    r.set_call_id(call_id);
+    r.set_endpoint("team");
+    r.set_session_id("s1");
+    r.set_message(std::move(message));
+    edge->Send(r);
+  };
+  request(1, R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}})");
+  for (int i = 0; i < 400 && responses.empty(); ++i) turn();
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].call_id(), 1u);
+  EXPECT_TRUE(responses[0].final());
+  EXPECT_TRUE(Parse(responses[0].message())["result"].as_object().contains("protocolVersion"));
+
+  factory_.upstreams["beta"]->silent = true;
+  request(2, R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"beta__echo","arguments":{}}})");
+  auto& received = factory_.upstreams["beta"]->received;
+  for (int i = 0; i < 400 && received.empty(); ++i) turn();
+  ASSERT_EQ(received.size(), 1u);
+  edge->Close();
+  for (int i = 0; i < 400 && received.size() < 2; ++i) turn();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_THAT(received[1], testing::HasSubstr("notifications/cancelled"));
+  (*listener)->Stop();
+  turn();
 }
 
 }  // namespace
