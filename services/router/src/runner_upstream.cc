@@ -29,6 +29,28 @@ struct RunnerUpstreamFactory::Shared {
 
 namespace {
 
+// The frame for one message to a server: plain, or Routed when it is sent for a user or a
+// session, with the trace context of the upstream call's span (made current by the router
+// around Send).
+AttachRequest RequestFor(std::string message, const std::string& user = {},
+                         const std::string& session = {}) {
+  AttachRequest r;
+  if (user.empty() && session.empty()) {
+    r.set_message(std::move(message));
+  } else {
+    runner::v1::Routed* routed = r.mutable_routed();
+    routed->set_message(std::move(message));
+    routed->set_user(user);
+    routed->set_session(session);
+  }
+  if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
+    r.set_traceparent(std::move(trace.traceparent));
+    r.set_tracestate(std::move(trace.tracestate));
+    r.set_baggage(std::move(trace.baggage));
+  }
+  return r;
+}
+
 // The router's handle on one Attach stream. Owned by the router; the reactor behind it owns
 // itself and outlives the handle until gRPC calls OnDone.
 class RunnerLink final : public Upstream {
@@ -78,12 +100,6 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
 
   // Sends now if the runner has said Opened, otherwise holds the message until it does.
   void Send(AttachRequest r) {
-    // The upstream call's span, made current by the router around this Send.
-    if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
-      r.set_traceparent(std::move(trace.traceparent));
-      r.set_tracestate(std::move(trace.tracestate));
-      r.set_baggage(std::move(trace.baggage));
-    }
     std::lock_guard<std::mutex> lock(mu_);
     if (!opened_) {
       held_.push_back(std::move(r));
@@ -166,23 +182,10 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
   std::atomic<bool> closed_by_router_{false};
 };
 
-void RunnerLink::Send(std::string message) {
-  AttachRequest r;
-  r.set_message(std::move(message));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (reactor_ != nullptr) reactor_->Send(std::move(r));
-}
+void RunnerLink::Send(std::string message) { SendFor(std::move(message), {}, {}); }
 
 void RunnerLink::SendFor(std::string message, const std::string& user, const std::string& session) {
-  if (user.empty() && session.empty()) {
-    Send(std::move(message));
-    return;
-  }
-  AttachRequest r;
-  runner::v1::Routed* routed = r.mutable_routed();
-  routed->set_message(std::move(message));
-  routed->set_user(user);
-  routed->set_session(session);
+  AttachRequest r = RequestFor(std::move(message), user, session);
   std::lock_guard<std::mutex> lock(mu_);
   if (reactor_ != nullptr) reactor_->Send(std::move(r));
 }
@@ -249,23 +252,10 @@ class WireAttach final : public Upstream, public std::enable_shared_from_this<Wi
                });
   }
 
-  void Send(std::string message) override {
-    AttachRequest r;
-    r.set_message(std::move(message));
-    Queue(std::move(r));
-  }
+  void Send(std::string message) override { Queue(RequestFor(std::move(message))); }
 
   void SendFor(std::string message, const std::string& user, const std::string& session) override {
-    if (user.empty() && session.empty()) {
-      Send(std::move(message));
-      return;
-    }
-    AttachRequest r;
-    runner::v1::Routed* routed = r.mutable_routed();
-    routed->set_message(std::move(message));
-    routed->set_user(user);
-    routed->set_session(session);
-    Queue(std::move(r));
+    Queue(RequestFor(std::move(message), user, session));
   }
 
   void Close() override {
@@ -280,12 +270,6 @@ class WireAttach final : public Upstream, public std::enable_shared_from_this<Wi
  private:
   // Sends now if the runner has said Opened, otherwise holds the message until it does.
   void Queue(AttachRequest r) {
-    // The upstream call's span, made current by the router around this Send.
-    if (telemetry::TraceHeaders trace = CurrentTraceHeaders(); !trace.empty()) {
-      r.set_traceparent(std::move(trace.traceparent));
-      r.set_tracestate(std::move(trace.tracestate));
-      r.set_baggage(std::move(trace.baggage));
-    }
     if (ended_) return;  // on_closed told the router; it reconnects with a new upstream
     if (!opened_ || connection_ == nullptr) {
       held_.push_back(std::move(r));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "services/runner/src/attach_frames.h"
 #include "services/runner/src/runner_telemetry.h"
 #include "switchboard/common/log.h"
 #include "switchboard/grpcutil/server.h"
@@ -31,27 +32,17 @@ class StreamSink final : public AttachmentSink {
 
   void OnOpened(std::string_view initialize_result, int64_t pid) override {
     telemetry_.SetPid(pid);
-    AttachResponse r;
-    r.mutable_opened()->set_initialize_result(std::string(initialize_result));
-    r.mutable_opened()->set_pid(pid);
-    queue_.Push(std::move(r));
+    queue_.Push(OpenedFrame(initialize_result, pid));
   }
 
   void OnMessage(std::string message) override {
     telemetry_.OnResponse(message);
-    AttachResponse r;
-    r.set_message(std::move(message));
-    queue_.Push(std::move(r));
+    queue_.Push(MessageFrame(std::move(message)));
   }
 
   void OnRoutedMessage(std::string message, std::string_view user,
                        std::string_view session) override {
-    AttachResponse r;
-    v1::Routed* routed = r.mutable_routed();
-    routed->set_message(std::move(message));
-    routed->set_user(std::string(user));
-    routed->set_session(std::string(session));
-    queue_.Push(std::move(r));
+    queue_.Push(RoutedFrame(std::move(message), user, session));
   }
 
   void OnClosed(absl::Status status) override { End(grpcutil::ToGrpc(status)); }
@@ -88,7 +79,7 @@ class StreamSink final : public AttachmentSink {
 class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, AttachResponse> {
  public:
   explicit AttachReactor(RunnerService* service)
-      : service_(service), sink_(std::make_shared<StreamSink>(this)) {
+      : sink_(std::make_shared<StreamSink>(this)), requests_(service, &sink_->telemetry()) {
     StartRead(&request_);
   }
 
@@ -98,31 +89,8 @@ class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, Attach
       sink_->End(grpc::Status::OK);
       return;
     }
-    if (attachment_ == nullptr) {
-      if (!request_.has_open()) {
-        sink_->End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                "the first frame of an Attach stream must be Open"));
-        return;
-      }
-      v1::Open* open = request_.mutable_open();
-      user_ = open->user();
-      log::ScopedRequest request_log({}, user_);  // the runner knows users, not endpoints
-      sink_->telemetry().SetServer(open->server());
-      RouteContext context{std::move(*open->mutable_user()), std::move(*open->mutable_session())};
-      attachment_ = service_->Attach(open->server(), sink_, std::move(context));
-    } else if (request_.has_message()) {
-      log::ScopedRequest request_log({}, user_);
-      attachment_->Send(
-          sink_->telemetry().OnRequest(std::move(*request_.mutable_message()), request_));
-    } else if (request_.has_routed()) {
-      v1::Routed* routed = request_.mutable_routed();
-      log::ScopedRequest request_log({}, routed->user());
-      attachment_->Send(
-          sink_->telemetry().OnRequest(std::move(*routed->mutable_message()), request_),
-          RouteContext{std::move(*routed->mutable_user()), std::move(*routed->mutable_session())});
-    } else {
-      sink_->End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              "after Open, every frame of an Attach stream must be a message"));
+    if (absl::Status s = requests_.Handle(request_, sink_); !s.ok()) {
+      sink_->End(grpcutil::ToGrpc(s));
       return;
     }
     StartRead(&request_);
@@ -133,16 +101,14 @@ class AttachReactor final : public grpc::ServerBidiReactor<AttachRequest, Attach
   void OnCancel() override { sink_->End(grpc::Status::CANCELLED); }
 
   void OnDone() override {
-    if (attachment_ != nullptr) attachment_->Detach();
+    requests_.Detach();
     delete this;
   }
 
  private:
-  RunnerService* service_;
   std::shared_ptr<StreamSink> sink_;
-  std::unique_ptr<Attachment> attachment_;
+  AttachRequests requests_;
   AttachRequest request_;
-  std::string user_;  // Open's user, for the stream's log lines
 };
 
 }  // namespace
