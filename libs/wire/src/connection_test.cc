@@ -115,13 +115,24 @@ struct Received {
   }
 };
 
+// A started client connection on its own io thread, and what it receives. (The thread stops
+// before `received` goes.)
+struct Client {
+  Client(uint16_t port, const std::string& protocol, Limits limits = {})
+      : connection(DialOrDie(io, port, protocol, limits)) {
+    if (connection) connection->Start(received.OnFrame(), received.OnClosed());
+  }
+  Received received;
+  IoThread io;
+  std::shared_ptr<Connection> connection;
+};
+
 TEST(WireTest, FramesGoBothWaysInOrderWhateverTheirSize) {
   EchoServer server;
-  IoThread client_io;
-  std::shared_ptr<Connection> client = DialOrDie(client_io, server.port(), "test.v1");
-  ASSERT_NE(client, nullptr);
-  Received received;
-  client->Start(received.OnFrame(), received.OnClosed());
+  Client c(server.port(), "test.v1");
+  ASSERT_NE(c.connection, nullptr);
+  std::shared_ptr<Connection>& client = c.connection;
+  Received& received = c.received;
   // Sent from this thread, not the connection's: many small frames, one over several read
   // chunks, and empty ones.
   constexpr int kFrames = 2000;
@@ -145,11 +156,10 @@ TEST(WireTest, FramesGoBothWaysInOrderWhateverTheirSize) {
 
 TEST(WireTest, APeerThatSpeaksAnotherProtocolIsRefused) {
   EchoServer server;
-  IoThread client_io;
-  std::shared_ptr<Connection> client = DialOrDie(client_io, server.port(), "other.v1");
-  ASSERT_NE(client, nullptr);
-  Received received;
-  client->Start(received.OnFrame(), received.OnClosed());
+  Client c(server.port(), "other.v1");
+  ASSERT_NE(c.connection, nullptr);
+  std::shared_ptr<Connection>& client = c.connection;
+  Received& received = c.received;
   RouterRequest r;
   r.set_call_id(1);
   client->Send(r);
@@ -167,27 +177,22 @@ TEST(WireTest, AnOversizeFrameClosesTheConnection) {
   Limits small;
   small.max_frame = 1024;
   EchoServer server(small);
-  IoThread client_io;
-  std::shared_ptr<Connection> client = DialOrDie(client_io, server.port(), "test.v1");
-  ASSERT_NE(client, nullptr);
-  Received received;
-  client->Start(received.OnFrame(), received.OnClosed());
+  Client c(server.port(), "test.v1");
+  ASSERT_NE(c.connection, nullptr);
   RouterRequest r;
   r.set_message(std::string(2000, 'y'));
-  ASSERT_TRUE(client->Send(r));
+  ASSERT_TRUE(c.connection->Send(r));
   absl::Status ended = server.Ended();
   EXPECT_EQ(ended.code(), absl::StatusCode::kInvalidArgument) << ended;
   EXPECT_NE(ended.message().find("over the limit of 1024"), std::string::npos) << ended;
   // And a sender refuses a frame its own limit forbids, without closing.
   Limits tiny;
   tiny.max_frame = 16;
-  IoThread other_io;
   EchoServer other;
-  std::shared_ptr<Connection> strict = DialOrDie(other_io, other.port(), "test.v1", tiny);
-  ASSERT_NE(strict, nullptr);
-  strict->Start([](std::string_view) {}, [](absl::Status) {});
-  EXPECT_FALSE(strict->Send(r));
-  EXPECT_FALSE(strict->closed());
+  Client strict(other.port(), "test.v1", tiny);
+  ASSERT_NE(strict.connection, nullptr);
+  EXPECT_FALSE(strict.connection->Send(r));
+  EXPECT_FALSE(strict.connection->closed());
 }
 
 TEST(WireTest, APeerThatStopsReadingClosesTheConnectionInsteadOfGrowingMemory) {
@@ -202,12 +207,10 @@ TEST(WireTest, APeerThatStopsReadingClosesTheConnectionInsteadOfGrowingMemory) {
   ASSERT_TRUE(listener.ok()) << listener.status();
   Limits limits;
   limits.max_pending = 64 * 1024;
-  IoThread client_io;
-  std::shared_ptr<Connection> client =
-      DialOrDie(client_io, (*listener)->port(), "test.v1", limits);
-  ASSERT_NE(client, nullptr);
-  Received received;
-  client->Start(received.OnFrame(), received.OnClosed());
+  Client c((*listener)->port(), "test.v1", limits);
+  ASSERT_NE(c.connection, nullptr);
+  std::shared_ptr<Connection>& client = c.connection;
+  Received& received = c.received;
   accepted.get_future().wait();
   RouterRequest r;
   r.set_message(std::string(1024, 'z'));
@@ -223,11 +226,10 @@ TEST(WireTest, APeerThatStopsReadingClosesTheConnectionInsteadOfGrowingMemory) {
 
 TEST(WireTest, CloseEndsBothSidesCleanly) {
   EchoServer server;
-  IoThread client_io;
-  std::shared_ptr<Connection> client = DialOrDie(client_io, server.port(), "test.v1");
-  ASSERT_NE(client, nullptr);
-  Received received;
-  client->Start(received.OnFrame(), received.OnClosed());
+  Client c(server.port(), "test.v1");
+  ASSERT_NE(c.connection, nullptr);
+  std::shared_ptr<Connection>& client = c.connection;
+  Received& received = c.received;
   RouterRequest r;
   r.set_call_id(7);
   ASSERT_TRUE(client->Send(r));
