@@ -6,7 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
-#include <future>
+#include <utility>
 
 #include "switchboard/common/strings.h"
 
@@ -51,7 +51,21 @@ absl::Status SplitHostPort(const std::string& address, std::string* host, std::s
 
 std::shared_ptr<Connection> Connection::Create(tcp::socket socket, std::string protocol,
                                                Limits limits) {
-  return std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(protocol), limits));
+  auto connection =
+      std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(protocol), limits));
+  connection->connected_ = true;
+  return connection;
+}
+
+std::shared_ptr<Connection> Connection::Connect(asio::any_io_executor executor,
+                                                const std::string& address, std::string protocol,
+                                                int timeout_ms, Limits limits) {
+  auto connection = std::shared_ptr<Connection>(
+      new Connection(tcp::socket(executor), std::move(protocol), limits));
+  asio::dispatch(connection->executor_, [connection, address, timeout_ms] {
+    connection->StartConnect(address, timeout_ms);
+  });
+  return connection;
 }
 
 Connection::Connection(tcp::socket socket, std::string protocol, Limits limits)
@@ -61,33 +75,80 @@ Connection::Connection(tcp::socket socket, std::string protocol, Limits limits)
       protocol_(std::move(protocol)) {
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
-  // Our name goes first; it is written as soon as the connection starts.
+  // Our name goes first; it is written as soon as the connection is ready.
   Send(std::string_view(protocol_));
 }
 
 Connection::~Connection() = default;
 
-void Connection::Start(OnFrame on_frame, OnClosed on_closed) {
-  on_frame_ = std::move(on_frame);
-  on_closed_ = std::move(on_closed);
-  bool write;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    started_ = true;
-    write = !pending_.empty() && !writing_;
-    if (write) writing_ = true;
+void Connection::StartConnect(const std::string& address, int timeout_ms) {
+  std::string host, port;
+  if (absl::Status s = SplitHostPort(address, &host, &port); !s.ok()) {
+    End(std::move(s));
+    return;
   }
-  asio::dispatch(executor_, [self = shared_from_this(), write] {
-    if (write) self->StartWrite();
-    self->Read();
+  connect_timer_ = std::make_unique<asio::steady_timer>(executor_);
+  connect_timer_->expires_after(std::chrono::milliseconds(timeout_ms));
+  connect_timer_->async_wait([self = shared_from_this(), address](const error_code& ec) {
+    if (ec || self->connected_) return;
+    self->End(absl::DeadlineExceededError(StrCat("connect to ", address, ": timed out")));
+  });
+  resolver_ = std::make_unique<tcp::resolver>(executor_);
+  resolver_->async_resolve(
+      host, port,
+      [self = shared_from_this(), address](const error_code& ec,
+                                           const tcp::resolver::results_type& results) {
+        if (self->ended_) return;
+        if (ec) {
+          self->End(absl::UnavailableError(StrCat("resolve ", address, ": ", ec.message())));
+          return;
+        }
+        asio::async_connect(self->socket_, results,
+                            [self, address](const error_code& connect_ec, const tcp::endpoint&) {
+                              if (self->ended_) return;
+                              if (connect_ec) {
+                                self->End(absl::UnavailableError(StrCat(
+                                    "connect to ", address, ": ", connect_ec.message())));
+                                return;
+                              }
+                              self->connect_timer_->cancel();
+                              error_code ignored;
+                              self->socket_.set_option(tcp::no_delay(true), ignored);
+                              self->connected_ = true;
+                              if (self->started_) self->Begin();
+                            });
+      });
+}
+
+void Connection::Start(OnFrame on_frame, OnClosed on_closed) {
+  asio::dispatch(executor_, [self = shared_from_this(), on_frame = std::move(on_frame),
+                             on_closed = std::move(on_closed)]() mutable {
+    self->on_frame_ = std::move(on_frame);
+    self->on_closed_ = std::move(on_closed);
+    self->started_ = true;
+    if (self->ended_) {
+      self->ReportEnd();
+    } else if (self->connected_) {
+      self->Begin();
+    }
   });
 }
 
+void Connection::Begin() {
+  bool write;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_ = true;
+    write = !pending_.empty() && !writing_;
+    if (write) writing_ = true;
+  }
+  if (write) StartWrite();
+  Read();
+}
+
 bool Connection::Send(const google::protobuf::MessageLite& message) {
-  size_t size = message.ByteSizeLong();
-  return Queue(size, [&message, size](char* at) {
+  return Queue(message.ByteSizeLong(), [&message](char* at) {
     message.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at));
-    (void)size;
   });
 }
 
@@ -112,7 +173,7 @@ bool Connection::Queue(size_t size, const std::function<void(char*)>& fill) {
     pending_.resize(at + kHeader + size);
     PutLength(&pending_[at], static_cast<uint32_t>(size));
     fill(&pending_[at + kHeader]);
-    if (started_ && !writing_) {
+    if (ready_ && !writing_) {
       writing_ = true;
       start = true;
     }
@@ -147,17 +208,15 @@ void Connection::StartWrite() {
 }
 
 void Connection::Read() {
-  // Room for at least a chunk, or for the whole frame under way when it is longer; bytes
-  // already handled are dropped first.
+  // Room for the rest of the frame under way, and for at least a chunk; bytes already handled
+  // make way first.
   size_t have = in_end_ - in_begin_;
-  size_t want = std::max(kReadChunk, wanted_);
-  if (in_begin_ > 0 && in_.size() - in_end_ < want) {
+  size_t room = std::max(kReadChunk, wanted_ > have ? wanted_ - have : 0);
+  if (in_.size() - in_end_ < room) {
     std::memmove(in_.data(), in_.data() + in_begin_, have);
     in_begin_ = 0;
     in_end_ = have;
-  }
-  if (in_.size() - in_end_ < kReadChunk && in_.size() < in_end_ + want) {
-    in_.resize(in_end_ + want);
+    if (in_.size() - in_end_ < room) in_.resize(in_end_ + room);
   }
   socket_.async_read_some(
       asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
@@ -223,20 +282,25 @@ bool Connection::closed() const {
 void Connection::End(absl::Status status) {
   if (ended_) return;
   ended_ = true;
+  end_status_ = std::move(status);
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     pending_.clear();
   }
+  if (connect_timer_) connect_timer_->cancel();
+  if (resolver_) resolver_->cancel();
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+  if (started_) ReportEnd();  // else Start reports it
+}
+
+void Connection::ReportEnd() {
   // Dropping the handlers breaks any cycle through what they hold.
-  OnClosed on_closed = std::move(on_closed_);
-  on_closed_ = nullptr;
-  OnFrame on_frame = std::move(on_frame_);
-  on_frame_ = nullptr;
-  if (on_closed) on_closed(std::move(status));
+  OnClosed on_closed = std::exchange(on_closed_, nullptr);
+  OnFrame on_frame = std::exchange(on_frame_, nullptr);
+  if (on_closed) on_closed(std::move(end_status_));
 }
 
 // Listener ------------------------------------------------------------------------------------
@@ -310,78 +374,6 @@ void Listener::Stop() {
     error_code ignored;
     state->acceptor.close(ignored);
   });
-}
-
-// Dial -----------------------------------------------------------------------------------------
-
-namespace {
-
-struct DialOp : std::enable_shared_from_this<DialOp> {
-  DialOp(asio::any_io_executor executor, std::string protocol_in, Limits limits_in,
-         std::function<void(absl::StatusOr<std::shared_ptr<Connection>>)> done_in)
-      : resolver(executor),
-        socket(executor),
-        timer(executor),
-        protocol(std::move(protocol_in)),
-        limits(limits_in),
-        done(std::move(done_in)) {}
-
-  void Finish(absl::StatusOr<std::shared_ptr<Connection>> result) {
-    if (finished) return;
-    finished = true;
-    timer.cancel();
-    resolver.cancel();
-    auto callback = std::move(done);
-    callback(std::move(result));
-  }
-
-  tcp::resolver resolver;
-  tcp::socket socket;
-  asio::steady_timer timer;
-  std::string protocol;
-  Limits limits;
-  std::function<void(absl::StatusOr<std::shared_ptr<Connection>>)> done;
-  bool finished = false;
-};
-
-}  // namespace
-
-void Dial(asio::any_io_executor executor, const std::string& address, std::string protocol,
-          int timeout_ms, std::function<void(absl::StatusOr<std::shared_ptr<Connection>>)> done,
-          Limits limits) {
-  auto op = std::make_shared<DialOp>(executor, std::move(protocol), limits, std::move(done));
-  std::string host, port;
-  if (absl::Status s = SplitHostPort(address, &host, &port); !s.ok()) {
-    asio::post(executor, [op, s] { op->Finish(s); });
-    return;
-  }
-  op->timer.expires_after(std::chrono::milliseconds(timeout_ms));
-  op->timer.async_wait([op, address](const error_code& ec) {
-    if (ec) return;
-    error_code ignored;
-    op->socket.close(ignored);
-    op->Finish(absl::DeadlineExceededError(StrCat("connect to ", address, ": timed out")));
-  });
-  op->resolver.async_resolve(
-      host, port,
-      [op, address](const error_code& ec, const tcp::resolver::results_type& results) {
-        if (op->finished) return;
-        if (ec) {
-          op->Finish(absl::UnavailableError(StrCat("resolve ", address, ": ", ec.message())));
-          return;
-        }
-        asio::async_connect(op->socket, results,
-                            [op, address](const error_code& connect_ec, const tcp::endpoint&) {
-                              if (op->finished) return;
-                              if (connect_ec) {
-                                op->Finish(absl::UnavailableError(
-                                    StrCat("connect to ", address, ": ", connect_ec.message())));
-                                return;
-                              }
-                              op->Finish(Connection::Create(std::move(op->socket), op->protocol,
-                                                            op->limits));
-                            });
-      });
 }
 
 }  // namespace switchboard::wire

@@ -37,17 +37,6 @@ class IoThread {
   std::thread thread_;
 };
 
-std::shared_ptr<Connection> DialOrDie(IoThread& io, uint16_t port, const std::string& protocol,
-                                      Limits limits = {}) {
-  std::promise<absl::StatusOr<std::shared_ptr<Connection>>> dialled;
-  Dial(io.executor(), "127.0.0.1:" + std::to_string(port), protocol, 2000,
-       [&dialled](absl::StatusOr<std::shared_ptr<Connection>> c) { dialled.set_value(c); },
-       limits);
-  absl::StatusOr<std::shared_ptr<Connection>> connection = dialled.get_future().get();
-  EXPECT_TRUE(connection.ok()) << connection.status();
-  return connection.ok() ? *connection : nullptr;
-}
-
 // A listener whose connections echo every frame back, and remember how they ended.
 class EchoServer {
  public:
@@ -119,8 +108,9 @@ struct Received {
 // before `received` goes.)
 struct Client {
   Client(uint16_t port, const std::string& protocol, Limits limits = {})
-      : connection(DialOrDie(io, port, protocol, limits)) {
-    if (connection) connection->Start(received.OnFrame(), received.OnClosed());
+      : connection(Connection::Connect(io.executor(), "127.0.0.1:" + std::to_string(port),
+                                       protocol, 2000, limits)) {
+    connection->Start(received.OnFrame(), received.OnClosed());
   }
   Received received;
   IoThread io;
@@ -130,7 +120,6 @@ struct Client {
 TEST(WireTest, FramesGoBothWaysInOrderWhateverTheirSize) {
   EchoServer server;
   Client c(server.port(), "test.v1");
-  ASSERT_NE(c.connection, nullptr);
   std::shared_ptr<Connection>& client = c.connection;
   Received& received = c.received;
   // Sent from this thread, not the connection's: many small frames, one over several read
@@ -157,7 +146,6 @@ TEST(WireTest, FramesGoBothWaysInOrderWhateverTheirSize) {
 TEST(WireTest, APeerThatSpeaksAnotherProtocolIsRefused) {
   EchoServer server;
   Client c(server.port(), "other.v1");
-  ASSERT_NE(c.connection, nullptr);
   std::shared_ptr<Connection>& client = c.connection;
   Received& received = c.received;
   RouterRequest r;
@@ -178,7 +166,6 @@ TEST(WireTest, AnOversizeFrameClosesTheConnection) {
   small.max_frame = 1024;
   EchoServer server(small);
   Client c(server.port(), "test.v1");
-  ASSERT_NE(c.connection, nullptr);
   RouterRequest r;
   r.set_message(std::string(2000, 'y'));
   ASSERT_TRUE(c.connection->Send(r));
@@ -190,7 +177,6 @@ TEST(WireTest, AnOversizeFrameClosesTheConnection) {
   tiny.max_frame = 16;
   EchoServer other;
   Client strict(other.port(), "test.v1", tiny);
-  ASSERT_NE(strict.connection, nullptr);
   EXPECT_FALSE(strict.connection->Send(r));
   EXPECT_FALSE(strict.connection->closed());
 }
@@ -208,7 +194,6 @@ TEST(WireTest, APeerThatStopsReadingClosesTheConnectionInsteadOfGrowingMemory) {
   Limits limits;
   limits.max_pending = 64 * 1024;
   Client c((*listener)->port(), "test.v1", limits);
-  ASSERT_NE(c.connection, nullptr);
   std::shared_ptr<Connection>& client = c.connection;
   Received& received = c.received;
   accepted.get_future().wait();
@@ -227,7 +212,6 @@ TEST(WireTest, APeerThatStopsReadingClosesTheConnectionInsteadOfGrowingMemory) {
 TEST(WireTest, CloseEndsBothSidesCleanly) {
   EchoServer server;
   Client c(server.port(), "test.v1");
-  ASSERT_NE(c.connection, nullptr);
   std::shared_ptr<Connection>& client = c.connection;
   Received& received = c.received;
   RouterRequest r;
@@ -242,7 +226,25 @@ TEST(WireTest, CloseEndsBothSidesCleanly) {
   EXPECT_FALSE(client->Send(r));
 }
 
-TEST(WireTest, DialingNothingFailsWithTheAddress) {
+TEST(WireTest, FramesSentWhileConnectingGoOutOnceConnected) {
+  EchoServer server;
+  IoThread io;
+  auto connection = Connection::Connect(io.executor(), "127.0.0.1:" + std::to_string(server.port()),
+                                        "test.v1", 2000);
+  RouterRequest r;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    r.set_call_id(id);
+    ASSERT_TRUE(connection->Send(r));  // before Start, likely before the connection is made
+  }
+  Received received;
+  connection->Start(received.OnFrame(), received.OnClosed());
+  ASSERT_TRUE(received.WaitFrames(3));
+  std::lock_guard<std::mutex> lock(received.mu);
+  for (uint64_t id = 1; id <= 3; ++id) EXPECT_EQ(received.frames[id - 1].call_id(), id);
+  connection->Close();
+}
+
+TEST(WireTest, AConnectionThatCannotBeMadeEndsWithTheAddress) {
   IoThread io;
   uint16_t port;
   {
@@ -251,18 +253,27 @@ TEST(WireTest, DialingNothingFailsWithTheAddress) {
     asio::ip::tcp::acceptor a(scratch, {asio::ip::make_address("127.0.0.1"), 0});
     port = a.local_endpoint().port();
   }
-  std::promise<absl::StatusOr<std::shared_ptr<Connection>>> dialled;
-  Dial(io.executor(), "127.0.0.1:" + std::to_string(port), "test.v1", 2000,
-       [&](absl::StatusOr<std::shared_ptr<Connection>> c) { dialled.set_value(c); });
-  absl::StatusOr<std::shared_ptr<Connection>> c = dialled.get_future().get();
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(c.status().message().find(std::to_string(port)), std::string::npos) << c.status();
+  Received refused;
+  auto connection =
+      Connection::Connect(io.executor(), "127.0.0.1:" + std::to_string(port), "test.v1", 2000);
+  connection->Start(refused.OnFrame(), refused.OnClosed());
+  std::optional<absl::Status> closed = refused.WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(closed->message().find(std::to_string(port)), std::string::npos) << *closed;
+  RouterRequest r;
+  EXPECT_FALSE(connection->Send(r));
 
-  std::promise<absl::StatusOr<std::shared_ptr<Connection>>> bad;
-  Dial(io.executor(), "no-port", "test.v1", 2000,
-       [&](absl::StatusOr<std::shared_ptr<Connection>> r) { bad.set_value(r); });
-  EXPECT_EQ(bad.get_future().get().status().code(), absl::StatusCode::kInvalidArgument);
+  // Ended before Start: OnClosed comes once Start gives it.
+  Received bad;
+  auto no_port = Connection::Connect(io.executor(), "no-port", "test.v1", 2000);
+  for (int i = 0; i < 500 && !no_port->closed(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  no_port->Start(bad.OnFrame(), bad.OnClosed());
+  closed = bad.WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

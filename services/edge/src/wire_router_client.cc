@@ -1,6 +1,5 @@
 #include "services/edge/src/wire_router_client.h"
 
-#include <deque>
 
 #include "switchboard/common/log.h"
 #include "switchboard/wire/connection.h"
@@ -20,65 +19,24 @@ int64_t NowMs() {
       .count();
 }
 
-constexpr size_t kMaxHeld = 65536;  // requests waiting for a connection being made
-
 }  // namespace
 
-// One connection to the router. It exists from the moment it is asked for; requests written
-// before the connection is made are held and sent once it is. It ends (once) when the
-// connection closes or cannot be made.
+// One connection to the router, made from the moment it is asked for (requests written while
+// it is being made wait in its queue). It ends once, when the connection closes or cannot be
+// made.
 class WireRouterClient::WireStream : public Stream,
                                      public std::enable_shared_from_this<WireStream> {
  public:
-  WireStream(WireRouterClient* owner, uint64_t generation) : Stream(generation), owner_(owner) {}
+  WireStream(WireRouterClient* owner, uint64_t generation,
+             asio::io_context::executor_type executor)
+      : Stream(generation),
+        owner_(owner),
+        connection_(wire::Connection::Connect(executor, owner->address_, wire::kRouterExchange,
+                                              static_cast<int>(owner->connect_timeout_.count()))) {}
 
-  void Open(asio::io_context::executor_type executor) {
-    wire::Dial(executor, owner_->address_, wire::kRouterExchange,
-               static_cast<int>(owner_->connect_timeout_.count()),
-               [self = shared_from_this()](absl::StatusOr<std::shared_ptr<wire::Connection>> c) {
-                 self->OnDialled(std::move(c));
-               });
-  }
-
-  bool Write(const RouterRequest& request) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ended_ || refused_) return false;
-    if (connection_ == nullptr) {
-      if (held_.size() >= kMaxHeld) {
-        refused_ = true;
-        return false;
-      }
-      held_.push_back(request);
-      return true;
-    }
-    if (connection_->Send(request)) return true;
-    refused_ = true;  // closing: it ends once the connection's OnClosed runs
-    return false;
-  }
-
-  bool broken() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ended_ || refused_;
-  }
-
-  // Closes the connection, or the one being made as soon as it is.
-  void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    closing_ = true;
-    if (connection_ != nullptr) connection_->Close();
-  }
-
- private:
-  void OnDialled(absl::StatusOr<std::shared_ptr<wire::Connection>> dialled) {
-    if (!dialled.ok()) {
-      log::Warn("router connection failed", {{"router", owner_->address_},
-                                             {"error", std::string(dialled.status().message())}});
-      End(/*failed=*/true);
-      return;
-    }
-    std::shared_ptr<wire::Connection> connection = std::move(*dialled);
+  void Start() {
     std::weak_ptr<WireStream> weak = shared_from_this();
-    connection->Start(
+    connection_->Start(
         [weak](std::string_view frame) {
           auto self = weak.lock();
           if (self == nullptr) return;
@@ -94,35 +52,28 @@ class WireRouterClient::WireStream : public Stream,
             log::Warn("router connection ended", {{"router", self->owner_->address_},
                                                   {"error", std::string(status.message())}});
           }
-          self->End(/*failed=*/!status.ok());
+          self->ended_ = true;
+          self->owner_->OnBroken(*self);
+          self->owner_->OnStreamEnded(/*failed=*/!status.ok());
         });
-    std::lock_guard<std::mutex> lock(mu_);
-    connection_ = connection;
-    for (const RouterRequest& request : held_) connection->Send(request);
-    held_.clear();
-    if (closing_) connection->Close();
   }
 
-  // No response can arrive any more: the calls on this stream end now.
-  void End(bool failed) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (ended_) return;
-      ended_ = true;
-      connection_.reset();
-      held_.clear();
-    }
-    owner_->OnBroken(*this);
-    owner_->OnStreamEnded(failed);
+  // False once the connection is closing (it ends when its OnClosed runs).
+  bool Write(const RouterRequest& request) override {
+    if (connection_->Send(request)) return true;
+    refused_ = true;
+    return false;
   }
 
+  bool broken() const { return ended_ || refused_; }
+
+  void Close() { connection_->Close(); }
+
+ private:
   WireRouterClient* owner_;
-  mutable std::mutex mu_;
-  std::shared_ptr<wire::Connection> connection_;  // guarded by mu_
-  std::deque<RouterRequest> held_;                 // guarded by mu_
-  bool refused_ = false;                           // guarded by mu_
-  bool closing_ = false;                           // guarded by mu_
-  bool ended_ = false;                             // guarded by mu_
+  const std::shared_ptr<wire::Connection> connection_;
+  std::atomic<bool> refused_{false};
+  std::atomic<bool> ended_{false};  // no response can arrive any more: its calls have ended
 };
 
 WireRouterClient::WireRouterClient(std::string address, size_t max_frames_per_call,
@@ -154,12 +105,12 @@ std::shared_ptr<StreamRouterClient::Stream> WireRouterClient::CurrentStream() {
     std::lock_guard<std::mutex> lock(mu_);
     if (shutting_down_) return nullptr;
     if (slot->stream != nullptr && !slot->stream->broken()) return slot->stream;
-    fresh = std::make_shared<WireStream>(this, NextGeneration());
+    fresh = std::make_shared<WireStream>(this, NextGeneration(), slot->executor);
     slot->stream = fresh;
     ++live_streams_;
   }
   log::Debug("router connection opening", {{"router", address_}, {"generation", fresh->generation()}});
-  fresh->Open(slot->executor);
+  fresh->Start();
   return fresh;
 }
 

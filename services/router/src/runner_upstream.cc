@@ -3,7 +3,6 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <set>
 
@@ -49,6 +48,22 @@ AttachRequest RequestFor(std::string message, const std::string& user = {},
     r.set_baggage(std::move(trace.baggage));
   }
   return r;
+}
+
+// Hands a message from the runner to the router: a per-user or per-session process's
+// notification (Routed, naming its user or session) only to that user's or session's clients.
+void Deliver(AttachResponse& response, const UpstreamEvents& events) {
+  if (response.has_routed() && events.on_scoped_message &&
+      (!response.routed().user().empty() || !response.routed().session().empty())) {
+    runner::v1::Routed* routed = response.mutable_routed();
+    events.on_scoped_message(std::move(*routed->mutable_message()),
+                             std::move(*routed->mutable_user()),
+                             std::move(*routed->mutable_session()));
+  } else if (response.has_message() || response.has_routed()) {
+    events.on_message(response.has_message()
+                          ? std::move(*response.mutable_message())
+                          : std::move(*response.mutable_routed()->mutable_message()));
+  }
 }
 
 // The router's handle on one Attach stream. Owned by the router; the reactor behind it owns
@@ -98,15 +113,9 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
 
   std::shared_ptr<RunnerLink> link() const { return link_; }
 
-  // Sends now if the runner has said Opened, otherwise holds the message until it does.
-  void Send(AttachRequest r) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!opened_) {
-      held_.push_back(std::move(r));
-      return;
-    }
-    queue_.Push(std::move(r));
-  }
+  // Messages written before the runner says Opened wait at the runner, which holds them until
+  // the server is ready.
+  void Send(AttachRequest r) { queue_.Push(std::move(r)); }
 
   void Cancel() {
     closed_by_router_ = true;
@@ -118,34 +127,10 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
       queue_.Close();
       return;
     }
-    if (response_.has_opened()) {
-      std::deque<AttachRequest> held;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        opened_ = true;
-        held.swap(held_);
-      }
-      for (AttachRequest& r : held) queue_.Push(std::move(r));
-    } else if (response_.has_message() || response_.has_routed()) {
-      // A per-user or per-session process's notification (routed) goes only to that user's or
-      // that session's clients.
-      if (response_.has_routed() && events_.on_scoped_message &&
-          (!response_.routed().user().empty() || !response_.routed().session().empty())) {
-        runner::v1::Routed* routed = response_.mutable_routed();
-        asio::post(executor_, [on = events_.on_scoped_message,
-                               m = std::move(*routed->mutable_message()),
-                               user = std::move(*routed->mutable_user()),
-                               session = std::move(*routed->mutable_session())]() mutable {
-          on(std::move(m), std::move(user), std::move(session));
-        });
-      } else {
-        std::string m = response_.has_message()
-                            ? std::move(*response_.mutable_message())
-                            : std::move(*response_.mutable_routed()->mutable_message());
-        asio::post(executor_, [on_message = events_.on_message, m = std::move(m)]() mutable {
-          on_message(std::move(m));
-        });
-      }
+    if (response_.has_message() || response_.has_routed()) {
+      asio::post(executor_, [events = events_, response = std::move(response_)]() mutable {
+        Deliver(response, events);
+      });
     }
     response_.Clear();
     StartRead(&response_);
@@ -176,9 +161,6 @@ class AttachReactor final : public grpc::ClientBidiReactor<AttachRequest, Attach
   std::shared_ptr<RunnerLink> link_;
   grpcutil::WriteQueue<AttachRequest> queue_;
   AttachResponse response_;
-  std::mutex mu_;
-  bool opened_ = false;
-  std::deque<AttachRequest> held_;
   std::atomic<bool> closed_by_router_{false};
 };
 
@@ -234,58 +216,21 @@ struct WireRunnerUpstreamFactory::Shared {
 
 namespace {
 
-// One attachment over one wire connection. Everything runs on the router's executor.
+// One attachment over one wire connection, made at once: its first frame is Open, and the
+// messages sent before the runner has the server ready wait there (as the runner holds
+// whatever comes before Opened). Everything runs on the router's executor.
 class WireAttach final : public Upstream, public std::enable_shared_from_this<WireAttach> {
  public:
-  WireAttach(std::string server, UpstreamEvents events,
-             std::shared_ptr<WireRunnerUpstreamFactory::Shared> shared)
-      : server_(std::move(server)), events_(std::move(events)), shared_(std::move(shared)) {}
+  WireAttach(UpstreamEvents events, std::shared_ptr<WireRunnerUpstreamFactory::Shared> shared)
+      : events_(std::move(events)), shared_(std::move(shared)) {}
 
-  void Open(asio::any_io_executor executor, const std::string& address) {
+  void Open(asio::any_io_executor executor, const std::string& address,
+            const std::string& server) {
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
       shared_->live.insert(shared_from_this());
     }
-    wire::Dial(executor, address, wire::kRunnerAttach, 5000,
-               [self = shared_from_this()](absl::StatusOr<std::shared_ptr<wire::Connection>> c) {
-                 self->OnDialled(std::move(c));
-               });
-  }
-
-  void Send(std::string message) override { Queue(RequestFor(std::move(message))); }
-
-  void SendFor(std::string message, const std::string& user, const std::string& session) override {
-    Queue(RequestFor(std::move(message), user, session));
-  }
-
-  void Close() override {
-    closed_by_router_ = true;
-    if (connection_ != nullptr) {
-      connection_->Close();
-    } else if (!dialling_) {
-      Ended();
-    }
-  }
-
- private:
-  // Sends now if the runner has said Opened, otherwise holds the message until it does.
-  void Queue(AttachRequest r) {
-    if (ended_) return;  // on_closed told the router; it reconnects with a new upstream
-    if (!opened_ || connection_ == nullptr) {
-      held_.push_back(std::move(r));
-      return;
-    }
-    connection_->Send(r);
-  }
-
-  void OnDialled(absl::StatusOr<std::shared_ptr<wire::Connection>> dialled) {
-    dialling_ = false;
-    if (!dialled.ok()) {
-      Report(std::string(dialled.status().message()));
-      Ended();
-      return;
-    }
-    connection_ = std::move(*dialled);
+    connection_ = wire::Connection::Connect(std::move(executor), address, wire::kRunnerAttach, 5000);
     connection_->Start(
         [self = shared_from_this()](std::string_view frame) { self->OnFrame(frame); },
         [self = shared_from_this()](absl::Status status) {
@@ -293,11 +238,22 @@ class WireAttach final : public Upstream, public std::enable_shared_from_this<Wi
           self->Ended();
         });
     AttachRequest open;
-    open.mutable_open()->set_server(server_);
+    open.mutable_open()->set_server(server);
     connection_->Send(open);
-    if (closed_by_router_) connection_->Close();
   }
 
+  void Send(std::string message) override { connection_->Send(RequestFor(std::move(message))); }
+
+  void SendFor(std::string message, const std::string& user, const std::string& session) override {
+    connection_->Send(RequestFor(std::move(message), user, session));
+  }
+
+  void Close() override {
+    closed_by_router_ = true;
+    connection_->Close();
+  }
+
+ private:
   void OnFrame(std::string_view frame) {
     AttachResponse response;
     if (!response.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
@@ -305,27 +261,13 @@ class WireAttach final : public Upstream, public std::enable_shared_from_this<Wi
       connection_->Close();
       return;
     }
-    if (response.has_opened()) {
-      opened_ = true;
-      for (const AttachRequest& r : held_) connection_->Send(r);
-      held_.clear();
-    } else if (response.has_routed() && events_.on_scoped_message &&
-               (!response.routed().user().empty() || !response.routed().session().empty())) {
-      // A per-user or per-session process's notification goes only to that user's or that
-      // session's clients.
-      runner::v1::Routed* routed = response.mutable_routed();
-      events_.on_scoped_message(std::move(*routed->mutable_message()),
-                                std::move(*routed->mutable_user()),
-                                std::move(*routed->mutable_session()));
-    } else if (response.has_message() || response.has_routed()) {
-      events_.on_message(response.has_message()
-                             ? std::move(*response.mutable_message())
-                             : std::move(*response.mutable_routed()->mutable_message()));
-    } else if (response.has_closed()) {
+    if (response.has_closed()) {
       Report(response.closed().message().empty() ? "runner closed the stream"
                                                  : response.closed().message());
       connection_->Close();
+      return;
     }
+    Deliver(response, events_);
   }
 
   // Tells the router once why the connection is gone, unless the router closed it.
@@ -336,9 +278,6 @@ class WireAttach final : public Upstream, public std::enable_shared_from_this<Wi
   }
 
   void Ended() {
-    ended_ = true;
-    connection_.reset();
-    held_.clear();
     std::shared_ptr<WireRunnerUpstreamFactory::Shared> shared = shared_;
     {
       std::lock_guard<std::mutex> lock(shared->mu);
@@ -347,16 +286,11 @@ class WireAttach final : public Upstream, public std::enable_shared_from_this<Wi
     shared->cv.notify_all();
   }
 
-  const std::string server_;
   UpstreamEvents events_;
   std::shared_ptr<WireRunnerUpstreamFactory::Shared> shared_;
   std::shared_ptr<wire::Connection> connection_;
-  std::deque<AttachRequest> held_;
-  bool dialling_ = true;
-  bool opened_ = false;
   bool closed_by_router_ = false;
   bool reported_ = false;
-  bool ended_ = false;
 };
 
 }  // namespace
@@ -371,8 +305,8 @@ WireRunnerUpstreamFactory::~WireRunnerUpstreamFactory() = default;
 
 std::shared_ptr<Upstream> WireRunnerUpstreamFactory::Connect(const registry::v1::Server& server,
                                                              UpstreamEvents events) {
-  auto attach = std::make_shared<WireAttach>(server.name(), std::move(events), shared_);
-  attach->Open(executor_, address_);
+  auto attach = std::make_shared<WireAttach>(std::move(events), shared_);
+  attach->Open(executor_, address_, server.name());
   return attach;
 }
 

@@ -11,8 +11,8 @@
 namespace switchboard::router {
 
 // Connects to STDIO servers through the runner: one long-lived Attach stream per server,
-// opened with Open{server}; messages sent before the runner says Opened are held and sent
-// after. Events are posted to `executor`.
+// opened with Open{server}; messages sent before the runner says Opened are held by the
+// runner until the server is ready. Events are posted to `executor`.
 class RunnerUpstreamFactory final : public UpstreamFactory {
  public:
   RunnerUpstreamFactory(std::shared_ptr<grpc::Channel> channel, boost::asio::any_io_executor executor);
@@ -40,7 +40,7 @@ namespace switchboard::router {
 // The same over wire connections (wire::kRunnerAttach) to the runner's wire port: one
 // connection per server, opened with Open{server}, made, read and written on `executor` (the
 // router's own), where every Upstream call must come from too. Messages sent before the
-// runner says Opened are held and sent after.
+// connection is made wait in its queue, and then at the runner until the server is ready.
 class WireRunnerUpstreamFactory final : public UpstreamFactory {
  public:
   WireRunnerUpstreamFactory(std::string address, boost::asio::any_io_executor executor);

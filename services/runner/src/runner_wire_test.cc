@@ -29,14 +29,11 @@ using v1::AttachResponse;
 // A router's end of one attachment, read on its own io thread.
 class Client {
  public:
-  explicit Client(uint16_t port) : thread_([this] { io_.run(); }) {
-    std::promise<absl::StatusOr<std::shared_ptr<wire::Connection>>> dialled;
-    wire::Dial(io_.get_executor(), "127.0.0.1:" + std::to_string(port), wire::kRunnerAttach, 2000,
-               [&](absl::StatusOr<std::shared_ptr<wire::Connection>> c) { dialled.set_value(c); });
-    auto c = dialled.get_future().get();
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (!c.ok()) return;
-    connection_ = *c;
+  explicit Client(uint16_t port)
+      : thread_([this] { io_.run(); }),
+        connection_(wire::Connection::Connect(io_.get_executor(),
+                                              "127.0.0.1:" + std::to_string(port),
+                                              wire::kRunnerAttach, 2000)) {
     connection_->Start(
         [this](std::string_view frame) {
           AttachResponse r;
@@ -52,17 +49,17 @@ class Client {
         });
   }
   ~Client() {
-    if (connection_) connection_->Close();
+    connection_->Close();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(5), [this] { return ended_ || !connection_; });
+      cv_.wait_for(lock, std::chrono::seconds(5), [this] { return ended_; });
     }
     work_.reset();
     io_.stop();
     thread_.join();
   }
 
-  void Send(const AttachRequest& r) { ASSERT_TRUE(connection_ && connection_->Send(r)); }
+  void Send(const AttachRequest& r) { ASSERT_TRUE(connection_->Send(r)); }
   void Close() { connection_->Close(); }
 
   // The next frame; nullopt after 10 s without one.

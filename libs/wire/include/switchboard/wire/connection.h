@@ -6,6 +6,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -41,11 +42,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ends send first.
   static std::shared_ptr<Connection> Create(boost::asio::ip::tcp::socket socket,
                                             std::string protocol, Limits limits = {});
+  // Connects to `address` ("host:port") for `protocol`, on `executor`. The connection exists
+  // at once: frames sent meanwhile wait in its queue. One that cannot be made ends with why
+  // (UNAVAILABLE naming the address, DEADLINE_EXCEEDED after `timeout_ms`, INVALID_ARGUMENT
+  // for an address that is not host:port).
+  static std::shared_ptr<Connection> Connect(boost::asio::any_io_executor executor,
+                                             const std::string& address, std::string protocol,
+                                             int timeout_ms, Limits limits = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Begins reading. Call once, on any thread.
+  // Sets the handlers and begins reading (once connected). Call once, on any thread; a
+  // connection that ended before gets its OnClosed then.
   void Start(OnFrame on_frame, OnClosed on_closed);
 
   // Queues one frame; from any thread. Frames queued while a write is under way go out
@@ -65,12 +74,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Appends a frame of `size` bytes written by `fill` to the pending bytes, under the lock.
   bool Queue(size_t size, const std::function<void(char*)>& fill);
+  // Resolves and connects (Connect's connections); on the executor.
+  void StartConnect(const std::string& address, int timeout_ms);
+  // Starts reading and writing, once started and connected; on the executor.
+  void Begin();
   void StartWrite();
   void Read();
   // Hands over every whole frame read; false once the connection has ended.
   bool HandleFrames();
   // Ends the connection with `status` (the first status wins); on the executor.
   void End(absl::Status status);
+  // Calls OnClosed with the end's status and drops the handlers; on the executor.
+  void ReportEnd();
 
   boost::asio::ip::tcp::socket socket_;
   boost::asio::any_io_executor executor_;
@@ -87,13 +102,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t wanted_ = 0;
   bool hello_seen_ = false;
   std::string out_;  // bytes being written (owned by the write under way)
+  // On the executor, too.
+  bool connected_ = false;
+  bool started_ = false;  // Start has run
+  bool ended_ = false;    // End has run
+  absl::Status end_status_;
+  std::unique_ptr<boost::asio::ip::tcp::resolver> resolver_;  // while connecting
+  std::unique_ptr<boost::asio::steady_timer> connect_timer_;  // while connecting
 
   mutable std::mutex mu_;
   std::string pending_;     // guarded by mu_: frames queued since the write under way began
-  bool started_ = false;    // guarded by mu_
+  bool ready_ = false;      // guarded by mu_: started and connected, so writes may begin
   bool writing_ = false;    // guarded by mu_
   bool closed_ = false;     // guarded by mu_
-  bool ended_ = false;      // on the executor: OnClosed was called
 };
 
 // Accepts connections on `listen` ("host:port"; port 0 picks one) and hands each to
@@ -110,8 +131,8 @@ class Listener {
 
   // The port bound (useful with port 0).
   uint16_t port() const { return port_; }
-  // Stops accepting; connections already handed over stay open. Blocks until the acceptor
-  // has stopped. Idempotent.
+  // Stops accepting (on the acceptor's executor; this does not wait); connections already
+  // handed over stay open. Idempotent.
   void Stop();
 
  private:
@@ -120,12 +141,5 @@ class Listener {
   std::shared_ptr<State> state_;
   uint16_t port_ = 0;
 };
-
-// Connects to `address` ("host:port") for `protocol`; `done` gets the connection (not started)
-// or why it failed, on `executor`. Gives up after `timeout_ms`.
-void Dial(boost::asio::any_io_executor executor, const std::string& address,
-          std::string protocol, int timeout_ms,
-          std::function<void(absl::StatusOr<std::shared_ptr<Connection>>)> done,
-          Limits limits = {});
 
 }  // namespace switchboard::wire
