@@ -94,12 +94,6 @@ class GrpcTransport : public ExportTransport {
 
 }  // namespace
 
-std::string EncodeExportRequest(
-    const std::vector<std::pair<std::string, std::string>>& resource_attributes,
-    const std::vector<std::unique_ptr<SpanData>>& spans) {
-  return BuildExportRequest(resource_attributes, spans).SerializeAsString();
-}
-
 ExportTraceServiceRequest BuildExportRequest(
     const std::vector<std::pair<std::string, std::string>>& resource_attributes,
     const std::vector<std::unique_ptr<SpanData>>& spans) {
@@ -255,9 +249,6 @@ absl::StatusOr<std::unique_ptr<ExportTransport>> MakeTransport(const TracerConfi
   if (!target.ok()) return target.status();
   return std::unique_ptr<ExportTransport>(std::make_unique<HttpTransport>(std::move(*target)));
 }
-
-BatchExporter::BatchExporter(HttpTarget target, TracerConfig config)
-    : BatchExporter(std::make_unique<HttpTransport>(std::move(target)), std::move(config)) {}
 
 BatchExporter::BatchExporter(std::unique_ptr<ExportTransport> transport, TracerConfig config)
     : transport_(std::move(transport)), config_(std::move(config)) {

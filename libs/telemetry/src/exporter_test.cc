@@ -196,8 +196,7 @@ TEST(EncodeTest, WritesTheOtlpFields) {
   std::vector<std::unique_ptr<SpanData>> spans;
   spans.push_back(MakeSpan("edge"));
   const SpanData& in = *spans[0];
-  ExportTraceServiceRequest request;
-  ASSERT_TRUE(request.ParseFromString(EncodeExportRequest({{"service.name", "edge"}}, spans)));
+  ExportTraceServiceRequest request = BuildExportRequest({{"service.name", "edge"}}, spans);
   ASSERT_EQ(request.resource_spans_size(), 1);
   const auto& rs = request.resource_spans(0);
   EXPECT_EQ(rs.resource().attributes(0).key(), "service.name");
@@ -236,20 +235,17 @@ TEST(ParseHttpTargetTest, SplitsTheUrl) {
 
 TEST(BatchExporterTest, PostsBatchesToTheReceiver) {
   Receiver receiver;
-  auto target =
-      ParseHttpTarget("http://127.0.0.1:" + std::to_string(receiver.port()) + "/v1/traces");
-  BatchExporter exporter(*target, ConfigFor(receiver.port()));
+  TracerConfig config = ConfigFor(receiver.port());
+  BatchExporter exporter(*MakeTransport(config), config);
   ASSERT_NO_FATAL_FAILURE(ExportAndExpectBatches(exporter, receiver));
   EXPECT_EQ(receiver.Paths()[0], "/v1/traces");
 }
 
 TEST(BatchExporterTest, ShutdownFlushesWhatIsQueued) {
   Receiver receiver;
-  auto target =
-      ParseHttpTarget("http://127.0.0.1:" + std::to_string(receiver.port()) + "/v1/traces");
   TracerConfig config = ConfigFor(receiver.port());
   config.schedule_delay = std::chrono::milliseconds(600000);
-  BatchExporter exporter(*target, config);
+  BatchExporter exporter(*MakeTransport(config), config);
   EXPECT_TRUE(exporter.Enqueue(MakeSpan("late")));
   exporter.Shutdown(std::chrono::milliseconds(2000));
   EXPECT_EQ(exporter.exported(), 1u);
@@ -257,8 +253,8 @@ TEST(BatchExporterTest, ShutdownFlushesWhatIsQueued) {
 
 TEST(BatchExporterTest, ADeadCollectorCostsSpansNotCallers) {
   int dead_port = DeadPort();
-  auto target = ParseHttpTarget("http://127.0.0.1:" + std::to_string(dead_port) + "/v1/traces");
-  BatchExporter exporter(*target, ConfigFor(dead_port, /*max_queue=*/20));
+  TracerConfig config = ConfigFor(dead_port, /*max_queue=*/20);
+  BatchExporter exporter(*MakeTransport(config), config);
   EnqueueAndExpectAllDropped(exporter);
   std::string metrics = SerializeMetrics();
   EXPECT_NE(metrics.find("sb_otel_spans_total{outcome=\"dropped\"}"), std::string::npos);
@@ -307,8 +303,8 @@ TEST(GrpcExporterTest, ADeadAddressCountsDropsWithoutBlocking) {
 }
 
 TEST(BatchExporterTest, RefusesSpansAfterShutdown) {
-  auto target = ParseHttpTarget("http://127.0.0.1:9/v1/traces");
-  BatchExporter exporter(*target, ConfigFor(9));
+  TracerConfig config = ConfigFor(9);
+  BatchExporter exporter(*MakeTransport(config), config);
   exporter.Shutdown(std::chrono::milliseconds(1));
   EXPECT_FALSE(exporter.Enqueue(MakeSpan("x")));
   EXPECT_EQ(exporter.dropped(), 1u);

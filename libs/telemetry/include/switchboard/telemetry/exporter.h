@@ -24,11 +24,6 @@ opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest BuildExpor
     const std::vector<std::pair<std::string, std::string>>& resource_attributes,
     const std::vector<std::unique_ptr<SpanData>>& spans);
 
-// BuildExportRequest as protobuf bytes (the OTLP/HTTP body).
-std::string EncodeExportRequest(
-    const std::vector<std::pair<std::string, std::string>>& resource_attributes,
-    const std::vector<std::unique_ptr<SpanData>>& spans);
-
 // Where an OTLP/HTTP endpoint URL points.
 struct HttpTarget {
   std::string host;
@@ -73,8 +68,6 @@ absl::StatusOr<std::unique_ptr<ExportTransport>> MakeTransport(const TracerConfi
 class BatchExporter {
  public:
   BatchExporter(std::unique_ptr<ExportTransport> transport, TracerConfig config);
-  // Exports over OTLP/HTTP to `target`.
-  BatchExporter(HttpTarget target, TracerConfig config);
   ~BatchExporter();
 
   // Queues a span; false (and counted as dropped) when the queue is full or stopped.
