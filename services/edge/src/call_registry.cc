@@ -1,8 +1,24 @@
 #include "services/edge/src/call_registry.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 #include <vector>
 
 namespace switchboard::edge {
+
+boost::asio::awaitable<absl::StatusOr<RouterFrame>> NextFrame(FrameQueue& frames, bool& finished) {
+  auto [ec, frame] =
+      co_await frames.AsyncPop(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec == boost::asio::error::operation_aborted) throw boost::system::system_error(ec);
+  if (ec) {
+    finished = true;
+    co_return absl::UnavailableError("router unavailable");
+  }
+  if (!frame.ok() || frame->final) finished = true;
+  co_return std::move(frame);
+}
 
 void CallRegistry::Add(uint64_t call_id, uint64_t generation, std::shared_ptr<FrameQueue> frames) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -15,6 +15,11 @@ namespace switchboard::edge {
 // Where the frames of one call wait for the coroutine that handles it.
 using FrameQueue = AsyncQueue<absl::StatusOr<RouterFrame>>;
 
+// RouterCall::Next over a call's queue: its next frame, or UnavailableError once the queue was
+// closed without one (the router stream broke). Sets `finished` once nothing more can come. A
+// cancelled wait throws, and the frame, if any, stays queued.
+boost::asio::awaitable<absl::StatusOr<RouterFrame>> NextFrame(FrameQueue& frames, bool& finished);
+
 // The calls in flight on the router streams, by call_id: routes each frame to its call's
 // queue, ends a call at its final frame, and fails every call of a stream that broke.
 // Thread-safe; holds no gRPC types, so it is tested alone.

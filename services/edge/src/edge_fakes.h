@@ -3,9 +3,6 @@
 // In-memory stand-ins for the edge's collaborators, for tests that run the real HTTP server
 // and EdgeService without auth, router or Redis.
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/system/system_error.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -233,15 +230,7 @@ class FakeRouterClient : public RouterClient {
     ~Call_() override { Record(); }
 
     boost::asio::awaitable<absl::StatusOr<RouterFrame>> Next() override {
-      auto [ec, frame] =
-          co_await frames_->AsyncPop(boost::asio::as_tuple(boost::asio::use_awaitable));
-      if (ec == boost::asio::error::operation_aborted) throw boost::system::system_error(ec);
-      if (ec) {
-        finished_ = true;
-        co_return absl::UnavailableError("router unavailable");
-      }
-      if (!frame.ok() || frame->final) finished_ = true;
-      co_return std::move(frame);
+      return NextFrame(*frames_, finished_);
     }
 
     void Cancel() override { Record(); }

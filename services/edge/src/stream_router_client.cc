@@ -1,10 +1,5 @@
 #include "services/edge/src/stream_router_client.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/error.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/system/system_error.hpp>
-
 #include "switchboard/common/log.h"
 
 namespace switchboard::edge {
@@ -58,14 +53,7 @@ class StreamRouterClient::CallImpl final : public RouterCall {
   ~CallImpl() override { CancelAtRouter(); }
 
   asio::awaitable<absl::StatusOr<RouterFrame>> Next() override {
-    auto [ec, frame] = co_await frames_->AsyncPop(asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
-    if (ec) {
-      finished_ = true;
-      co_return RouterUnavailable();
-    }
-    if (!frame.ok() || frame->final) finished_ = true;
-    co_return std::move(frame);
+    return NextFrame(*frames_, finished_);
   }
 
   void Cancel() override { CancelAtRouter(); }
