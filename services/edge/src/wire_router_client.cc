@@ -102,12 +102,17 @@ std::shared_ptr<StreamRouterClient::Stream> WireRouterClient::CurrentStream() {
   if (slot == nullptr) slot = slots_[next_slot_.fetch_add(1) % slots_.size()].get();
   std::shared_ptr<WireStream> fresh;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (shutting_down_) return nullptr;
+    std::lock_guard<std::mutex> lock(slot->mu);
+    // Checked under the slot's lock, which Shutdown takes after setting it: a stream made here
+    // is either refused or found and closed by Shutdown.
+    if (shutting_down_.load()) return nullptr;
     if (slot->stream != nullptr && !slot->stream->broken()) return slot->stream;
+    {
+      std::lock_guard<std::mutex> count(mu_);
+      ++live_streams_;
+    }
     fresh = std::make_shared<WireStream>(this, NextGeneration(), slot->executor);
     slot->stream = fresh;
-    ++live_streams_;
   }
   log::Debug("router connection opening", {{"router", address_}, {"generation", fresh->generation()}});
   fresh->Start();
@@ -122,12 +127,13 @@ void WireRouterClient::OnStreamEnded(bool failed) {
 }
 
 void WireRouterClient::Shutdown(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  shutting_down_ = true;
+  shutting_down_.store(true);
   for (const auto& slot : slots_) {
+    std::lock_guard<std::mutex> lock(slot->mu);
     if (slot->stream != nullptr) slot->stream->Close();
     slot->stream.reset();
   }
+  std::unique_lock<std::mutex> lock(mu_);
   if (!ended_cv_.wait_for(lock, timeout, [this] { return live_streams_ == 0; })) {
     log::Warn("router connections did not close in time", {{"router", address_}});
   }

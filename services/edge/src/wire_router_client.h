@@ -40,7 +40,9 @@ class WireRouterClient : public StreamRouterClient {
   struct Slot {
     explicit Slot(boost::asio::io_context::executor_type e) : executor(std::move(e)) {}
     boost::asio::io_context::executor_type executor;
-    std::shared_ptr<WireStream> stream;  // guarded by WireRouterClient::mu_
+    // Its own lock, so that each io thread's calls take an uncontended one.
+    std::mutex mu;
+    std::shared_ptr<WireStream> stream;  // guarded by mu
   };
 
   std::shared_ptr<Stream> CurrentStream() override;
@@ -52,10 +54,10 @@ class WireRouterClient : public StreamRouterClient {
   std::atomic<size_t> next_slot_{0};
   std::atomic<int64_t> unavailable_until_ms_{0};
 
+  std::atomic<bool> shutting_down_{false};
   std::mutex mu_;
   std::condition_variable ended_cv_;
-  int live_streams_ = 0;        // guarded by mu_
-  bool shutting_down_ = false;  // guarded by mu_
+  int live_streams_ = 0;  // guarded by mu_
 };
 
 }  // namespace switchboard::edge
